@@ -1,0 +1,35 @@
+# devtrack — run `make help` for the list of targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint bench migration clean
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP) ## Start the bot (SQLite in data/ unless DATABASE_URL says otherwise)
+	$(BIN)/python bot.py
+
+test: $(STAMP) ## Run the whole test suite (PostgreSQL cases need TEST_DATABASE_URL)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP) ## Check the code with ruff
+	$(BIN)/ruff check .
+
+bench: $(STAMP) ## Measure handler and job timings (SQLite, and PostgreSQL if TEST_DATABASE_URL)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+migration: $(STAMP) ## Create a migration from model changes: make migration NAME=add_x
+	@test -n "$(NAME)" || (echo "usage: make migration NAME=short_name" && exit 2)
+	$(BIN)/python -c "import sys; from models import init_db; from schema import create_migration, apply_migrations; d = init_db('sqlite:///:memory:'); apply_migrations(d); print(create_migration(d, sys.argv[1]) or 'no changes')" "$(NAME)"
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,200 @@
+"""Configuration: every environment variable devtrack reads, validated in one place."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from models import make_database
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CATEGORIES = (
+    "Онлайн-касса, Фискальный регистратор, Терминал эквайринга, Весы, Принтер кухонный, "
+    "Планшет, Сканер"
+)
+TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TOKEN_HELP = (
+    "BOT_TOKEN is not set. Get a token from @BotFather in Telegram (send /newbot), then put "
+    "BOT_TOKEN=<token> into the .env file next to bot.py (copy .env.example to .env) "
+    "or export it in the environment."
+)
+
+
+class ConfigError(Exception):
+    """Configuration problems, each naming its variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings of one bot process."""
+
+    bot_token: str = field(repr=False)
+    database_url: str = field(default="sqlite:///data/devtrack.db", repr=False)
+    telegram_api_url: str = "https://api.telegram.org"
+    admin_ids: frozenset[int] = frozenset()
+    developer_ids: frozenset[int] = frozenset()
+    developer_code: str = field(default="", repr=False)
+    email_domains: tuple[str, ...] = ()
+    categories: tuple[str, ...] = tuple(c.strip() for c in DEFAULT_CATEGORIES.split(","))
+    timezone: str = "Europe/Moscow"
+    reminder_time: time = time(10, 0)
+    reminder_weekdays: frozenset[int] = frozenset(range(5))
+    hold_hours: int = 24
+    log_file: str = "data/devtrack.log"
+    log_level: str = "INFO"
+    heartbeat_file: str = "data/heartbeat"
+    reminder_rate: float = 25.0
+    workers: int = 4
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The configured time zone."""
+        return ZoneInfo(self.timezone)
+
+    def is_admin(self, telegram_id: int) -> bool:
+        """Whether this Telegram id is an admin."""
+        return telegram_id in self.admin_ids
+
+    def is_developer(self, telegram_id: int) -> bool:
+        """Whether this Telegram id is a developer."""
+        return telegram_id in self.developer_ids
+
+
+def _ids(name: str, raw: str, problems: list[str]) -> frozenset[int]:
+    """Parse a comma-separated list of Telegram ids."""
+    ids = set()
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not re.fullmatch(r"-?\d+", part):
+            problems.append(f"{name}: {part!r} is not a numeric Telegram user id")
+            continue
+        ids.add(int(part))
+    return frozenset(ids)
+
+
+def _weekdays(raw: str, problems: list[str]) -> frozenset[int]:
+    """Parse REMINDER_WEEKDAYS: names (mon..sun), numbers 1-7, or ranges like 1-5."""
+    days: set[int] = set()
+    for part in raw.lower().replace(" ", "").split(","):
+        if not part:
+            continue
+        bounds = part.split("-")
+        try:
+            nums = [
+                WEEKDAY_NAMES.index(b[:3]) if b[:3] in WEEKDAY_NAMES else int(b) - 1
+                for b in bounds
+            ]
+        except ValueError:
+            nums = [-1]
+        if len(nums) > 2 or any(n not in range(7) for n in nums):
+            problems.append(f"REMINDER_WEEKDAYS: {part!r} is not a weekday (mon..sun or 1..7)")
+            continue
+        days.update(range(nums[0], nums[-1] + 1))
+    if not days and not any(p.startswith("REMINDER_WEEKDAYS") for p in problems):
+        problems.append("REMINDER_WEEKDAYS: no weekday given")
+    return frozenset(days)
+
+
+def _positive(name: str, raw: str, problems: list[str], kind: type = int) -> float:
+    """Parse a positive number."""
+    try:
+        value = kind(raw)
+    except ValueError:
+        problems.append(f"{name}: {raw!r} is not a number")
+        return 0
+    if value <= 0:
+        problems.append(f"{name}: must be greater than zero, got {raw!r}")
+    return value
+
+
+def load_config(environ: Mapping[str, str], *, require_token: bool = True) -> Config:
+    """Build a Config from environment variables, reporting every problem at once."""
+    problems: list[str] = []
+
+    def get(name: str, default: str = "") -> str:
+        return (environ.get(name) or default).strip()
+
+    token = get("BOT_TOKEN")
+    if not token and require_token:
+        problems.append(TOKEN_HELP)
+    elif token and not TOKEN_RE.match(token):
+        problems.append("BOT_TOKEN: does not look like a token from @BotFather (123456:ABC-...)")
+
+    database_url = get("DATABASE_URL", "sqlite:///data/devtrack.db")
+    try:
+        make_database(database_url)
+    except ValueError as exc:
+        problems.append(f"DATABASE_URL: {exc} (postgresql://user:pass@host:5432/db "
+                        "or sqlite:///data/devtrack.db)")
+
+    api_url = get("TELEGRAM_API_URL", "https://api.telegram.org").rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", api_url):
+        problems.append(f"TELEGRAM_API_URL: {api_url!r} is not an http(s) URL")
+
+    admin_ids = _ids("ADMIN_IDS", get("ADMIN_IDS"), problems)
+    developer_ids = _ids("DEVELOPER_IDS", get("DEVELOPER_IDS"), problems)
+    developer_code = get("DEVELOPER_CODE")
+    if developer_ids and not developer_code:
+        problems.append("DEVELOPER_CODE: required when DEVELOPER_IDS is set")
+
+    domains = tuple(
+        d.strip().lower().lstrip("@") for d in get("EMAIL_DOMAINS").split(",") if d.strip()
+    )
+    categories = tuple(
+        c.strip() for c in get("CATEGORIES", DEFAULT_CATEGORIES).split(",") if c.strip()
+    )
+
+    tz_name = get("TIMEZONE", "Europe/Moscow")
+    try:
+        ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"TIMEZONE: unknown time zone {tz_name!r} (e.g. Europe/Moscow)")
+
+    reminder_raw = get("REMINDER_TIME", "10:00")
+    reminder_time = time(10, 0)
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", reminder_raw)
+    if match and int(match[1]) < 24 and int(match[2]) < 60:
+        reminder_time = time(int(match[1]), int(match[2]))
+    else:
+        problems.append(f"REMINDER_TIME: {reminder_raw!r} is not a time like 10:00")
+
+    weekdays = _weekdays(get("REMINDER_WEEKDAYS", "mon-fri"), problems)
+    hold_hours = int(_positive("HOLD_HOURS", get("HOLD_HOURS", "24"), problems))
+    rate = float(_positive("REMINDER_RATE", get("REMINDER_RATE", "25"), problems, float))
+
+    log_level = get("LOG_LEVEL", "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        problems.append(f"LOG_LEVEL: {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+
+    if problems:
+        raise ConfigError(problems)
+    return Config(
+        bot_token=token,
+        database_url=database_url,
+        telegram_api_url=api_url,
+        admin_ids=admin_ids,
+        developer_ids=developer_ids,
+        developer_code=developer_code,
+        email_domains=domains,
+        categories=categories,
+        timezone=tz_name,
+        reminder_time=reminder_time,
+        reminder_weekdays=weekdays,
+        hold_hours=hold_hours,
+        log_file=get("LOG_FILE", "data/devtrack.log"),
+        log_level=log_level,
+        heartbeat_file=get("HEARTBEAT_FILE", "data/heartbeat"),
+        reminder_rate=rate,
+    )

@@ -1,0 +1,139 @@
+"""The bot runtime: per-chat ordered dispatch, heartbeat and graceful shutdown on top of TeleBot."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from telebot import ExceptionHandler, TeleBot, types
+from telebot.storage import StateMemoryStorage
+
+from config import Config
+from handlers.routing import Routes
+from models import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+def chat_key(update: Any) -> int | None:
+    """The chat an update belongs to: updates of one chat must run in order."""
+    chat = getattr(update, "chat", None)
+    if chat is not None:
+        return chat.id
+    message = getattr(update, "message", None)
+    if message is not None and getattr(message, "chat", None) is not None:
+        return message.chat.id
+    user = getattr(update, "from_user", None)
+    return user.id if user is not None else None
+
+
+class ChatSerialExecutor:
+    """Runs tasks of one chat strictly in order, tasks of different chats in parallel."""
+
+    def __init__(self, workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="update")
+        self._lock = threading.Lock()
+        self._queues: dict[Any, deque[Callable[[], None]]] = {}
+        self._closed = False
+
+    def submit(self, key: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+        """Queue fn for the chat; False when the executor is shutting down."""
+        call = lambda: fn(*args, **kwargs)  # noqa: E731
+        with self._lock:
+            if self._closed:
+                return False
+            queue = self._queues.get(key)
+            if queue is not None:
+                # A drain for this chat is running and will pick the call up in order.
+                queue.append(call)
+                return True
+            self._queues[key] = deque([call])
+        self._pool.submit(self._drain, key)
+        return True
+
+    def _drain(self, key: Any) -> None:
+        """Run the chat's queued calls one after another until the queue is empty."""
+        while True:
+            with self._lock:
+                queue = self._queues[key]
+                if not queue:
+                    del self._queues[key]
+                    return
+                call = queue.popleft()
+            try:
+                call()
+            except Exception:  # noqa: BLE001 - one bad update must not stop the chat's queue
+                logger.exception("unhandled error while processing an update")
+
+    def shutdown(self) -> None:
+        """Refuse new tasks and wait for the queued ones to finish."""
+        with self._lock:
+            self._closed = True
+        self._pool.shutdown(wait=True)
+
+
+class LoggingExceptionHandler(ExceptionHandler):
+    """Logs handler exceptions with their traceback; the middleware tells the person."""
+
+    def handle(self, exception: Exception) -> bool:
+        """Log and mark the exception handled."""
+        logger.error("handler failed: %s\n%s", exception, traceback.format_exc())
+        return True
+
+
+class DevtrackBot(TeleBot):
+    """TeleBot with ordered per-chat dispatch, an injected clock and a polling heartbeat."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        threaded: bool = True,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(
+            config.bot_token,
+            parse_mode="HTML",
+            threaded=threaded,
+            num_threads=1,
+            use_class_middlewares=True,
+            # Never the shared default instance: see ARCHITECTURE §7.
+            state_storage=StateMemoryStorage(),
+            exception_handler=LoggingExceptionHandler(),
+        )
+        self.config = config
+        self.clock = clock
+        self.executor = ChatSerialExecutor(config.workers) if threaded else None
+        self.on_poll: list[Callable[[], None]] = []
+        # Filled by handlers.register_all: button/dialogue routes and feature hooks.
+        self.routes = Routes()
+        self.card_extensions: list[Callable[..., tuple[list[str], list]]] = []
+        self.after_return: list[Callable[..., None]] = []
+
+    def _exec_task(self, task: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Dispatch through the per-chat executor instead of TeleBot's shared pool."""
+        if self.executor is None:
+            super()._exec_task(task, *args, **kwargs)
+            return
+        if not self.executor.submit(chat_key(args[0]) if args else None, task, *args, **kwargs):
+            # Not confirmed to Telegram, so it is delivered again after the restart.
+            logger.info("shutting down: update left for the next start")
+
+    def get_updates(self, *args: Any, **kwargs: Any) -> list[types.Update]:
+        """getUpdates, then tell the liveness hooks that the polling loop is alive."""
+        updates = super().get_updates(*args, **kwargs)
+        for hook in self.on_poll:
+            hook()
+        return updates
+
+    def shutdown(self) -> None:
+        """Stop polling and let the updates already in progress finish."""
+        self.stop_polling()
+        if self.executor is not None:
+            self.executor.shutdown()

@@ -1,0 +1,245 @@
+"""Finding devices: search, the card, /all, /categories, /mine and deep links."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import peewee as pw
+from telebot import types
+
+from handlers import keyboards, render, texts
+from handlers.context import Ctx, ctx_of
+from handlers.keyboards import button
+from handlers.routing import pack
+from inventory import devices, loans
+from inventory.errors import NotFound
+from models import Category, Person
+
+if TYPE_CHECKING:
+    from dispatch import DevtrackBot
+
+logger = logging.getLogger(__name__)
+
+
+# --- the card --------------------------------------------------------------------------------
+
+
+def card_view(ctx: Ctx, device_id: int) -> tuple[str, types.InlineKeyboardMarkup]:
+    """Text and keyboard of a device card for this viewer (raises NotFound)."""
+    row = devices.card(device_id, ctx.now)
+    lines: list[str] = []
+    buttons: list[list[types.InlineKeyboardButton]] = []
+    for extension in ctx.bot.card_extensions:
+        more_lines, more_buttons = extension(ctx, row)
+        lines.extend(more_lines)
+        buttons.extend(more_buttons)
+    return render.card_text(row, ctx, lines), keyboards.card_keyboard(row, ctx, buttons)
+
+
+def send_card(ctx: Ctx, device_id: int, *, edit: bool = False, prefix: str = "") -> None:
+    """Show a card as a new message, or in place of the pressed button's message."""
+    text, markup = card_view(ctx, device_id)
+    if prefix:
+        text = prefix + "\n\n" + text
+    (ctx.show if edit else ctx.send)(text, markup)
+
+
+def on_card(ctx: Ctx, args: list[str]) -> None:
+    """card:<id> — open (or refresh) a card."""
+    try:
+        send_card(ctx, int(args[0]), edit=True)
+    except NotFound:
+        ctx.answer(texts.DEVICE_GONE, alert=True)
+
+
+# --- lists -----------------------------------------------------------------------------------
+
+
+def list_text(title: str, page: devices.Page, ctx: Ctx) -> str:
+    """A list page: title and one line per device."""
+    if not page.rows:
+        return f"{title}\n\n{texts.LIST_EMPTY}"
+    lines = [render.list_line(r, ctx.today) for r in page.rows]
+    return title + "\n\n" + "\n".join(lines)
+
+
+def show_page(ctx: Ctx, title: str, page: devices.Page, asked: int,
+              data: str, extra: list | None = None) -> None:
+    """Show a list page, editing the list message when paging."""
+    if asked != page.page and ctx.callback is not None:
+        ctx.answer(texts.PAGE_GONE, alert=True)
+    markup = keyboards.page_keyboard(page, lambda p: data.format(page=p), extra)
+    ctx.show(list_text(title, page, ctx), markup)
+
+
+def on_all(message: types.Message) -> None:
+    """/all."""
+    ctx = ctx_of(message)
+    page = devices.page_all(1, ctx.now)
+    show_page(ctx, texts.LIST_ALL.format(total=page.total), page, 1, "all:{page}")
+
+
+def on_all_page(ctx: Ctx, args: list[str]) -> None:
+    """all:<page>."""
+    asked = int(args[0])
+    page = devices.page_all(asked, ctx.now)
+    show_page(ctx, texts.LIST_ALL.format(total=page.total), page, asked, "all:{page}")
+
+
+def categories_view(ctx: Ctx) -> None:
+    """The categories with free/total counts."""
+    counts = devices.category_counts()
+    if not counts:
+        ctx.show(texts.CATEGORIES_EMPTY)
+        return
+    markup = keyboards.rows(*[[button(texts.CATEGORY_BUTTON.format(
+        name=c.category.name[:40], free=c.free, total=c.total), "cat", c.category.id, 1)]
+        for c in counts])
+    ctx.show(texts.CATEGORIES_TITLE, markup)
+
+
+def on_categories(message: types.Message) -> None:
+    """/categories."""
+    categories_view(ctx_of(message))
+
+
+def on_categories_back(ctx: Ctx, args: list[str]) -> None:
+    """cats — back to the category list."""
+    categories_view(ctx)
+
+
+def on_category_page(ctx: Ctx, args: list[str]) -> None:
+    """cat:<category id>:<page>."""
+    category = Category.get_or_none(Category.id == int(args[0]))
+    if category is None:
+        ctx.answer(texts.STALE_BUTTON, alert=True)
+        return
+    asked = int(args[1])
+    page = devices.page_all(asked, ctx.now, category_id=category.id)
+    title = texts.LIST_CATEGORY.format(category=texts.e(category.name), total=page.total)
+    show_page(ctx, title, page, asked, f"cat:{category.id}:{{page}}",
+              [[button(texts.BTN_ALL_CATEGORIES, "cats")]])
+
+
+def on_mine(message: types.Message) -> None:
+    """/mine — what the person holds, overdue marked."""
+    ctx = ctx_of(message)
+    held = loans.held_by(ctx.person)
+    if not held:
+        ctx.send(texts.MINE_EMPTY)
+        return
+    lines = [texts.MINE_TITLE.format(count=len(held)), ""]
+    for loan in held:
+        overdue = (ctx.today - loan.due_date).days if loan.due_date else 0
+        if overdue > 0:
+            due = texts.MINE_OVERDUE.format(days=texts.days(overdue))
+        elif loan.due_date:
+            due = texts.MINE_DUE.format(date=texts.fmt_date(loan.due_date))
+        else:
+            due = texts.MINE_NO_DUE
+        lines.append(texts.MINE_LINE.format(number=loan.device.number,
+                                            name=texts.e(loan.device.name), due=due))
+    markup = keyboards.rows(*[[button(texts.BUTTON_DEVICE.format(
+        number=loan.device.number, name=loan.device.name[:40]), "card", loan.device.id)]
+        for loan in held])
+    ctx.send("\n".join(lines), markup)
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+def search_page_data(query: str) -> str | None:
+    """Callback data template for paging a search, if the query fits in a button."""
+    try:
+        pack("sq", 99999, query)
+    except ValueError:
+        return None
+    return "sq:{page}:" + query.replace("{", "{{").replace("}", "}}")
+
+
+def show_search(ctx: Ctx, query: str, asked: int) -> None:
+    """Run a search and show its result: card, list or «not found»."""
+    page = devices.search(query, asked, ctx.now)
+    if page.total == 0:
+        ctx.send(texts.NOT_FOUND.format(query=texts.e(query[:100])))
+        return
+    if page.total == 1 and ctx.callback is None:
+        send_card(ctx, page.rows[0].device.id)
+        return
+    title = texts.LIST_SEARCH.format(query=texts.e(query[:100]), total=page.total)
+    data = search_page_data(query)
+    if data is None:
+        page.pages = 1  # too long to page through buttons: the first page says it all
+    show_page(ctx, title, page, asked, data or "noop")
+
+
+def on_search_page(ctx: Ctx, args: list[str]) -> None:
+    """sq:<page>:<query>."""
+    show_search(ctx, ":".join(args[1:]), int(args[0]))
+
+
+def person_holdings(ctx: Ctx, text: str) -> bool:
+    """Admins: an email or @username shows what that person holds; False if no such person."""
+    query = text.strip().lower()
+    if query.startswith("@"):
+        person = Person.get_or_none(pw.fn.LOWER(Person.username) == query[1:])
+    elif "@" in query and " " not in query:
+        person = Person.get_or_none(Person.email == query)
+    else:
+        return False
+    if person is None:
+        return False
+    held = loans.held_by(person)
+    name = texts.e(person.name or person.email)
+    if not held:
+        ctx.send(texts.PERSON_HOLDS_NOTHING.format(person=name, email=texts.e(person.email)))
+        return True
+    lines = [texts.PERSON_HOLDS.format(person=name, email=texts.e(person.email), count=len(held))]
+    for loan in held:
+        due = texts.MINE_DUE.format(date=texts.fmt_date(loan.due_date)) if loan.due_date \
+            else texts.MINE_NO_DUE
+        lines.append(texts.MINE_LINE.format(number=loan.device.number,
+                                            name=texts.e(loan.device.name), due=due))
+    markup = keyboards.rows(*[[button(texts.BUTTON_DEVICE.format(
+        number=loan.device.number, name=loan.device.name[:40]), "card", loan.device.id)]
+        for loan in held])
+    ctx.send("\n".join(lines), markup)
+    return True
+
+
+def search(ctx: Ctx, text: str) -> None:
+    """Plain text: admins may look people up, everyone searches devices."""
+    if ctx.is_admin and person_holdings(ctx, text):
+        return
+    show_search(ctx, text, 1)
+
+
+def open_payload(ctx: Ctx, payload: str) -> None:
+    """/start <payload>: a sticker number opens its card; anything else is searched."""
+    payload = payload.strip()
+    if payload.isdigit():
+        try:
+            send_card(ctx, devices.by_number(int(payload)).id)
+            return
+        except NotFound:
+            pass
+    show_search(ctx, payload, 1)
+
+
+def on_noop(ctx: Ctx, args: list[str]) -> None:
+    """The page indicator: nothing to do."""
+    ctx.answer()
+
+
+def register(bot: DevtrackBot) -> None:
+    """Wire the browsing commands and buttons."""
+    bot.register_message_handler(on_all, commands=["all"])
+    bot.register_message_handler(on_categories, commands=["categories"])
+    bot.register_message_handler(on_mine, commands=["mine"])
+    bot.routes.callback("card", on_card)
+    bot.routes.callback("all", on_all_page)
+    bot.routes.callback("cats", on_categories_back)
+    bot.routes.callback("cat", on_category_page)
+    bot.routes.callback("sq", on_search_page)
+    bot.routes.callback(keyboards.NOOP, on_noop)

@@ -1,0 +1,139 @@
+"""Per-update context: who is writing, their role, their dialogue, and reply helpers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from telebot import types
+from telebot.apihelper import ApiTelegramException
+
+from config import Config
+from models import DialogState, Person
+
+if TYPE_CHECKING:
+    from dispatch import DevtrackBot
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Dialog:
+    """The dialogue a chat is in, persisted in the database on every change."""
+
+    chat_id: int
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, chat_id: int) -> Dialog:
+        """Read the chat's dialogue (one query)."""
+        row = DialogState.get_or_none(DialogState.chat_id == chat_id)
+        if row is None or row.state is None:
+            return cls(chat_id)
+        return cls(chat_id, row.state, json.loads(row.data or "{}"))
+
+    def set(self, state: str | None, **data: Any) -> None:
+        """Enter a state with fresh data."""
+        self.state, self.data = state, dict(data)
+        self._save()
+
+    def update(self, state: str | None = None, **data: Any) -> None:
+        """Move to another state keeping (and extending) the data."""
+        if state is not None:
+            self.state = state
+        self.data.update(data)
+        self._save()
+
+    def clear(self) -> None:
+        """Leave the dialogue."""
+        if self.state is None and not self.data:
+            return
+        self.state, self.data = None, {}
+        self._save()
+
+    def _save(self) -> None:
+        """Upsert the row (portable ON CONFLICT on both databases)."""
+        payload = json.dumps(self.data, ensure_ascii=False, default=str)
+        DialogState.insert(chat_id=self.chat_id, state=self.state, data=payload).on_conflict(
+            conflict_target=[DialogState.chat_id],
+            update={DialogState.state: self.state, DialogState.data: payload},
+        ).execute()
+
+
+@dataclass
+class Ctx:
+    """Everything a handler needs about the current update."""
+
+    bot: DevtrackBot
+    config: Config
+    now: datetime
+    user: types.User
+    chat_id: int
+    person: Person | None
+    dialog: Dialog
+    callback: types.CallbackQuery | None = None
+    answered: bool = False
+    interrupted: str | None = None
+
+    @property
+    def user_id(self) -> int:
+        """Telegram id of the sender."""
+        return self.user.id
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether the sender is an admin."""
+        return self.config.is_admin(self.user.id)
+
+    @property
+    def is_developer(self) -> bool:
+        """Whether the sender is a developer."""
+        return self.config.is_developer(self.user.id)
+
+    @property
+    def today(self) -> date:
+        """Today's date in the configured time zone."""
+        return local_date(self.now, self.config)
+
+    def send(self, text: str, markup: types.InlineKeyboardMarkup | None = None) -> types.Message:
+        """Send an HTML message to the current chat."""
+        return self.bot.send_message(self.chat_id, text, reply_markup=markup)
+
+    def show(self, text: str, markup: types.InlineKeyboardMarkup | None = None) -> None:
+        """Edit the message the pressed button belongs to, or send a new one."""
+        message = self.callback.message if self.callback else None
+        if message is None:
+            self.send(text, markup)
+            return
+        try:
+            self.bot.edit_message_text(text, self.chat_id, message.message_id, reply_markup=markup)
+        except ApiTelegramException as exc:
+            # Pressing a button that leads to the same screen is not an error.
+            if "message is not modified" not in str(exc.description):
+                raise
+
+    def answer(self, text: str | None = None, *, alert: bool = False) -> None:
+        """Answer the pressed button once (stops the spinner)."""
+        if self.callback is None or self.answered:
+            return
+        self.answered = True
+        self.bot.answer_callback_query(self.callback.id, text, show_alert=alert)
+
+
+def local_date(moment: datetime, config: Config) -> date:
+    """The calendar date of a naive-UTC moment in the configured zone."""
+    return local_time(moment, config).date()
+
+
+def local_time(moment: datetime, config: Config) -> datetime:
+    """A naive-UTC moment as an aware datetime in the configured zone."""
+    return moment.replace(tzinfo=UTC).astimezone(config.tz)
+
+
+def ctx_of(update: Any) -> Ctx:
+    """The context the middleware attached to an update."""
+    return update.devtrack_ctx

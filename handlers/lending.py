@@ -1,0 +1,287 @@
+"""Taking, returning and changing a loan: the dialogues behind «Взять», «Вернуть», «Изменить»."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from telebot import types
+
+from handlers import browse, keyboards, render, texts
+from handlers.context import Ctx, local_time
+from handlers.routing import pack
+from inventory import devices, loans
+from inventory.dates import parse_future_date
+from inventory.errors import (
+    AlreadyReturned,
+    AlreadyTaken,
+    HeldForQueue,
+    InvalidDate,
+    NotFound,
+    NotHolder,
+    PastDate,
+)
+from models import Device
+
+if TYPE_CHECKING:
+    from dispatch import DevtrackBot
+
+logger = logging.getLogger(__name__)
+
+TAKE_PLACE, TAKE_DUE, CHANGE_DUE, CHANGE_PLACE = "take:place", "take:due", "due:date", "place:text"
+NO_DUE = "none"
+
+
+DUE_OFFSETS = {"today": 0, "tomorrow": 1, "week": 7, "2weeks": 14}
+
+
+def due_from_choice(code: str, today: date) -> date | None:
+    """The date behind a due-date button (KeyError for forged codes)."""
+    if code == NO_DUE:
+        return None
+    return today + timedelta(days=DUE_OFFSETS[code])
+
+
+def example_date(ctx: Ctx) -> str:
+    """A date a week from today, as an example to type."""
+    return texts.fmt_date(ctx.today + timedelta(days=7))
+
+
+def drop_buttons(ctx: Ctx) -> None:
+    """Remove the keyboard of the prompt whose button was pressed, so it cannot be pressed twice."""
+    message = ctx.callback.message if ctx.callback else None
+    if message is not None:
+        ctx.bot.edit_message_reply_markup(ctx.chat_id, message.message_id, reply_markup=None)
+
+
+def in_state(ctx: Ctx, *states: str) -> bool:
+    """Whether a dialogue button still belongs to the current dialogue (else: stale alert)."""
+    if ctx.dialog.state in states:
+        return True
+    ctx.answer(texts.STALE_BUTTON, alert=True)
+    return False
+
+
+def parse_typed_date(ctx: Ctx, text: str, choices: str) -> date | None:
+    """A typed due date, or None after asking again with an example and the date buttons."""
+    try:
+        return parse_future_date(text, ctx.today)
+    except InvalidDate:
+        reply = texts.BAD_DATE.format(text=texts.e(text[:50]), example=example_date(ctx))
+    except PastDate as err:
+        reply = texts.PAST_DATE.format(date=texts.fmt_date(err.details["value"]),
+                                       example=example_date(ctx))
+    ctx.send(reply, keyboards.due_keyboard(choices))
+    return None
+
+
+def title(device: Device) -> dict:
+    """Template arguments naming a device."""
+    return {"number": device.number, "name": texts.e(device.name)}
+
+
+# --- take ------------------------------------------------------------------------------------
+
+
+def refuse_take(ctx: Ctx, row: devices.DeviceRow) -> bool:
+    """Tell why the device cannot be taken now; False when it can."""
+    me = ctx.person.id
+    if row.loan is not None:
+        if row.loan.person_id == me:
+            ctx.answer(texts.ALREADY_YOURS, alert=True)
+        else:
+            ctx.send(texts.TAKEN_BY_OTHER.format(**title(row.device),
+                                                 holder=render.person_name(row.loan.person)))
+        return True
+    if row.hold is not None and row.hold.person_id != me:
+        until = texts.fmt_time(local_time(row.hold.hold_until, ctx.config))
+        ctx.send(texts.HELD_FOR_OTHER.format(**title(row.device), until=until,
+                                             person=render.person_name(row.hold.person)))
+        return True
+    return False
+
+
+def on_take(ctx: Ctx, args: list[str]) -> None:
+    """take:<id> — start the take dialogue: place, then due date."""
+    row = devices.card(int(args[0]), ctx.now)
+    if refuse_take(ctx, row):
+        return
+    ctx.dialog.set(TAKE_PLACE, device_id=row.device.id)
+    ctx.send(texts.ASK_PLACE.format(**title(row.device)),
+             keyboards.skip_cancel_keyboard(pack("tkp", "skip")))
+
+
+def ask_due(ctx: Ctx, place: str) -> None:
+    """Second step of taking: the due date."""
+    ctx.dialog.update(TAKE_DUE, place=place)
+    ctx.send(texts.ASK_DUE.format(example=example_date(ctx)), keyboards.due_keyboard("tkd"))
+
+
+def on_take_place(ctx: Ctx, message: types.Message) -> None:
+    """Typed place."""
+    place = (message.text or "").strip()
+    if not place:
+        ctx.send(texts.ASK_PLACE.format(**title(Device.get_by_id(ctx.dialog.data["device_id"]))),
+                 keyboards.skip_cancel_keyboard(pack("tkp", "skip")))
+        return
+    if len(place) > loans.PLACE_MAX:
+        ctx.send(texts.PLACE_TOO_LONG.format(limit=loans.PLACE_MAX))
+        return
+    ask_due(ctx, place)
+
+
+def on_take_skip_place(ctx: Ctx, args: list[str]) -> None:
+    """«Пропустить» the place."""
+    if in_state(ctx, TAKE_PLACE):
+        drop_buttons(ctx)
+        ask_due(ctx, "")
+
+
+def finish_take(ctx: Ctx, due: date | None) -> None:
+    """Record the loan and confirm with the card."""
+    data = ctx.dialog.data
+    ctx.dialog.clear()
+    device_id = int(data["device_id"])
+    try:
+        loan = loans.take(device_id, ctx.person, now=ctx.now, place=data.get("place", ""),
+                          due_date=due)
+    except NotFound:
+        ctx.send(texts.DEVICE_GONE)
+        return
+    except AlreadyTaken as err:
+        device = Device.get_by_id(device_id)
+        holder = err.details["holder"]
+        ctx.send(texts.TAKEN_BY_OTHER.format(**title(device), holder=render.person_name(holder)
+                                             if holder else "—"))
+        return
+    except HeldForQueue as err:
+        device = Device.get_by_id(device_id)
+        until = texts.fmt_time(local_time(err.details["until"], ctx.config))
+        ctx.send(texts.HELD_FOR_OTHER.format(**title(device), until=until,
+                                             person=render.person_name(err.details["person"])))
+        return
+    browse.send_card(ctx, loan.device.id, prefix=texts.TAKEN.format(**title(loan.device)))
+
+
+def on_take_due_text(ctx: Ctx, message: types.Message) -> None:
+    """Typed due date."""
+    due = parse_typed_date(ctx, (message.text or "").strip(), "tkd")
+    if due is not None:
+        finish_take(ctx, due)
+
+
+def on_take_due_choice(ctx: Ctx, args: list[str]) -> None:
+    """tkd:<choice>."""
+    if in_state(ctx, TAKE_DUE):
+        due = due_from_choice(args[0], ctx.today)
+        drop_buttons(ctx)
+        finish_take(ctx, due)
+
+
+# --- return ----------------------------------------------------------------------------------
+
+
+def require_holder(ctx: Ctx, device_id: int) -> None:
+    """Raise the reason why the viewer may not act as the holder, if any."""
+    loan = loans.open_loan(device_id)
+    if loan is None:
+        if not Device.select().where(Device.id == device_id).exists():
+            raise NotFound(device_id=device_id)
+        raise AlreadyReturned(device_id=device_id)
+    if loan.person_id != ctx.person.id:
+        raise NotHolder(holder=loan.person)
+
+
+def on_return(ctx: Ctx, args: list[str]) -> None:
+    """ret:<id> — ask to confirm the return."""
+    device_id = int(args[0])
+    require_holder(ctx, device_id)
+    device = Device.get_by_id(device_id)
+    ctx.show(texts.ASK_RETURN.format(**title(device)), keyboards.confirm_keyboard(
+        texts.BTN_YES_RETURNED, pack("reto", device_id), pack("card", device_id)))
+
+
+def on_return_confirmed(ctx: Ctx, args: list[str]) -> None:
+    """reto:<id> — record the return."""
+    loan = loans.return_device(int(args[0]), ctx.person, now=ctx.now)
+    for hook in ctx.bot.after_return:
+        hook(ctx, loan)
+    browse.send_card(ctx, loan.device.id, edit=True,
+                     prefix=texts.RETURNED.format(**title(loan.device)))
+
+
+# --- change due date / place -----------------------------------------------------------------
+
+
+def on_change_due(ctx: Ctx, args: list[str]) -> None:
+    """due:<id> — ask the holder for a new due date."""
+    device_id = int(args[0])
+    require_holder(ctx, device_id)
+    device = Device.get_by_id(device_id)
+    ctx.dialog.set(CHANGE_DUE, device_id=device_id)
+    ctx.send(texts.ASK_NEW_DUE.format(**title(device), example=example_date(ctx)),
+             keyboards.due_keyboard("cdd"))
+
+
+def finish_change_due(ctx: Ctx, due: date | None) -> None:
+    """Store the new due date and show the card."""
+    device_id = int(ctx.dialog.data["device_id"])
+    ctx.dialog.clear()
+    loan = loans.change(device_id, ctx.person, now=ctx.now, due_date=due, clear_due=due is None)
+    shown = texts.fmt_date(due) if due else texts.MINE_NO_DUE
+    browse.send_card(ctx, device_id, prefix=texts.DUE_CHANGED.format(**title(loan.device),
+                                                                     due=shown))
+
+
+def on_change_due_text(ctx: Ctx, message: types.Message) -> None:
+    """Typed new due date."""
+    due = parse_typed_date(ctx, (message.text or "").strip(), "cdd")
+    if due is not None:
+        finish_change_due(ctx, due)
+
+
+def on_change_due_choice(ctx: Ctx, args: list[str]) -> None:
+    """cdd:<choice>."""
+    if in_state(ctx, CHANGE_DUE):
+        due = due_from_choice(args[0], ctx.today)
+        drop_buttons(ctx)
+        finish_change_due(ctx, due)
+
+
+def on_change_place(ctx: Ctx, args: list[str]) -> None:
+    """place:<id> — ask the holder where the device is now."""
+    device_id = int(args[0])
+    require_holder(ctx, device_id)
+    ctx.dialog.set(CHANGE_PLACE, device_id=device_id)
+    ctx.send(texts.ASK_NEW_PLACE.format(**title(Device.get_by_id(device_id))),
+             keyboards.cancel_keyboard())
+
+
+def on_change_place_text(ctx: Ctx, message: types.Message) -> None:
+    """Typed new place."""
+    place = (message.text or "").strip()
+    if not place or len(place) > loans.PLACE_MAX:
+        ctx.send(texts.PLACE_TOO_LONG.format(limit=loans.PLACE_MAX), keyboards.cancel_keyboard())
+        return
+    device_id = int(ctx.dialog.data["device_id"])
+    ctx.dialog.clear()
+    loan = loans.change(device_id, ctx.person, now=ctx.now, place=place)
+    browse.send_card(ctx, device_id, prefix=texts.PLACE_CHANGED.format(
+        **title(loan.device), place=texts.e(place)))
+
+
+def register(bot: DevtrackBot) -> None:
+    """Wire the loan buttons and dialogue steps."""
+    bot.routes.callback("take", on_take)
+    bot.routes.callback("tkp", on_take_skip_place)
+    bot.routes.callback("tkd", on_take_due_choice)
+    bot.routes.callback("ret", on_return)
+    bot.routes.callback("reto", on_return_confirmed)
+    bot.routes.callback("due", on_change_due)
+    bot.routes.callback("cdd", on_change_due_choice)
+    bot.routes.callback("place", on_change_place)
+    bot.routes.step(TAKE_PLACE, on_take_place)
+    bot.routes.step(TAKE_DUE, on_take_due_text)
+    bot.routes.step(CHANGE_DUE, on_change_due_text)
+    bot.routes.step(CHANGE_PLACE, on_change_place_text)

@@ -1,0 +1,93 @@
+"""One middleware per update: database connection, current person, role and dialogue."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from telebot.handler_backends import BaseMiddleware
+
+from handlers import texts
+from handlers.context import Ctx, Dialog
+from inventory import people
+from models import db
+
+if TYPE_CHECKING:
+    from dispatch import DevtrackBot
+
+logger = logging.getLogger(__name__)
+
+
+def display_name(user: Any) -> str:
+    """First and last name of a Telegram user."""
+    return " ".join(p for p in (user.first_name, user.last_name) if p).strip()
+
+
+class ContextMiddleware(BaseMiddleware):
+    """Opens the connection, loads person + dialogue, closes the connection afterwards."""
+
+    def __init__(self, bot: DevtrackBot) -> None:
+        super().__init__()
+        self.bot = bot
+        self.update_sensitive = False
+        self.update_types = ["message", "callback_query"]
+
+    def pre_process(self, update: Any, data: dict) -> None:
+        """Attach a Ctx to the update."""
+        db.connect(reuse_if_open=True)
+        try:
+            user = update.from_user
+            message = getattr(update, "message", None) if hasattr(update, "data") else update
+            chat_id = message.chat.id if message is not None else user.id
+            person = people.by_telegram_id(user.id)
+            if person is not None:
+                people.refresh_profile(person, name=display_name(user),
+                                       username=user.username or "")
+            dialog = Dialog.load(chat_id)
+            ctx = Ctx(
+                bot=self.bot,
+                config=self.bot.config,
+                now=self.bot.clock(),
+                user=user,
+                chat_id=chat_id,
+                person=person,
+                dialog=dialog,
+                callback=update if hasattr(update, "data") else None,
+            )
+            text = getattr(update, "text", None) or ""
+            if person is not None and text.startswith("/") and dialog.state:
+                # A command ends the dialogue the person was in.
+                ctx.interrupted = dialog.state
+                dialog.clear()
+            update.devtrack_ctx = ctx
+            data["ctx"] = ctx
+        except Exception:
+            db.close()
+            logger.exception("could not prepare the update (database down?)")
+            try:
+                self.bot.send_message(update.from_user.id, texts.ERROR)
+            except Exception:  # noqa: BLE001 - nothing more we can do
+                logger.exception("could not tell the person about the failure")
+            raise
+
+    def post_process(self, update: Any, data: dict, exception: Exception | None) -> None:
+        """Tell the person about a failure, answer a forgotten button, close the connection."""
+        ctx: Ctx | None = data.get("ctx")
+        try:
+            if ctx is not None and exception is not None:
+                tell_failure(ctx)
+            elif ctx is not None:
+                ctx.answer()
+        finally:
+            db.close()
+
+
+def tell_failure(ctx: Ctx) -> None:
+    """Say in Russian that something went wrong, without raising again."""
+    try:
+        if ctx.callback is not None and not ctx.answered:
+            ctx.answer(texts.ERROR_SHORT, alert=True)
+        else:
+            ctx.send(texts.ERROR)
+    except Exception:  # noqa: BLE001 - the original error is already logged
+        logger.exception("could not tell the person about the failure")

@@ -1,0 +1,96 @@
+"""Texts of device cards and list lines, built from domain rows and the templates."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from handlers import texts
+from handlers.context import Ctx, local_time
+from inventory.devices import DeviceRow
+from models import Person
+
+logger = logging.getLogger(__name__)
+
+
+def person_name(person: Person) -> str:
+    """Name and @username, or the email when no name is known (escaped)."""
+    name = person.name or person.email
+    if person.username:
+        return texts.HOLDER_WITH_USERNAME.format(name=texts.e(name),
+                                                 username=texts.e(person.username))
+    return texts.e(name)
+
+
+def short_name(person: Person) -> str:
+    """Name or email, for one-line lists (escaped)."""
+    return texts.e(person.name or person.email)
+
+
+def state_lines(row: DeviceRow, ctx: Ctx) -> list[str]:
+    """The state part of a card: free, held (since, until, place, overdue) or held for the queue."""
+    loan = row.loan
+    if loan is None:
+        if row.hold is not None:
+            until = texts.fmt_time(local_time(row.hold.hold_until, ctx.config))
+            return [texts.STATE_HOLD.format(person=person_name(row.hold.person), until=until)]
+        return [texts.STATE_FREE]
+    since = texts.fmt_date(local_time(loan.taken_at, ctx.config).date())
+    lines = [texts.STATE_HELD.format(holder=person_name(loan.person), since=since)]
+    today = ctx.today
+    overdue = row.overdue_days(today)
+    if loan.due_date is None:
+        lines.append(texts.STATE_NO_DUE)
+    elif overdue:
+        lines.append(texts.STATE_OVERDUE.format(days=texts.days(overdue),
+                                                date=texts.fmt_date(loan.due_date)))
+    elif loan.due_date == today:
+        lines.append(texts.STATE_DUE_TODAY.format(date=texts.fmt_date(loan.due_date)))
+    else:
+        lines.append(texts.STATE_DUE.format(date=texts.fmt_date(loan.due_date)))
+    if loan.place:
+        lines.append(texts.STATE_PLACE.format(place=texts.e(loan.place)))
+    return lines
+
+
+def card_text(row: DeviceRow, ctx: Ctx, extra: list[str] | None = None) -> str:
+    """The full device card."""
+    device = row.device
+    lines = [
+        texts.CARD_TITLE.format(number=device.number, name=texts.e(device.name)),
+        texts.CARD_CATEGORY.format(category=texts.e(device.category.name)),
+        texts.CARD_SERIAL.format(serial=texts.e(device.serial)),
+    ]
+    if device.firmware:
+        lines.append(texts.CARD_FIRMWARE.format(firmware=texts.e(device.firmware)))
+    if device.registered_on:
+        lines.append(texts.CARD_REGISTERED.format(date=texts.fmt_date(device.registered_on)))
+    if device.comment:
+        lines.append(texts.CARD_COMMENT.format(comment=texts.e(device.comment)))
+    lines.append("")
+    lines.extend(state_lines(row, ctx))
+    if extra:
+        lines.extend(extra)
+    return "\n".join(lines)
+
+
+def line_state(row: DeviceRow, today: date) -> str:
+    """Short state for a list line."""
+    loan = row.loan
+    if loan is None:
+        if row.hold is not None:
+            return texts.LINE_HOLD.format(person=short_name(row.hold.person))
+        return texts.LINE_FREE
+    holder = short_name(loan.person)
+    if row.overdue_days(today):
+        return texts.LINE_OVERDUE.format(holder=holder)
+    if loan.due_date:
+        return texts.LINE_HELD_UNTIL.format(holder=holder,
+                                            date=texts.fmt_short_date(loan.due_date))
+    return texts.LINE_HELD.format(holder=holder)
+
+
+def list_line(row: DeviceRow, today: date) -> str:
+    """One device in a list."""
+    return texts.LINE.format(number=row.device.number, name=texts.e(row.device.name),
+                             state=line_state(row, today))

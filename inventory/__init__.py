@@ -1,0 +1,1 @@
+"""Domain layer of devtrack: plain functions over the models, no Telegram imports."""

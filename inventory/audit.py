@@ -1,0 +1,50 @@
+"""The audit log: one row per change, written inside the change's transaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime
+from typing import Any
+
+from models import AuditLog, Device, Person
+
+logger = logging.getLogger(__name__)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly form of dates."""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def record(
+    action: str,
+    *,
+    actor: Person | None,
+    now: datetime,
+    device: Device | None = None,
+    person: Person | None = None,
+    **details: Any,
+) -> AuditLog:
+    """Write one audit entry."""
+    if device is not None:
+        details.setdefault("device_number", device.number)
+        details.setdefault("device_name", device.name)
+    if person is not None:
+        details.setdefault("person_email", person.email)
+    entry = AuditLog.create(
+        action=action,
+        actor=actor,
+        actor_telegram_id=actor.telegram_id if actor else None,
+        device=device,
+        person=person,
+        details=json.dumps({k: _plain(v) for k, v in details.items()}, ensure_ascii=False),
+        created_at=now,
+        updated_at=now,
+    )
+    logger.info("audit %s actor=%s device=%s person=%s", action,
+                actor.telegram_id if actor else None,
+                device.number if device else None, person.id if person else None)
+    return entry

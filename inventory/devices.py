@@ -1,0 +1,173 @@
+"""Devices: search, paginated lists, the card, categories."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import peewee as pw
+
+from inventory.errors import NotFound
+from models import Category, Device, Loan, Person, QueueEntry
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 8
+
+
+def normalize(text: str) -> str:
+    """Lower case, «ё» as «е», single spaces: the form search compares."""
+    return " ".join(text.lower().replace("ё", "е").split())
+
+
+def search_text_for(name: str, serial: str) -> str:
+    """The stored search column of a device."""
+    return f"{normalize(name)}\n{normalize(serial)}"
+
+
+@dataclass
+class DeviceRow:
+    """A device with its open loan (holder joined) and the current queue hold, if any."""
+
+    device: Device
+    loan: Loan | None
+    hold: QueueEntry | None = None
+
+    @property
+    def holder(self) -> Person | None:
+        """Who holds the device now."""
+        return self.loan.person if self.loan else None
+
+    def overdue_days(self, today: date) -> int:
+        """Days past the due date (0 when not overdue)."""
+        if self.loan is None or self.loan.due_date is None:
+            return 0
+        return max(0, (today - self.loan.due_date).days)
+
+
+@dataclass
+class Page:
+    """One page of a device list."""
+
+    rows: list[DeviceRow]
+    page: int
+    pages: int
+    total: int
+
+
+def _rows_query(now: datetime) -> pw.ModelSelect:
+    """Devices with category, open loan + holder and active hold: one query, any list size."""
+    HoldPerson = Person.alias("hold_person")
+    return (
+        Device.select(Device, Category, Loan, Person, QueueEntry, HoldPerson)
+        .join(Category)
+        .switch(Device)
+        .join(Loan, pw.JOIN.LEFT_OUTER,
+              on=(Loan.device == Device.id) & Loan.returned_at.is_null())
+        .join(Person, pw.JOIN.LEFT_OUTER, on=(Loan.person == Person.id))
+        .switch(Device)
+        .join(QueueEntry, pw.JOIN.LEFT_OUTER,
+              on=(QueueEntry.device == Device.id) & (QueueEntry.hold_until > now))
+        .join(HoldPerson, pw.JOIN.LEFT_OUTER, on=(QueueEntry.person == HoldPerson.id))
+    )
+
+
+def _to_row(device: Device) -> DeviceRow:
+    """Unpack the joined models of one result row."""
+    loan = getattr(device, "loan", None)
+    if loan is not None and loan.id is None:
+        loan = None
+    hold = getattr(device, "queueentry", None)
+    if hold is not None and hold.id is None:
+        hold = None
+    if hold is not None:
+        hold.person = hold.hold_person
+    return DeviceRow(device, loan, hold)
+
+
+def _page(query: pw.ModelSelect, total: int, page: int) -> Page:
+    """Cut one page out of an ordered device query, clamping the page number."""
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(1, page), pages)
+    rows = [_to_row(d) for d in query.order_by(Device.number).paginate(page, PAGE_SIZE)]
+    return Page(rows, page, pages, total)
+
+
+def page_all(page: int, now: datetime, category_id: int | None = None) -> Page:
+    """A page of every device, or of one category."""
+    condition = Device.category == category_id if category_id is not None else pw.SQL("1=1")
+    total = Device.select().where(condition).count()
+    return _page(_rows_query(now).where(condition), total, page)
+
+
+def _search_condition(query: str) -> pw.Expression | None:
+    """Number exact, or name/serial substring, ignoring case and «ё»."""
+    needle = normalize(query)
+    if not needle:
+        return None
+    condition = Device.search_text.contains(needle)
+    digits = needle.lstrip("№#").strip()
+    if digits.isdigit() and len(digits) < 10:
+        condition = condition | (Device.number == int(digits))
+    return condition
+
+
+def search(query: str, page: int, now: datetime) -> Page:
+    """A page of devices matching a typed query."""
+    condition = _search_condition(query)
+    if condition is None:
+        return Page([], 1, 1, 0)
+    total = Device.select().where(condition).count()
+    return _page(_rows_query(now).where(condition), total, page)
+
+
+def card(device_id: int, now: datetime) -> DeviceRow:
+    """One device with its state; NotFound when deleted."""
+    found = list(_rows_query(now).where(Device.id == device_id))
+    if not found:
+        raise NotFound(device_id=device_id)
+    return _to_row(found[0])
+
+
+def by_number(number: int) -> Device:
+    """The device with this sticker number."""
+    device = Device.get_or_none(Device.number == number)
+    if device is None:
+        raise NotFound(number=number)
+    return device
+
+
+@dataclass
+class CategoryCount:
+    """A category with its device counts."""
+
+    category: Category
+    free: int
+    total: int
+
+
+def category_counts() -> list[CategoryCount]:
+    """Every category with free/total counts, in one query."""
+    held = pw.fn.COUNT(Loan.id)
+    total = pw.fn.COUNT(Device.id)
+    query = (
+        Category.select(Category, total.alias("total"), held.alias("held"))
+        .join(Device, pw.JOIN.LEFT_OUTER)
+        .join(Loan, pw.JOIN.LEFT_OUTER,
+              on=(Loan.device == Device.id) & Loan.returned_at.is_null())
+        .group_by(Category.id)
+        .order_by(Category.name)
+    )
+    return [CategoryCount(c, c.total - c.held, c.total) for c in query]
+
+
+def ensure_categories(names: tuple[str, ...] | list[str], now: datetime) -> int:
+    """Create the configured categories when the table is empty; returns how many."""
+    if Category.select().exists():
+        return 0
+    rows = [{"name": n, "created_at": now, "updated_at": now} for n in dict.fromkeys(names)]
+    if rows:
+        Category.insert_many(rows).execute()
+    return len(rows)

@@ -1,0 +1,65 @@
+"""Domain errors: raised by inventory functions, turned into Russian texts by handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every expected failure of a domain operation."""
+
+    def __init__(self, **details: Any) -> None:
+        super().__init__(f"{type(self).__name__}({details})")
+        self.details = details
+
+
+class NotFound(DomainError):
+    """The device, person or record does not exist (any more)."""
+
+
+class InvalidEmail(DomainError):
+    """The text is not an email address."""
+
+
+class DomainNotAllowed(DomainError):
+    """The email is outside EMAIL_DOMAINS."""
+
+
+class EmailTaken(DomainError):
+    """Another Telegram account already registered this email."""
+
+
+class AlreadyTaken(DomainError):
+    """Someone holds the device already; details: holder (Person)."""
+
+
+class NotHolder(DomainError):
+    """Only the holder may do this."""
+
+
+class AlreadyReturned(DomainError):
+    """The loan was closed already."""
+
+
+class HeldForQueue(DomainError):
+    """The freed device is held for the next person in its queue; details: person, until."""
+
+
+class InvalidDate(DomainError):
+    """The text is not a date we understand."""
+
+
+class PastDate(DomainError):
+    """The date lies in the past."""
+
+
+class InvalidValue(DomainError):
+    """A field value fails validation; details: field, reason."""
+
+
+class Conflict(DomainError):
+    """A unique value is already used; details: field, other."""
+
+
+class NotAllowed(DomainError):
+    """The action is not allowed in the current state; details: reason."""

@@ -1,0 +1,136 @@
+"""Loans: take, return, change the due date or place; what a person holds."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+import peewee as pw
+
+from inventory import audit
+from inventory.errors import AlreadyReturned, AlreadyTaken, HeldForQueue, NotFound, NotHolder
+from models import Device, Loan, Person, QueueEntry, db
+
+logger = logging.getLogger(__name__)
+
+PLACE_MAX = 200
+
+
+def open_loan(device_id: int) -> Loan | None:
+    """The open loan of a device with its holder, if any."""
+    return (
+        Loan.select(Loan, Person)
+        .join(Person)
+        .where((Loan.device == device_id) & Loan.returned_at.is_null())
+        .first()
+    )
+
+
+def active_hold(device_id: int, now: datetime) -> QueueEntry | None:
+    """The queue entry the freed device is held for right now, if any."""
+    return (
+        QueueEntry.select(QueueEntry, Person)
+        .join(Person)
+        .where((QueueEntry.device == device_id) & (QueueEntry.hold_until > now))
+        .first()
+    )
+
+
+def take(
+    device_id: int,
+    person: Person,
+    *,
+    now: datetime,
+    place: str = "",
+    due_date: date | None = None,
+    assigned_by: Person | None = None,
+) -> Loan:
+    """Record that person holds the device; race-safe through the one-open-loan index."""
+    device = Device.get_or_none(Device.id == device_id)
+    if device is None:
+        raise NotFound(device_id=device_id)
+    hold = active_hold(device_id, now)
+    if hold is not None and hold.person_id != person.id and assigned_by is None:
+        raise HeldForQueue(person=hold.person, until=hold.hold_until)
+    try:
+        with db.atomic():
+            loan = Loan.create(device=device, person=person, taken_at=now, due_date=due_date,
+                               place=place[:PLACE_MAX], assigned_by=assigned_by,
+                               created_at=now, updated_at=now)
+            # Taking a device ends the taker's own wait for it (and the hold, if it was theirs).
+            QueueEntry.delete().where(
+                (QueueEntry.device == device) & (QueueEntry.person == person)
+            ).execute()
+            audit.record("loan.assigned" if assigned_by else "loan.taken",
+                         actor=assigned_by or person, device=device, person=person, now=now,
+                         place=place, due_date=due_date)
+    except pw.IntegrityError as exc:
+        current = open_loan(device_id)
+        raise AlreadyTaken(holder=current.person if current else None) from exc
+    loan.device = device
+    loan.person = person
+    return loan
+
+
+def _holders_loan(device_id: int, person: Person, *, admin: bool = False) -> Loan:
+    """The open loan of device, which person must hold (admins act for anyone)."""
+    loan = open_loan(device_id)
+    if loan is None:
+        if not Device.select().where(Device.id == device_id).exists():
+            raise NotFound(device_id=device_id)
+        raise AlreadyReturned(device_id=device_id)
+    if loan.person_id != person.id and not admin:
+        raise NotHolder(holder=loan.person)
+    return loan
+
+
+def return_device(device_id: int, person: Person, *, now: datetime,
+                  admin: bool = False) -> Loan:
+    """Close the open loan; only the holder (or an admin) may."""
+    loan = _holders_loan(device_id, person, admin=admin)
+    with db.atomic():
+        closed = (
+            Loan.update(returned_at=now, updated_at=now)
+            .where((Loan.id == loan.id) & Loan.returned_at.is_null())
+            .execute()
+        )
+        if not closed:
+            raise AlreadyReturned(device_id=device_id)
+        device = Device.get_by_id(device_id)
+        action = "loan.returned" if loan.person_id == person.id else "loan.unassigned"
+        audit.record(action, actor=person, device=device, person=loan.person, now=now,
+                     loan_id=loan.id)
+    loan.returned_at = now
+    loan.device = device
+    return loan
+
+
+def change(device_id: int, person: Person, *, now: datetime, due_date: date | None = None,
+           place: str | None = None, clear_due: bool = False) -> Loan:
+    """Change the due date and/or place of the holder's loan."""
+    loan = _holders_loan(device_id, person)
+    updates: dict = {}
+    if due_date is not None or clear_due:
+        updates["due_date"] = due_date
+    if place is not None:
+        updates["place"] = place[:PLACE_MAX]
+    with db.atomic():
+        Loan.update(**updates, updated_at=now).where(Loan.id == loan.id).execute()
+        device = Device.get_by_id(device_id)
+        audit.record("loan.changed", actor=person, device=device, person=person, now=now,
+                     **{k: v for k, v in updates.items()})
+    for key, value in updates.items():
+        setattr(loan, key, value)
+    loan.device = device
+    return loan
+
+
+def held_by(person: Person) -> list[Loan]:
+    """Open loans of a person with their devices, soonest due first (one query)."""
+    query = (
+        Loan.select(Loan, Device)
+        .join(Device)
+        .where((Loan.person == person) & Loan.returned_at.is_null())
+        .order_by(Loan.due_date.is_null(), Loan.due_date, Device.number)
+    )
+    return list(query)

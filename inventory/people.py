@@ -1,0 +1,91 @@
+"""People: registration by work email, lookup by Telegram id."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+import peewee as pw
+
+from inventory import audit
+from inventory.errors import DomainNotAllowed, EmailTaken, InvalidEmail
+from models import Person, db
+
+logger = logging.getLogger(__name__)
+
+EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-']+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+$")
+
+
+def normalize_email(text: str) -> str:
+    """Lower-cased, trimmed email; raises InvalidEmail when it is not one."""
+    email = text.strip().lower()
+    if email.startswith("mailto:"):
+        email = email[len("mailto:"):]
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        raise InvalidEmail(text=text)
+    return email
+
+
+def check_domain(email: str, domains: Iterable[str]) -> None:
+    """Refuse an email outside the allowed domains (empty list allows any)."""
+    allowed = tuple(domains)
+    domain = email.rsplit("@", 1)[1]
+    if allowed and domain not in allowed:
+        raise DomainNotAllowed(email=email, domains=allowed)
+
+
+def by_telegram_id(telegram_id: int) -> Person | None:
+    """The active person with this Telegram id, if registered."""
+    return Person.get_or_none(
+        (Person.telegram_id == telegram_id) & Person.deleted_at.is_null()
+    )
+
+
+def register(
+    telegram_id: int,
+    email_text: str,
+    *,
+    name: str,
+    username: str,
+    domains: Iterable[str],
+    now: datetime,
+) -> Person:
+    """Register a Telegram account under a work email, linking an import-only person."""
+    email = normalize_email(email_text)
+    check_domain(email, domains)
+    try:
+        with db.atomic():
+            person = Person.get_or_none(Person.email == email)
+            if person is not None and person.telegram_id not in (None, telegram_id):
+                raise EmailTaken(email=email)
+            # An older record of this account under another email steps aside.
+            Person.update(telegram_id=None).where(
+                (Person.telegram_id == telegram_id) & (Person.email != email)
+            ).execute()
+            if person is None:
+                person = Person.create(telegram_id=telegram_id, email=email, name=name,
+                                       username=username, created_at=now, updated_at=now)
+                action = "person.registered"
+            else:
+                person.telegram_id = telegram_id
+                person.name = name or person.name
+                person.username = username
+                person.deleted_at = None
+                person.reachable = True
+                person.save()
+                action = "person.linked"
+            audit.record(action, actor=person, person=person, now=now)
+    except pw.IntegrityError as exc:
+        # Two accounts raced for the same email: the loser is told it is taken.
+        raise EmailTaken(email=email) from exc
+    return person
+
+
+def refresh_profile(person: Person, *, name: str, username: str) -> None:
+    """Keep the stored Telegram name and @username current (one UPDATE, only on change)."""
+    if person.name != name or person.username != username:
+        Person.update(name=name, username=username).where(Person.id == person.id).execute()
+        person.name, person.username = name, username

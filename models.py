@@ -1,0 +1,181 @@
+"""Database schema: every table devtrack needs, and the database connection factory."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import peewee as pw
+from playhouse.pool import PooledPostgresqlDatabase
+
+logger = logging.getLogger(__name__)
+
+db = pw.DatabaseProxy()
+
+# Partial unique indexes live in migrations/001_initial.py as SQL, because peewee-migrate cannot
+# describe them: at most one open loan per device, at most one pending handover per device.
+PARTIAL_INDEXES = ("loan_one_open_per_device", "handover_one_pending_per_device")
+
+
+def utcnow() -> datetime:
+    """Current UTC time as a naive datetime: the database stores naive UTC everywhere."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class BaseModel(pw.Model):
+    """Common base: created/updated timestamps filled automatically."""
+
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        database = db
+
+    def save(self, *args: Any, **kwargs: Any) -> int:
+        """Save the row, stamping updated_at."""
+        if self._pk is not None and not kwargs.get("force_insert"):
+            self.updated_at = utcnow()
+        return super().save(*args, **kwargs)
+
+    @classmethod
+    def update(cls, __data: dict | None = None, **update: Any) -> pw.ModelUpdate:
+        """UPDATE query that also stamps updated_at."""
+        data = cls._normalize_data(__data, update)
+        data.setdefault(cls.updated_at, utcnow())
+        return pw.ModelUpdate(cls, data)
+
+
+class Category(BaseModel):
+    """A kind of device (online cash register, scanner, ...)."""
+
+    name = pw.CharField(max_length=100, unique=True)
+
+
+class Device(BaseModel):
+    """A physical device with a numbered sticker."""
+
+    number = pw.IntegerField(unique=True)
+    name = pw.CharField(max_length=200)
+    category = pw.ForeignKeyField(Category, backref="devices", on_delete="RESTRICT")
+    serial = pw.CharField(max_length=200, unique=True)
+    registered_on = pw.DateField(null=True)
+    firmware = pw.CharField(max_length=200, default="")
+    comment = pw.TextField(default="")
+    # Lower-cased, «ё»→«е» copy of name + serial: one portable LIKE serves search on both databases.
+    search_text = pw.TextField(default="", index=True)
+
+
+class Person(BaseModel):
+    """An employee: registered (telegram_id set) or known only by email from an import."""
+
+    telegram_id = pw.BigIntegerField(null=True, unique=True)
+    # Stored lower-cased, so the unique index is case-insensitive on every database.
+    email = pw.CharField(max_length=254, unique=True)
+    name = pw.CharField(max_length=200, default="")
+    username = pw.CharField(max_length=64, default="", index=True)
+    comment = pw.TextField(default="")
+    reachable = pw.BooleanField(default=True)
+    deleted_at = pw.DateTimeField(null=True)
+
+
+class Loan(BaseModel):
+    """One period of a person holding a device; returned_at is NULL while it is held."""
+
+    device = pw.ForeignKeyField(Device, backref="loans", on_delete="CASCADE")
+    person = pw.ForeignKeyField(Person, backref="loans", on_delete="RESTRICT")
+    taken_at = pw.DateTimeField(default=utcnow)
+    due_date = pw.DateField(null=True)
+    place = pw.CharField(max_length=200, default="")
+    returned_at = pw.DateTimeField(null=True, index=True)
+    assigned_by = pw.ForeignKeyField(Person, null=True, backref="assigned_loans",
+                                     on_delete="SET NULL")
+    reminded_on = pw.DateField(null=True)
+
+
+class QueueEntry(BaseModel):
+    """A person waiting for a device; hold_until is set while the freed device is held for them."""
+
+    device = pw.ForeignKeyField(Device, backref="queue", on_delete="CASCADE")
+    person = pw.ForeignKeyField(Person, backref="queue_entries", on_delete="CASCADE")
+    joined_at = pw.DateTimeField(default=utcnow)
+    hold_until = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("device", "person"), True),)
+
+
+class Handover(BaseModel):
+    """A holder's offer to pass a device directly to a colleague."""
+
+    device = pw.ForeignKeyField(Device, backref="handovers", on_delete="CASCADE")
+    from_person = pw.ForeignKeyField(Person, backref="handovers_out", on_delete="CASCADE")
+    to_person = pw.ForeignKeyField(Person, backref="handovers_in", on_delete="CASCADE")
+    status = pw.CharField(max_length=16, default="pending", index=True)
+
+
+class AuditLog(BaseModel):
+    """Every change: who did what to which device or person; survives deletions."""
+
+    actor = pw.ForeignKeyField(Person, null=True, backref="+", on_delete="SET NULL")
+    actor_telegram_id = pw.BigIntegerField(null=True)
+    action = pw.CharField(max_length=64, index=True)
+    device = pw.ForeignKeyField(Device, null=True, backref="+", on_delete="SET NULL")
+    person = pw.ForeignKeyField(Person, null=True, backref="+", on_delete="SET NULL")
+    details = pw.TextField(default="{}")
+
+
+class DialogState(BaseModel):
+    """The dialogue a chat is in, so a restart in the middle of a dialogue loses nothing."""
+
+    chat_id = pw.BigIntegerField(unique=True)
+    state = pw.CharField(max_length=64, null=True)
+    data = pw.TextField(default="{}")
+
+
+MODELS: list[type[BaseModel]] = [
+    Category,
+    Device,
+    Person,
+    Loan,
+    QueueEntry,
+    Handover,
+    AuditLog,
+    DialogState,
+]
+
+
+def make_database(url: str) -> pw.Database:
+    """Build a peewee database from a DATABASE_URL (postgresql:// or sqlite:///)."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("postgres", "postgresql"):
+        if not parsed.hostname and not parsed.path.strip("/"):
+            raise ValueError("no database name")
+        return PooledPostgresqlDatabase(
+            unquote(parsed.path.lstrip("/")),
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=parsed.hostname,
+            port=parsed.port or 5432,
+            max_connections=32,
+            stale_timeout=300,
+            timeout=10,
+        )
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise ValueError("expected sqlite:///path/to/file.db")
+        return pw.SqliteDatabase(
+            path,
+            timeout=30,
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000},
+        )
+    raise ValueError(f"unsupported scheme {parsed.scheme!r}")
+
+
+def init_db(url: str) -> pw.Database:
+    """Point the shared proxy at the database named by url and return it."""
+    database = make_database(url)
+    db.initialize(database)
+    return database
