@@ -21,6 +21,7 @@ from config import Config, ConfigError, load_config
 from dispatch import DevtrackBot
 from handlers import texts
 from inventory.devices import ensure_categories
+from jobs.healthcheck import touch_heartbeat
 from models import db, init_db, utcnow
 from schema import apply_migrations
 
@@ -114,16 +115,10 @@ def prepare_database(config: Config) -> None:
         database.close()
 
 
-def touch(path: str) -> None:
-    """Update the heartbeat file's mtime, creating it if needed."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).touch()
-
-
 def run(config: Config, stop: threading.Event | None = None) -> int:
     """Run the bot until SIGTERM/SIGINT (or `stop`), then shut down cleanly."""
     bot = create_bot(config)
-    bot.on_poll.append(lambda: touch(config.heartbeat_file))
+    bot.on_poll.append(lambda: touch_heartbeat(config.heartbeat_file))
     setup_commands(bot)
     stop = stop or threading.Event()
 

@@ -1,0 +1,1 @@
+"""Standalone processes run beside the bot: reminders, health checks."""
