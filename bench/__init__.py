@@ -1,0 +1,1 @@
+"""Benchmarks (make bench); not part of the test run, which only smoke-runs them on tiny sizes."""

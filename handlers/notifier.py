@@ -1,0 +1,131 @@
+"""The one way to message other people: retries, rate limits, blocked users, never raises."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from telebot import TeleBot, types
+from telebot.apihelper import ApiHTTPException, ApiTelegramException
+
+from models import Person
+
+logger = logging.getLogger(__name__)
+
+# Telegram answers 400 for chats that no longer exist; like 403 the person cannot be reached.
+UNREACHABLE_400 = ("chat not found", "user is deactivated", "bot was blocked")
+
+
+class Delivery(enum.Enum):
+    """What happened to one notification."""
+
+    SENT = "sent"
+    SKIPPED = "skipped"
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"
+
+
+class Pacer:
+    """Spaces sends at most `rate` per second across threads (Telegram allows ~30/s)."""
+
+    def __init__(self, rate: float | None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.sleep, self.clock = sleep, clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Block until the next send slot."""
+        if not self.interval:
+            return
+        with self._lock:
+            now = self.clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            self.sleep(slot - now)
+
+
+class Notifier:
+    """Sends a message to a person and handles every Telegram failure mode."""
+
+    def __init__(self, bot: TeleBot, *, rate: float | None = None, retries: int = 3,
+                 max_retry_after: float = 60.0, backoff: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.bot = bot
+        self.retries = retries
+        self.max_retry_after = max_retry_after
+        self.backoff = backoff
+        self.sleep = sleep
+        self.pacer = Pacer(rate, sleep)
+
+    def send(self, person: Person, text: str,
+             markup: types.InlineKeyboardMarkup | None = None) -> Delivery:
+        """Deliver text to person; the caller's action never fails because of it."""
+        if person.telegram_id is None or person.deleted_at is not None:
+            return Delivery.SKIPPED
+        attempt = 0
+        while True:
+            attempt += 1
+            self.pacer.wait()
+            try:
+                self.bot.send_message(person.telegram_id, text, reply_markup=markup)
+            except ApiTelegramException as exc:
+                outcome = self._telegram_error(person, exc, attempt)
+            except (ApiHTTPException, requests.RequestException) as exc:
+                outcome = self._retry_or_fail(person, exc, attempt)
+            except Exception:  # noqa: BLE001 - a notification must never break the action
+                logger.exception("notification to person %s failed", person.id)
+                return Delivery.FAILED
+            else:
+                if not person.reachable:
+                    self._set_reachable(person, True)
+                return Delivery.SENT
+            if outcome is not None:
+                return outcome
+
+    def _telegram_error(self, person: Person, exc: ApiTelegramException,
+                        attempt: int) -> Delivery | None:
+        """Decide what a Telegram error means: give up, mark unreachable or retry."""
+        code = exc.error_code
+        description = str(exc.description or "").lower()
+        if code == 403 or (code == 400 and any(s in description for s in UNREACHABLE_400)):
+            logger.info("person %s is unreachable: %s", person.id, exc.description)
+            self._set_reachable(person, False)
+            return Delivery.UNREACHABLE
+        if code == 429:
+            params: dict[str, Any] = (exc.result_json or {}).get("parameters") or {}
+            wait = float(params.get("retry_after", 1))
+            if attempt > self.retries + 2 or wait > self.max_retry_after:
+                logger.warning("giving up on person %s after 429 (retry_after=%s)", person.id,
+                               wait)
+                return Delivery.FAILED
+            logger.info("429 from Telegram: waiting %.1f s", wait)
+            self.sleep(wait)
+            return None
+        if code >= 500:
+            return self._retry_or_fail(person, exc, attempt)
+        logger.warning("Telegram refused a notification to person %s: %s", person.id,
+                       exc.description)
+        return Delivery.FAILED
+
+    def _retry_or_fail(self, person: Person, exc: Exception, attempt: int) -> Delivery | None:
+        """Network and server errors: back off and retry a few times."""
+        if attempt > self.retries:
+            logger.warning("notification to person %s failed after %d attempts: %s", person.id,
+                           attempt, type(exc).__name__)
+            return Delivery.FAILED
+        self.sleep(self.backoff * 2 ** (attempt - 1))
+        return None
+
+    @staticmethod
+    def _set_reachable(person: Person, reachable: bool) -> None:
+        """Store whether the bot can write to the person."""
+        Person.update(reachable=reachable).where(Person.id == person.id).execute()
+        person.reachable = reachable
