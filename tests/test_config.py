@@ -1,0 +1,90 @@
+"""Configuration: every variable parsed, every problem reported at once, clean start-up errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from config import TOKEN_HELP, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = {"BOT_TOKEN": "123456:ABC-def_ghi"}
+
+
+def test_defaults():
+    config = load_config(GOOD)
+    assert config.database_url == "sqlite:///data/devtrack.db"
+    assert config.telegram_api_url == "https://api.telegram.org"
+    assert config.admin_ids == frozenset() and config.developer_ids == frozenset()
+    assert config.categories[0] == "Онлайн-касса" and len(config.categories) == 7
+    assert config.timezone == "Europe/Moscow" and config.reminder_time == time(10, 0)
+    assert config.reminder_weekdays == frozenset(range(5))
+    assert config.hold_hours == 24
+    assert (config.log_file, config.log_level) == ("data/devtrack.log", "INFO")
+
+
+def test_every_variable_is_read():
+    config = load_config({
+        **GOOD, "DATABASE_URL": "postgresql://u:p@db:5432/devtrack",
+        "TELEGRAM_API_URL": "http://127.0.0.1:8081/", "ADMIN_IDS": "1, 2", "DEVELOPER_IDS": "3",
+        "DEVELOPER_CODE": "code", "EMAIL_DOMAINS": "Company.ru, @corp.ru",
+        "CATEGORIES": "Весы, Сканер", "TIMEZONE": "Asia/Yekaterinburg", "REMINDER_TIME": "9:30",
+        "REMINDER_WEEKDAYS": "mon,wed-fri", "HOLD_HOURS": "48", "LOG_FILE": "/tmp/x.log",
+        "LOG_LEVEL": "debug",
+    })
+    assert config.telegram_api_url == "http://127.0.0.1:8081"
+    assert config.admin_ids == {1, 2} and config.developer_ids == {3}
+    assert config.email_domains == ("company.ru", "corp.ru")
+    assert config.categories == ("Весы", "Сканер")
+    assert config.reminder_time == time(9, 30)
+    assert config.reminder_weekdays == {0, 2, 3, 4}
+    assert (config.hold_hours, config.log_level) == (48, "DEBUG")
+
+
+def test_all_problems_reported_at_once_each_naming_its_variable():
+    with pytest.raises(ConfigError) as info:
+        load_config({"DATABASE_URL": "mysql://x", "ADMIN_IDS": "12,abc", "DEVELOPER_IDS": "5",
+                     "TIMEZONE": "Mars/Olympus", "REMINDER_TIME": "25:00", "HOLD_HOURS": "-1",
+                     "REMINDER_WEEKDAYS": "funday", "LOG_LEVEL": "LOUD"})
+    problems = info.value.problems
+    assert problems[0] == TOKEN_HELP
+    for name in ("DATABASE_URL", "ADMIN_IDS", "DEVELOPER_CODE", "TIMEZONE", "REMINDER_TIME",
+                 "HOLD_HOURS", "REMINDER_WEEKDAYS", "LOG_LEVEL"):
+        assert any(p.startswith(name + ":") for p in problems), name
+
+
+def test_token_never_in_repr():
+    config = load_config({**GOOD, "DEVELOPER_IDS": "1", "DEVELOPER_CODE": "topsecret"})
+    assert "ABC-def_ghi" not in repr(config) and "topsecret" not in repr(config)
+
+
+def run_bot(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """Start bot.py in a clean environment (no .env) and capture its output."""
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LOG_FILE": str(tmp_path / "l.log"),
+            "NO_PROXY": "*"}
+    return subprocess.run([sys.executable, str(ROOT / "bot.py")], env={**base, **env},
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("env", "variable"), [
+    ({}, "BOT_TOKEN"),
+    ({**GOOD, "DATABASE_URL": "oracle://x"}, "DATABASE_URL"),
+    ({**GOOD, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "DATABASE_URL"),
+    ({**GOOD, "ADMIN_IDS": "12,abc"}, "ADMIN_IDS"),
+])
+def test_startup_problem_prints_one_line_and_exits_nonzero(tmp_path, env, variable):
+    result = run_bot(env, tmp_path)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_missing_token_explains_botfather_and_env(tmp_path):
+    result = run_bot({}, tmp_path)
+    assert "@BotFather" in result.stderr and ".env" in result.stderr
