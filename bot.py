@@ -82,10 +82,26 @@ def setup_commands(bot: DevtrackBot) -> None:
             logger.warning("could not set the command menu (%s): %s", scope.type, exc)
 
 
+class RedactingFormatter(logging.Formatter):
+    """Formats records and blanks out secrets (the token appears in Bot API URLs)."""
+
+    def __init__(self, fmt: str, secrets: list[str]) -> None:
+        super().__init__(fmt)
+        self.secrets = [s for s in secrets if s]
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format, then redact."""
+        text = super().format(record)
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
 def setup_logging(config: Config) -> None:
-    """Log to stdout and to a rotating LOG_FILE."""
+    """Log to stdout and to a rotating LOG_FILE, never showing the token or the code."""
     Path(config.log_file).parent.mkdir(parents=True, exist_ok=True)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
+    fmt = RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
+                             [config.bot_token, config.developer_code])
     root = logging.getLogger()
     root.setLevel(config.log_level)
     for handler in list(root.handlers):
@@ -100,6 +116,10 @@ def setup_logging(config: Config) -> None:
     root.addHandler(rotating)
     # requests/urllib3 at DEBUG would print URLs that contain the token.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # pyTelegramBotAPI adds its own stderr handler; our handlers already get its records.
+    telebot_logger = logging.getLogger("TeleBot")
+    for handler in list(telebot_logger.handlers):
+        telebot_logger.removeHandler(handler)
 
 
 def prepare_database(config: Config) -> None:

@@ -1,0 +1,64 @@
+"""End-to-end plumbing: the real `python bot.py` process polling a fake Bot API server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from fakebotapi import FakeBotAPI
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:TEST-token"
+
+
+def bot_env(api: FakeBotAPI, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Environment for a bot process talking to the fake server, on a SQLite file."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE_"))}
+    env.update({
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": api.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "LOG_FILE": str(tmp_path / "bot.log"),
+        "HEARTBEAT_FILE": str(tmp_path / "heartbeat"),
+        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra)
+    return env
+
+
+def wait_until_polling(api: FakeBotAPI, process: subprocess.Popen, timeout: float = 30) -> None:
+    """Block until the bot has a long poll open (or fail with its output)."""
+    deadline = time.monotonic() + timeout
+    while api.active_polls == 0:
+        if process.poll() is not None:
+            raise AssertionError(f"bot exited with {process.returncode}: {process.stdout.read()}")
+        if time.monotonic() > deadline:
+            raise AssertionError("bot did not start polling")
+        time.sleep(0.05)
+
+
+@contextmanager
+def running_bot(api: FakeBotAPI, tmp_path: Path, **extra: str) -> Iterator[subprocess.Popen]:
+    """Start bot.py, wait until it polls, and stop it with SIGTERM afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bot.py")], cwd=tmp_path, env=bot_env(api, tmp_path, **extra),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        wait_until_polling(api, process)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

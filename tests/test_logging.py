@@ -1,0 +1,43 @@
+"""Logging goes to stdout and the rotating LOG_FILE, and never shows the token or the code."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import pytest
+
+from bot import setup_logging
+
+
+@pytest.fixture
+def restore_logging():
+    """Put the root logger back after the test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def test_secrets_are_redacted_in_file_and_stdout(config, tmp_path, capsys, restore_logging):
+    config = replace(config, log_file=str(tmp_path / "logs" / "bot.log"))
+    setup_logging(config)
+    log = logging.getLogger("devtrack.test")
+    log.error("GET https://api.telegram.org/bot%s/getMe failed", config.bot_token)
+    try:
+        raise RuntimeError(f"code was {config.developer_code}")
+    except RuntimeError:
+        log.exception("boom")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    written = (tmp_path / "logs" / "bot.log").read_text(encoding="utf-8")
+    printed = capsys.readouterr().out
+    for output in (written, printed):
+        assert "getMe failed" in output and "boom" in output
+        assert config.bot_token not in output and config.developer_code not in output
+        assert "/bot***/getMe" in output
