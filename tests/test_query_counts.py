@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
 from conftest import USER_ID
 
 from inventory import loans
