@@ -37,9 +37,9 @@ class Result:
 
 
 def backends() -> list[str]:
-    """SQLite always; PostgreSQL when BENCH_DATABASE_URL or TEST_DATABASE_URL is set."""
+    """SQLite always; PostgreSQL when BENCH_DATABASE_URL names a database it may wipe."""
     kinds = ["sqlite"]
-    if os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"):
+    if os.environ.get("BENCH_DATABASE_URL"):
         kinds.append("postgres")
     return kinds
 
@@ -47,7 +47,7 @@ def backends() -> list[str]:
 def fresh_database(kind: str) -> tuple[pw.Database, str]:
     """An empty migrated database of the given kind, bound to the models."""
     if kind == "postgres":
-        url = os.environ.get("BENCH_DATABASE_URL") or os.environ["TEST_DATABASE_URL"]
+        url = os.environ["BENCH_DATABASE_URL"]  # its public schema is dropped and recreated
         database = make_database(url)
         db.initialize(database)
         database.connect(reuse_if_open=True)
@@ -64,10 +64,13 @@ def fresh_database(kind: str) -> tuple[pw.Database, str]:
     return database, url
 
 
-def measure(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """Median and p95 of fn's wall time in milliseconds."""
+def measure(fn: Callable[[], object], repeat: int,
+            setup: Callable[[], object] | None = None) -> tuple[float, float]:
+    """Median and p95 of fn's wall time in milliseconds (setup runs untimed before each)."""
     samples = []
     for _ in range(repeat):
+        if setup is not None:
+            setup()
         start = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - start) * 1000)

@@ -25,9 +25,10 @@ logger = logging.getLogger(__name__)
 # --- the card --------------------------------------------------------------------------------
 
 
-def card_view(ctx: Ctx, device_id: int) -> tuple[str, types.InlineKeyboardMarkup]:
+def card_view(ctx: Ctx, device_id: int,
+              row: devices.DeviceRow | None = None) -> tuple[str, types.InlineKeyboardMarkup]:
     """Text and keyboard of a device card for this viewer (raises NotFound)."""
-    row = devices.card(device_id, ctx.now)
+    row = row or devices.card(device_id, ctx.now)
     lines: list[str] = []
     buttons: list[list[types.InlineKeyboardButton]] = []
     for extension in ctx.bot.card_extensions:
@@ -37,9 +38,10 @@ def card_view(ctx: Ctx, device_id: int) -> tuple[str, types.InlineKeyboardMarkup
     return render.card_text(row, ctx, lines), keyboards.card_keyboard(row, ctx, buttons)
 
 
-def send_card(ctx: Ctx, device_id: int, *, edit: bool = False, prefix: str = "") -> None:
+def send_card(ctx: Ctx, device_id: int, *, edit: bool = False, prefix: str = "",
+              row: devices.DeviceRow | None = None) -> None:
     """Show a card as a new message, or in place of the pressed button's message."""
-    text, markup = card_view(ctx, device_id)
+    text, markup = card_view(ctx, device_id, row)
     if prefix:
         text = prefix + "\n\n" + text
     (ctx.show if edit else ctx.send)(text, markup)
@@ -165,7 +167,7 @@ def show_search(ctx: Ctx, query: str, asked: int) -> None:
         ctx.send(texts.NOT_FOUND.format(query=texts.e(query[:100])))
         return
     if page.total == 1 and ctx.callback is None:
-        send_card(ctx, page.rows[0].device.id)
+        send_card(ctx, page.rows[0].device.id, row=page.rows[0])
         return
     title = texts.LIST_SEARCH.format(query=texts.e(query[:100]), total=page.total)
     data = search_page_data(query)

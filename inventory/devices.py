@@ -10,7 +10,7 @@ from datetime import date, datetime
 import peewee as pw
 
 from inventory.errors import NotFound
-from models import Category, Device, Loan, Person, QueueEntry
+from models import Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
 
@@ -87,19 +87,30 @@ def _to_row(device: Device) -> DeviceRow:
     return DeviceRow(device, loan, hold)
 
 
-def _page(query: pw.ModelSelect, total: int, page: int) -> Page:
-    """Cut one page out of an ordered device query, clamping the page number."""
+def _page(condition: pw.Expression, page: int, now: datetime) -> Page:
+    """One page of the devices matching condition, ordered by number; page clamped."""
+    total = Device.select().where(condition).count()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, page), pages)
-    rows = [_to_row(d) for d in query.order_by(Device.number).paginate(page, PAGE_SIZE)]
-    return Page(rows, page, pages, total)
+    # Pick the page's ids on the device table alone, then join: a deep OFFSET stays cheap.
+    ids = (Device.select(Device.id).where(condition).order_by(Device.number)
+           .paginate(page, PAGE_SIZE))
+    query = _rows_query(now).where(Device.id.in_(ids)).order_by(Device.number)
+    return Page([_to_row(d) for d in query], page, pages, total)
 
 
 def page_all(page: int, now: datetime, category_id: int | None = None) -> Page:
     """A page of every device, or of one category."""
     condition = Device.category == category_id if category_id is not None else pw.SQL("1=1")
-    total = Device.select().where(condition).count()
-    return _page(_rows_query(now).where(condition), total, page)
+    return _page(condition, page, now)
+
+
+def _contains(field: pw.Field, needle: str) -> pw.Expression:
+    """Substring match on an already lower-cased column, without per-row case folding."""
+    pattern = field._escape_like_expr(needle, "%%%s%%")
+    # peewee spells SQL LIKE as ILIKE on SQLite (its LIKE means GLOB there).
+    operator = pw.OP.ILIKE if isinstance(db.obj, pw.SqliteDatabase) else pw.OP.LIKE
+    return pw.Expression(field, operator, pattern)
 
 
 def _search_condition(query: str) -> pw.Expression | None:
@@ -107,7 +118,7 @@ def _search_condition(query: str) -> pw.Expression | None:
     needle = normalize(query)
     if not needle:
         return None
-    condition = Device.search_text.contains(needle)
+    condition = _contains(Device.search_text, needle)
     digits = needle.lstrip("№#").strip()
     if digits.isdigit() and len(digits) < 10:
         condition = condition | (Device.number == int(digits))
@@ -119,8 +130,7 @@ def search(query: str, page: int, now: datetime) -> Page:
     condition = _search_condition(query)
     if condition is None:
         return Page([], 1, 1, 0)
-    total = Device.select().where(condition).count()
-    return _page(_rows_query(now).where(condition), total, page)
+    return _page(condition, page, now)
 
 
 def card(device_id: int, now: datetime) -> DeviceRow:

@@ -88,3 +88,13 @@ def test_startup_problem_prints_one_line_and_exits_nonzero(tmp_path, env, variab
 def test_missing_token_explains_botfather_and_env(tmp_path):
     result = run_bot({}, tmp_path)
     assert "@BotFather" in result.stderr and ".env" in result.stderr
+
+
+def test_env_example_documents_every_variable():
+    import re
+
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    read = set(re.findall(r'get\("([A-Z_]+)"', (ROOT / "config.py").read_text()))
+    read |= set(re.findall(r'"([A-Z_]+)"', (ROOT / "jobs" / "healthcheck.py").read_text())) & {
+        "HEARTBEAT_FILE", "HEARTBEAT_MAX_AGE"}
+    assert read <= documented, read - documented
