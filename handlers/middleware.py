@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from telebot.handler_backends import BaseMiddleware
+from telebot.handler_backends import BaseMiddleware, CancelUpdate
 
 from handlers import texts
 from handlers.context import Ctx, Dialog
@@ -32,12 +32,15 @@ class ContextMiddleware(BaseMiddleware):
         self.update_sensitive = False
         self.update_types = ["message", "callback_query"]
 
-    def pre_process(self, update: Any, data: dict) -> None:
-        """Attach a Ctx to the update."""
+    def pre_process(self, update: Any, data: dict) -> CancelUpdate | None:
+        """Attach a Ctx to the update; updates from groups and channels are ignored."""
+        message = update.message if hasattr(update, "data") else update
+        if message is not None and message.chat.type != "private":
+            # devtrack is a personal assistant: it never talks in groups.
+            return CancelUpdate()
         db.connect(reuse_if_open=True)
         try:
             user = update.from_user
-            message = getattr(update, "message", None) if hasattr(update, "data") else update
             chat_id = message.chat.id if message is not None else user.id
             person = people.by_telegram_id(user.id)
             if person is not None:

@@ -89,3 +89,11 @@ def test_user_input_is_escaped_in_replies(harness):
     harness.send(USER_ID, "/start")
     sent = harness.send(USER_ID, "<b>me</b>")
     assert "&lt;b&gt;me&lt;/b&gt;" in sent.last(USER_ID).text
+
+
+def test_group_messages_are_ignored(harness):
+    update = {"update_id": 99, "message": {
+        "message_id": 5, "date": 0, "text": "49", "chat": {"id": -100123, "type": "supergroup"},
+        "from": {"id": USER_ID, "is_bot": False, "first_name": "Иван"}}}
+    assert harness.update(update).calls == []
+    assert Person.select().count() == 0
