@@ -124,6 +124,12 @@ def on_category_page(ctx: Ctx, args: list[str]) -> None:
               [[button(texts.BTN_ALL_CATEGORIES, "cats")]])
 
 
+def held_view(ctx: Ctx, title: str, held: list) -> None:
+    """A list of open loans (due dates, overdue marked) with a button per card."""
+    lines = [title, ""] + [render.loan_line(loan, ctx.today) for loan in held]
+    ctx.send("\n".join(lines), keyboards.device_buttons([loan.device for loan in held]))
+
+
 def on_mine(message: types.Message) -> None:
     """/mine — what the person holds, overdue marked."""
     ctx = ctx_of(message)
@@ -131,21 +137,7 @@ def on_mine(message: types.Message) -> None:
     if not held:
         ctx.send(texts.MINE_EMPTY)
         return
-    lines = [texts.MINE_TITLE.format(count=len(held)), ""]
-    for loan in held:
-        overdue = (ctx.today - loan.due_date).days if loan.due_date else 0
-        if overdue > 0:
-            due = texts.MINE_OVERDUE.format(days=texts.days(overdue))
-        elif loan.due_date:
-            due = texts.MINE_DUE.format(date=texts.fmt_date(loan.due_date))
-        else:
-            due = texts.MINE_NO_DUE
-        lines.append(texts.MINE_LINE.format(number=loan.device.number,
-                                            name=texts.e(loan.device.name), due=due))
-    markup = keyboards.rows(*[[button(texts.BUTTON_DEVICE.format(
-        number=loan.device.number, name=loan.device.name[:40]), "card", loan.device.id)]
-        for loan in held])
-    ctx.send("\n".join(lines), markup)
+    held_view(ctx, texts.MINE_TITLE.format(count=len(held)), held)
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -197,16 +189,8 @@ def person_holdings(ctx: Ctx, text: str) -> bool:
     if not held:
         ctx.send(texts.PERSON_HOLDS_NOTHING.format(person=name, email=texts.e(person.email)))
         return True
-    lines = [texts.PERSON_HOLDS.format(person=name, email=texts.e(person.email), count=len(held))]
-    for loan in held:
-        due = texts.MINE_DUE.format(date=texts.fmt_date(loan.due_date)) if loan.due_date \
-            else texts.MINE_NO_DUE
-        lines.append(texts.MINE_LINE.format(number=loan.device.number,
-                                            name=texts.e(loan.device.name), due=due))
-    markup = keyboards.rows(*[[button(texts.BUTTON_DEVICE.format(
-        number=loan.device.number, name=loan.device.name[:40]), "card", loan.device.id)]
-        for loan in held])
-    ctx.send("\n".join(lines), markup)
+    held_view(ctx, texts.PERSON_HOLDS.format(person=name, email=texts.e(person.email),
+                                             count=len(held)), held)
     return True
 
 

@@ -12,6 +12,7 @@ from handlers import texts
 from handlers.context import Ctx
 from handlers.routing import pack
 from inventory.devices import DeviceRow, Page
+from models import Device
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +65,21 @@ def card_keyboard(row: DeviceRow, ctx: Ctx, extra: list[list[Button]] | None = N
     return rows(*actions)
 
 
+def device_button(device: Device) -> Button:
+    """A button that opens a device card."""
+    return button(texts.BUTTON_DEVICE.format(number=device.number, name=device.name[:40]),
+                  "card", device.id)
+
+
+def device_buttons(devices: list[Device]) -> Markup:
+    """One card button per device."""
+    return rows(*[[device_button(d)] for d in devices])
+
+
 def page_keyboard(page: Page, page_data: Callable[[int], str],
                   extra: list[list[Button]] | None = None) -> Markup:
     """A button per device and ‹ n/m › below."""
-    device_rows = [[button(texts.BUTTON_DEVICE.format(number=r.device.number,
-                                                      name=r.device.name[:40]),
-                           "card", r.device.id)] for r in page.rows]
+    device_rows = [[device_button(r.device)] for r in page.rows]
     nav: list[Button] = []
     if page.pages > 1:
         if page.page > 1:

@@ -8,7 +8,7 @@ from datetime import date
 from handlers import texts
 from handlers.context import Ctx, local_time
 from inventory.devices import DeviceRow
-from models import Person
+from models import Loan, Person
 
 logger = logging.getLogger(__name__)
 
@@ -94,3 +94,16 @@ def list_line(row: DeviceRow, today: date) -> str:
     """One device in a list."""
     return texts.LINE.format(number=row.device.number, name=texts.e(row.device.name),
                              state=line_state(row, today))
+
+
+def loan_line(loan: Loan, today: date) -> str:
+    """One held device with its due date, overdue marked."""
+    overdue = (today - loan.due_date).days if loan.due_date else 0
+    if overdue > 0:
+        due = texts.MINE_OVERDUE.format(days=texts.days(overdue))
+    elif loan.due_date:
+        due = texts.MINE_DUE.format(date=texts.fmt_date(loan.due_date))
+    else:
+        due = texts.MINE_NO_DUE
+    return texts.MINE_LINE.format(number=loan.device.number, name=texts.e(loan.device.name),
+                                  due=due)
