@@ -51,3 +51,60 @@ def model_drift(database: pw.Database) -> list[str]:
 def create_migration(database: pw.Database, name: str) -> str | None:
     """Write a new migration file with whatever the models changed."""
     return make_router(database).create(name, auto=MODELS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m schema status|upgrade|rollback --yes: operate on DATABASE_URL's migrations."""
+    import argparse
+    import os
+    import sys
+
+    from dotenv import load_dotenv
+
+    from config import ConfigError, load_config
+    from models import init_db
+
+    parser = argparse.ArgumentParser(prog="python -m schema", description=main.__doc__)
+    parser.add_argument("command", choices=["status", "upgrade", "rollback"])
+    parser.add_argument("--yes", action="store_true",
+                        help="confirm a rollback (it drops what the migration created)")
+    args = parser.parse_args(argv)
+    load_dotenv()
+    try:
+        config = load_config(os.environ, require_token=False)
+    except ConfigError as err:
+        for problem in err.problems:
+            print(f"schema: {problem}", file=sys.stderr)
+        return 2
+    database = init_db(config.database_url)
+    try:
+        database.connect()
+    except pw.DatabaseError as exc:
+        print(f"schema: DATABASE_URL: cannot open the database: {exc}".strip(), file=sys.stderr)
+        return 1
+    router = make_router(database)
+    if args.command == "status":
+        for name in router.done:
+            print(f"applied  {name}")
+        for name in router.diff:
+            print(f"pending  {name}")
+    elif args.command == "upgrade":
+        applied = apply_migrations(database)
+        print("applied: " + (", ".join(applied) if applied else "nothing, already up to date"))
+    else:
+        if not router.done:
+            print("schema: nothing to roll back", file=sys.stderr)
+            return 1
+        if not args.yes:
+            print(f"schema: rolling back {router.done[-1]} drops what it created; take a dump "
+                  "first (/dev → dump, or pg_dump), then repeat with --yes", file=sys.stderr)
+            return 2
+        name = router.done[-1]
+        router.rollback()
+        print(f"rolled back: {name}")
+    database.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import peewee as pw
 import pytest
 
@@ -44,3 +49,24 @@ def test_timestamps_are_filled_automatically(backend, conn):
     before = category.updated_at
     Category.update(name="Сканеры").where(Category.id == category.id).execute()
     assert Category.get_by_id(category.id).updated_at >= before
+
+
+def run_schema(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """python -m schema on a SQLite file in tmp_path."""
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    return subprocess.run([sys.executable, "-m", "schema", *args], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_schema_cli_upgrade_status_and_guarded_rollback(tmp_path):
+    assert "pending  001_initial" in run_schema(tmp_path, "status").stdout
+    assert "applied: 001_initial" in run_schema(tmp_path, "upgrade").stdout
+    assert "applied  001_initial" in run_schema(tmp_path, "status").stdout
+    refused = run_schema(tmp_path, "rollback")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert "applied  001_initial" in run_schema(tmp_path, "status").stdout
+    done = run_schema(tmp_path, "rollback", "--yes")
+    assert done.returncode == 0 and "rolled back: 001_initial" in done.stdout
+    assert "pending  001_initial" in run_schema(tmp_path, "status").stdout
+    assert "applied: 001_initial" in run_schema(tmp_path, "upgrade").stdout
