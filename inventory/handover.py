@@ -117,6 +117,14 @@ def offer(device_id: int, holder: Person, colleague: Person, now: datetime) -> H
                 raise AlreadyReturned(device_id=device_id)
             if loan.person_id != holder.id:
                 raise NotHolder(holder=loan.person)
+            # An offer left pending by a former holder (returned without the hooks) is void.
+            stale = Handover.update(status=VOID, updated_at=now).where(
+                (Handover.device == device_id) & (Handover.status == PENDING)
+                & (Handover.from_person != holder.id)
+            ).execute()
+            if stale:
+                audit.record("handover.void", actor=holder, device=device, person=None, now=now,
+                             reason="holder changed")
             handover = Handover.create(device=device, from_person=holder, to_person=colleague,
                                        status=PENDING, created_at=now, updated_at=now)
             audit.record("handover.offered", actor=holder, device=device, person=colleague,

@@ -291,6 +291,18 @@ def test_handover_of_a_returned_device_is_void(crowd, clock):
         loans.take(device.id, b, now=clock.now)
 
 
+def test_an_offer_left_by_a_former_holder_does_not_block_the_new_one(crowd, clock):
+    device, a, b, c, _ = crowd
+    old = handover.offer(device.id, a, b, clock.now)
+    loans.return_device(device.id, a, now=clock.now)  # without the after-return hooks
+    loans.take(device.id, c, now=clock.now)
+    new = handover.offer(device.id, c, b, clock.now)
+    assert Handover.get_by_id(old.id).status == handover.VOID
+    with pytest.raises(HandoverGone):
+        handover.accept(old.id, b, clock.now)
+    assert handover.accept(new.id, b, clock.now).new_loan.person.id == b.id
+
+
 def test_void_pending_after_return(crowd, clock):
     device, a, b, _, _ = crowd
     handover.offer(device.id, a, b, clock.now)
