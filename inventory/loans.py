@@ -62,9 +62,12 @@ def take(
                 (QueueEntry.device == device) & (QueueEntry.person == person)
             ).execute()
             # Someone holds it now: a hold for another (an admin assigned it) waits in line again.
-            QueueEntry.update(hold_until=None, updated_at=now).where(
-                (QueueEntry.device == device) & QueueEntry.hold_until.is_null(False)
-            ).execute()
+            for held in QueueEntry.select(QueueEntry, Person).join(Person).where(
+                    (QueueEntry.device == device) & QueueEntry.hold_until.is_null(False)):
+                QueueEntry.update(hold_until=None, updated_at=now).where(
+                    QueueEntry.id == held.id).execute()
+                audit.record("hold.cleared", actor=assigned_by or person, device=device,
+                             person=held.person, now=now)
             audit.record("loan.assigned" if assigned_by else "loan.taken",
                          actor=assigned_by or person, device=device, person=person, now=now,
                          place=place, due_date=due_date)

@@ -185,6 +185,8 @@ def test_admin_assignment_puts_the_hold_back_in_line(crowd, seed, clock):
     loans.take(device.id, d, now=clock.now, assigned_by=a)
     assert loans.active_hold(device.id, clock.now) is None
     assert queue.position(device.id, b.id, clock.now) == 1  # first again for the next return
+    cleared = AuditLog.get(AuditLog.action == "hold.cleared")
+    assert (cleared.person_id, cleared.actor_id) == (b.id, a.id)
 
 
 def test_take_of_an_expired_hold_is_refused_once_it_passed_on(crowd, clock):
