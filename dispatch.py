@@ -15,6 +15,7 @@ from telebot import ExceptionHandler, TeleBot, types
 from telebot.storage import StateMemoryStorage
 
 from config import Config
+from handlers.notifier import Notifier
 from handlers.routing import Routes
 from models import utcnow
 
@@ -115,6 +116,11 @@ class DevtrackBot(TeleBot):
         self.routes = Routes()
         self.card_extensions: list[Callable[..., tuple[list[str], list]]] = []
         self.after_return: list[Callable[..., None]] = []
+        # fn(ctx, device_id) before a device (or, with None, a list of devices) is read or acted
+        # on: lets the queue apply hold expiry first.
+        self.before_read: list[Callable[..., None]] = []
+        # The one way to message other people (403/429/5xx/network handled, never raises).
+        self.notifier = Notifier(self)
 
     def _exec_task(self, task: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Dispatch through the per-chat executor instead of TeleBot's shared pool."""

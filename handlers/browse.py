@@ -25,10 +25,18 @@ logger = logging.getLogger(__name__)
 # --- the card --------------------------------------------------------------------------------
 
 
+def before_read(ctx: Ctx, device_id: int | None = None) -> None:
+    """Let features bring one device (None: every device) up to date before it is read."""
+    for hook in ctx.bot.before_read:
+        hook(ctx, device_id)
+
+
 def card_view(ctx: Ctx, device_id: int,
               row: devices.DeviceRow | None = None) -> tuple[str, types.InlineKeyboardMarkup]:
     """Text and keyboard of a device card for this viewer (raises NotFound)."""
-    row = row or devices.card(device_id, ctx.now)
+    if row is None:
+        before_read(ctx, device_id)
+        row = devices.card(device_id, ctx.now)
     lines: list[str] = []
     buttons: list[list[types.InlineKeyboardButton]] = []
     for extension in ctx.bot.card_extensions:
@@ -78,6 +86,7 @@ def show_page(ctx: Ctx, title: str, page: devices.Page, asked: int,
 def on_all(message: types.Message) -> None:
     """/all."""
     ctx = ctx_of(message)
+    before_read(ctx)
     page = devices.page_all(1, ctx.now)
     show_page(ctx, texts.LIST_ALL.format(total=page.total), page, 1, "all:{page}")
 
@@ -85,6 +94,7 @@ def on_all(message: types.Message) -> None:
 def on_all_page(ctx: Ctx, args: list[str]) -> None:
     """all:<page>."""
     asked = int(args[0])
+    before_read(ctx)
     page = devices.page_all(asked, ctx.now)
     show_page(ctx, texts.LIST_ALL.format(total=page.total), page, asked, "all:{page}")
 
@@ -118,6 +128,7 @@ def on_category_page(ctx: Ctx, args: list[str]) -> None:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
     asked = int(args[1])
+    before_read(ctx)
     page = devices.page_all(asked, ctx.now, category_id=category.id)
     title = texts.LIST_CATEGORY.format(category=texts.e(category.name), total=page.total)
     show_page(ctx, title, page, asked, f"cat:{category.id}:{{page}}",
@@ -154,6 +165,7 @@ def search_page_data(query: str) -> str | None:
 
 def show_search(ctx: Ctx, query: str, asked: int) -> None:
     """Run a search and show its result: card, list or «not found»."""
+    before_read(ctx)
     page = devices.search(query, asked, ctx.now)
     if page.total == 0:
         ctx.send(texts.NOT_FOUND.format(query=texts.e(query[:100])))

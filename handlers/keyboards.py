@@ -112,3 +112,15 @@ def confirm_keyboard(yes_label: str, yes_data: str, no_data: str) -> Markup:
     """A confirmation: yes and «Отмена»."""
     return rows([Button(yes_label, callback_data=yes_data),
                  Button(texts.BTN_CANCEL, callback_data=no_data)])
+
+
+def hold_keyboard(device_id: int) -> Markup:
+    """The hold message: «Взять» (the usual take dialogue) and «Отказаться»."""
+    return rows([button(texts.BTN_TAKE, "take", device_id)],
+                [button(texts.BTN_DECLINE_HOLD, "hdx", device_id)])
+
+
+def handover_request_keyboard(handover_id: int) -> Markup:
+    """The colleague's answer to a handover: «Принять» / «Отклонить»."""
+    return rows([button(texts.BTN_HANDOVER_ACCEPT, "hoa", handover_id),
+                 button(texts.BTN_HANDOVER_DECLINE, "hod", handover_id)])

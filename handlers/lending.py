@@ -104,6 +104,7 @@ def refuse_take(ctx: Ctx, row: devices.DeviceRow) -> bool:
 
 def on_take(ctx: Ctx, args: list[str]) -> None:
     """take:<id> — start the take dialogue: place, then due date."""
+    browse.before_read(ctx, int(args[0]))
     row = devices.card(int(args[0]), ctx.now)
     if refuse_take(ctx, row):
         return
@@ -144,6 +145,7 @@ def finish_take(ctx: Ctx, due: date | None) -> None:
     ctx.dialog.clear()
     device_id = int(data["device_id"])
     try:
+        browse.before_read(ctx, device_id)
         loan = loans.take(device_id, ctx.person, now=ctx.now, place=data.get("place", ""),
                           due_date=due)
     except NotFound:

@@ -200,3 +200,81 @@ BTN_WEEK = "Через неделю"
 BTN_TWO_WEEKS = "Через 2 недели"
 BTN_NO_DUE = "Без срока"
 BTN_YES_RETURNED = "Да, вернул"
+
+# --- queue, holds, handover ------------------------------------------------------------------
+
+
+def people_count(n: int) -> str:
+    """'1 человек', '3 человека', '5 человек'."""
+    return f"{n} {plural(n, 'человек', 'человека', 'человек')}"
+
+
+BTN_JOIN_QUEUE = "В очередь"
+BTN_LEAVE_QUEUE = "Выйти из очереди"
+BTN_DECLINE_HOLD = "Отказаться"
+
+QUEUE_COUNT = "👥 В очереди: {count}"
+QUEUE_YOUR_PLACE = "Ваше место в очереди: {position} из {count}"
+QUEUE_HOLD_YOURS = "Устройство ждёт вас: заберите его и нажмите «Взять» — или «Отказаться»."
+QUEUE_HOLDER_WARNING = "⚠️ Это устройство ждут в очереди: {count}."
+QUEUE_ADMIN_TITLE = "<b>Очередь</b>"
+QUEUE_ADMIN_LINE = "{position}. {person}"
+QUEUE_ADMIN_HOLD_LINE = "🟡 {person} — придержано до {until}"
+
+JOINED = "Вы в очереди на <b>№{number} {name}</b>, ваше место: {position}. Когда устройство освободится, я напишу."
+LEFT_QUEUE = "Вы вышли из очереди на <b>№{number} {name}</b>."
+QUEUE_DEVICE_FREE = "<b>№{number} {name}</b> свободно — вставать в очередь не нужно, его можно взять сразу."
+QUEUE_ALREADY = "Вы уже в очереди, ваше место: {position}."
+QUEUE_ALREADY_HELD = "Устройство уже придержано для вас до {until} — нажмите «Взять»."
+QUEUE_NOT_IN = "Вас нет в очереди на это устройство."
+
+HOLD_OFFER = (
+    "🟡 <b>№{number} {name}</b> освободилось и придержано для вас до {until}.\n"
+    "Заберите его и нажмите «Взять». Если оно больше не нужно — «Отказаться», "
+    "и устройство перейдёт следующему в очереди."
+)
+HOLD_DECLINED = "Вы отказались от <b>№{number} {name}</b>."
+HOLD_GONE = "Устройство уже не придержано для вас."
+
+WISHLIST_TITLE = "<b>Мои очереди</b> ({total})"
+WISHLIST_EMPTY = (
+    "Вы не стоите ни в одной очереди. Встать в очередь можно в карточке занятого устройства: "
+    "кнопка «В очередь»."
+)
+WISHLIST_LINE = "<b>{number}</b> {name} — место {position}, {state}"
+WISHLIST_LINE_HOLD = "<b>{number}</b> {name} — 🟡 придержано для вас до {until}"
+
+BTN_HANDOVER = "Передать коллеге"
+BTN_HANDOVER_ACCEPT = "Принять"
+BTN_HANDOVER_DECLINE = "Отклонить"
+BTN_HANDOVER_CANCEL = "Отменить передачу"
+BTN_COLLEAGUE = "{name} · {email}"
+
+HANDOVER_ASK = (
+    "Кому передать <b>№{number} {name}</b>? Напишите рабочую почту, имя или @username коллеги — "
+    "он(а) должен(на) быть зарегистрирован(а) в боте."
+)
+HANDOVER_NOBODY = "Среди зарегистрированных никого не нашёл по «{query}». Попробуйте почту или @username."
+HANDOVER_SELF = "Это вы. Напишите почту, имя или @username коллеги."
+HANDOVER_PICK = "Нашлось несколько человек — кому передать <b>№{number} {name}</b>?"
+HANDOVER_TOO_MANY = "Слишком много совпадений ({count}). Напишите почту или @username."
+HANDOVER_OFFERED = "Предложил {person} принять <b>№{number} {name}</b>. Сообщу, когда он(а) ответит."
+HANDOVER_REQUEST = (
+    "{holder} передаёт вам <b>№{number} {name}</b>.\n"
+    "Срок возврата: {due}. Примите, когда устройство будет у вас в руках."
+)
+HANDOVER_ACCEPTED_YOU = "Записал: <b>№{number} {name}</b> теперь у вас. Срок возврата: {due} — его можно изменить в карточке."
+HANDOVER_ACCEPTED_HOLDER = "{person} принял(а) <b>№{number} {name}</b> — устройство записано на него(неё)."
+HANDOVER_DECLINED_YOU = "Вы отклонили передачу <b>№{number} {name}</b>."
+HANDOVER_DECLINED_HOLDER = "{person} отклонил(а) передачу <b>№{number} {name}</b>. Устройство по-прежнему записано на вас."
+HANDOVER_CANCELLED = "Передача <b>№{number} {name}</b> отменена."
+HANDOVER_CANCELLED_TO = "{holder} отменил(а) передачу <b>№{number} {name}</b>."
+HANDOVER_VOID_TO = "Передача <b>№{number} {name}</b> отменена: устройство вернули."
+HANDOVER_PENDING_LINE = "⏳ Предложено передать {person} — ждём ответа."
+HANDOVER_PENDING_FOR_YOU = "⏳ {holder} предлагает передать устройство вам."
+HANDOVER_ALREADY_PENDING = "Передача <b>№{number} {name}</b> уже предложена {person}. Отмените её, чтобы предложить другому."
+HANDOVER_GONE = "Это предложение передачи больше не действует."
+HANDOVER_UNDELIVERED = (
+    "Не смог написать {person}: бот заблокирован или недоступен. Передача отменена — "
+    "попросите коллегу открыть бота и попробуйте снова."
+)

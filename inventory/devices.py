@@ -70,7 +70,8 @@ def _rows_query(now: datetime) -> pw.ModelSelect:
         .switch(Device)
         .join(QueueEntry, pw.JOIN.LEFT_OUTER,
               on=(QueueEntry.device == Device.id) & (QueueEntry.hold_until > now))
-        .join(HoldPerson, pw.JOIN.LEFT_OUTER, on=(QueueEntry.person == HoldPerson.id))
+        .join(HoldPerson, pw.JOIN.LEFT_OUTER, on=(QueueEntry.person == HoldPerson.id),
+              attr="hold_person")
     )
 
 

@@ -63,3 +63,35 @@ class Conflict(DomainError):
 
 class NotAllowed(DomainError):
     """The action is not allowed in the current state; details: reason."""
+
+
+class DeviceFree(DomainError):
+    """The device is free with nobody waiting: take it instead of queueing."""
+
+
+class AlreadyHolder(DomainError):
+    """The person already holds the device."""
+
+
+class AlreadyQueued(DomainError):
+    """The person already waits for the device; details: position, hold_until."""
+
+
+class NotQueued(DomainError):
+    """The person does not wait for the device (any more)."""
+
+
+class NoHold(DomainError):
+    """The device is not held for this person (the hold ended or passed on)."""
+
+
+class SelfHandover(DomainError):
+    """A holder tried to hand a device over to themselves."""
+
+
+class HandoverPending(DomainError):
+    """A handover of the device is already waiting for an answer; details: handover."""
+
+
+class HandoverGone(DomainError):
+    """The handover was answered, cancelled or overtaken by events."""

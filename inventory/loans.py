@@ -9,6 +9,7 @@ import peewee as pw
 
 from inventory import audit
 from inventory.errors import AlreadyReturned, AlreadyTaken, HeldForQueue, NotFound, NotHolder
+from inventory.locks import lock_device
 from models import Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -46,14 +47,13 @@ def take(
     assigned_by: Person | None = None,
 ) -> Loan:
     """Record that person holds the device; race-safe through the one-open-loan index."""
-    device = Device.get_or_none(Device.id == device_id)
-    if device is None:
-        raise NotFound(device_id=device_id)
-    hold = active_hold(device_id, now)
-    if hold is not None and hold.person_id != person.id and assigned_by is None:
-        raise HeldForQueue(person=hold.person, until=hold.hold_until)
     try:
         with db.atomic():
+            # Serialised with the queue's offers and expiry, so the hold checked is the hold.
+            device = lock_device(device_id)
+            hold = active_hold(device_id, now)
+            if hold is not None and hold.person_id != person.id and assigned_by is None:
+                raise HeldForQueue(person=hold.person, until=hold.hold_until)
             loan = Loan.create(device=device, person=person, taken_at=now, due_date=due_date,
                                place=place[:PLACE_MAX], assigned_by=assigned_by,
                                created_at=now, updated_at=now)
@@ -61,6 +61,13 @@ def take(
             QueueEntry.delete().where(
                 (QueueEntry.device == device) & (QueueEntry.person == person)
             ).execute()
+            # Someone holds it now: a hold for another (an admin assigned it) waits in line again.
+            for held in QueueEntry.select(QueueEntry, Person).join(Person).where(
+                    (QueueEntry.device == device) & QueueEntry.hold_until.is_null(False)):
+                QueueEntry.update(hold_until=None, updated_at=now).where(
+                    QueueEntry.id == held.id).execute()
+                audit.record("hold.cleared", actor=assigned_by or person, device=device,
+                             person=held.person, now=now)
             audit.record("loan.assigned" if assigned_by else "loan.taken",
                          actor=assigned_by or person, device=device, person=person, now=now,
                          place=place, due_date=due_date)

@@ -221,7 +221,7 @@ class RecordingSender:
     failures: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
     message_ids: Any = field(default_factory=lambda: itertools.count(1000))
     lock: threading.Lock = field(default_factory=threading.Lock)
-    delays: dict[str, float] = field(default_factory=dict)
+    delays: dict[str | tuple[str, str], float] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
 
     def __call__(self, http_method: str, url: str, params: dict | None = None,
@@ -230,7 +230,8 @@ class RecordingSender:
         params = dict(params or {})
         if method not in KNOWN_METHODS:
             raise AssertionError(f"unexpected Bot API method {method}")
-        delay = self.delays.pop(method, 0)
+        delay = self.delays.pop((method, str(params.get("chat_id"))), 0) or self.delays.pop(
+            method, 0)
         if delay:
             threading.Event().wait(delay)
         with self.lock:

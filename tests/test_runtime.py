@@ -22,7 +22,7 @@ def test_updates_of_one_chat_run_in_order_and_other_chats_in_parallel(config, se
     seed.person(USER_ID)
     seed.person(OTHER)
     bot = create_bot(replace(config, workers=4), threaded=True, clock=clock)
-    sender.delays["sendMessage"] = 0.6  # the first reply (to /help of chat 1) is slow
+    sender.delays[("sendMessage", str(USER_ID))] = 0.6  # chat 1's first reply (/help) is slow
     updates = [message_update(USER_ID, "/help"), message_update(USER_ID, "/mine"),
                message_update(OTHER, "/mine")]
     bot.process_new_updates([types.Update.de_json(u) for u in updates])

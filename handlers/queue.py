@@ -1,0 +1,214 @@
+"""The queue on a device card, «В очередь» / «Выйти из очереди», hold messages and /wishlist."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from telebot import types
+
+from config import Config
+from handlers import browse, keyboards, render, texts
+from handlers.context import Ctx, ctx_of, local_time
+from handlers.keyboards import button
+from handlers.notifier import Delivery, Notifier
+from handlers.routing import pack
+from inventory import queue
+from inventory.devices import DeviceRow
+from inventory.errors import AlreadyHolder, AlreadyQueued, DeviceFree, NoHold, NotQueued
+from models import Device, Loan
+
+if TYPE_CHECKING:
+    from dispatch import DevtrackBot
+
+logger = logging.getLogger(__name__)
+
+Buttons = list[list[types.InlineKeyboardButton]]
+
+
+def title(device: Device) -> dict:
+    """Template arguments naming a device."""
+    return {"number": device.number, "name": texts.e(device.name)}
+
+
+# --- hold messages ---------------------------------------------------------------------------
+
+
+def send_hold_offer(notifier: Notifier, offer: queue.Offer, config: Config) -> Delivery:
+    """Tell the person a freed device is held for them until a local time, with the buttons."""
+    until = texts.fmt_time(local_time(offer.until, config))
+    text = texts.HOLD_OFFER.format(**title(offer.device), until=until)
+    delivery = notifier.send(offer.person, text, keyboards.hold_keyboard(offer.device.id))
+    logger.info("hold offer for device %s to person %s: %s", offer.device.number,
+                offer.person.id, delivery.value)
+    return delivery
+
+
+def announce(ctx: Ctx, offers: Iterable[queue.Offer | None]) -> None:
+    """Send the hold message of every new hold (None entries are skipped)."""
+    for offer in offers:
+        if offer is not None:
+            send_hold_offer(ctx.bot.notifier, offer, ctx.config)
+
+
+def settle(ctx: Ctx, device_id: int | None) -> None:
+    """before_read hook: pass run-out holds on (one device, or all) and announce new holds."""
+    announce(ctx, queue.expire_holds(ctx.now, ctx.config.hold_hours, device_id=device_id))
+
+
+def after_return(ctx: Ctx, loan: Loan) -> None:
+    """after_return hook: hold the returned device for the first in line."""
+    announce(ctx, [queue.start_hold(loan.device.id, ctx.now, ctx.config.hold_hours)])
+
+
+# --- the card --------------------------------------------------------------------------------
+
+
+def card_extension(ctx: Ctx, row: DeviceRow) -> tuple[list[str], Buttons]:
+    """Queue lines and buttons of a card (one query, whatever the queue's length)."""
+    me = ctx.person.id if ctx.person else None
+    line = queue.queue_of(row.device.id, ctx.now)
+    waiting = line.waiting
+    mine = line.entry_of(me) if me is not None else None
+    holder_is_me = row.loan is not None and row.loan.person_id == me
+    lines: list[str] = []
+    buttons: Buttons = []
+    if waiting:
+        lines.append(texts.QUEUE_COUNT.format(count=texts.people_count(len(waiting))))
+    if mine is not None and queue.is_live(mine, ctx.now):
+        lines.append(texts.QUEUE_HOLD_YOURS)
+        buttons.append([button(texts.BTN_DECLINE_HOLD, "hdx", row.device.id)])
+    elif mine is not None:
+        lines.append(texts.QUEUE_YOUR_PLACE.format(position=line.position_of(me),
+                                                   count=len(waiting)))
+        buttons.append([button(texts.BTN_LEAVE_QUEUE, "ql", row.device.id)])
+    elif me is not None and not holder_is_me and (row.loan is not None or line.entries):
+        buttons.append([button(texts.BTN_JOIN_QUEUE, "qj", row.device.id)])
+    if holder_is_me and waiting:
+        lines.append(texts.QUEUE_HOLDER_WARNING.format(count=texts.people_count(len(waiting))))
+    if ctx.is_admin and line.entries:
+        lines.extend(admin_lines(ctx, line))
+    return lines, buttons
+
+
+def admin_lines(ctx: Ctx, line: queue.DeviceQueue) -> list[str]:
+    """The whole queue in order, the live hold first."""
+    lines = ["", texts.QUEUE_ADMIN_TITLE]
+    hold = line.hold
+    if hold is not None:
+        until = texts.fmt_time(local_time(hold.hold_until, ctx.config))
+        lines.append(texts.QUEUE_ADMIN_HOLD_LINE.format(person=render.person_name(hold.person),
+                                                        until=until))
+    for position, entry in enumerate(line.waiting, start=1):
+        lines.append(texts.QUEUE_ADMIN_LINE.format(position=position,
+                                                   person=render.person_name(entry.person)))
+    return lines
+
+
+# --- buttons ---------------------------------------------------------------------------------
+
+
+def on_join(ctx: Ctx, args: list[str]) -> None:
+    """qj:<device id> — «В очередь»."""
+    device_id = int(args[0])
+    browse.before_read(ctx, device_id)
+    try:
+        joined = queue.join(device_id, ctx.person, ctx.now)
+    except DeviceFree as err:
+        device = err.details["device"]
+        ctx.answer()
+        ctx.send(texts.QUEUE_DEVICE_FREE.format(**title(device)),
+                 keyboards.rows([button(texts.BTN_TAKE, "take", device.id)]))
+        return
+    except AlreadyQueued as err:
+        until = err.details["hold_until"]
+        if until is not None:
+            ctx.answer(texts.QUEUE_ALREADY_HELD.format(
+                until=texts.fmt_time(local_time(until, ctx.config))), alert=True)
+        else:
+            ctx.answer(texts.QUEUE_ALREADY.format(position=err.details["position"]), alert=True)
+        return
+    except AlreadyHolder:
+        ctx.answer(texts.ALREADY_YOURS, alert=True)
+        return
+    browse.send_card(ctx, device_id, edit=True, prefix=texts.JOINED.format(
+        **title(joined.entry.device), position=joined.position))
+
+
+def on_leave(ctx: Ctx, args: list[str]) -> None:
+    """ql:<device id> — «Выйти из очереди» (a hold the person had passes on)."""
+    device_id = int(args[0])
+    try:
+        offer = queue.leave(device_id, ctx.person, ctx.now, ctx.config.hold_hours)
+    except NotQueued:
+        ctx.answer(texts.QUEUE_NOT_IN, alert=True)
+        return
+    announce(ctx, [offer])
+    browse.send_card(ctx, device_id, edit=True, prefix=texts.LEFT_QUEUE.format(
+        **title(Device.get_by_id(device_id))))
+
+
+def on_decline_hold(ctx: Ctx, args: list[str]) -> None:
+    """hdx:<device id> — «Отказаться» from a hold: the next in line gets it."""
+    device_id = int(args[0])
+    browse.before_read(ctx, device_id)
+    try:
+        offer = queue.decline_hold(device_id, ctx.person, ctx.now, ctx.config.hold_hours)
+    except NoHold:
+        ctx.answer(texts.HOLD_GONE, alert=True)
+        return
+    announce(ctx, [offer])
+    browse.send_card(ctx, device_id, edit=True, prefix=texts.HOLD_DECLINED.format(
+        **title(Device.get_by_id(device_id))))
+
+
+# --- /wishlist -------------------------------------------------------------------------------
+
+
+def wish_line(row: queue.WishRow, ctx: Ctx) -> str:
+    """One device the person waits for: place, holder and due date (or the hold for them)."""
+    if row.entry is not None and queue.is_live(row.entry, ctx.now):
+        until = texts.fmt_time(local_time(row.entry.hold_until, ctx.config))
+        return texts.WISHLIST_LINE_HOLD.format(**title(row.device), until=until)
+    return texts.WISHLIST_LINE.format(**title(row.device), position=row.position,
+                                      state=render.line_state(row, ctx.today))
+
+
+def show_wishlist(ctx: Ctx, asked: int) -> None:
+    """A page of /wishlist, editing the list message when paging."""
+    page = queue.wishlist(ctx.person, asked, ctx.now)
+    if page.total == 0:
+        ctx.show(texts.WISHLIST_EMPTY)
+        return
+    if asked != page.page and ctx.callback is not None:
+        ctx.answer(texts.PAGE_GONE, alert=True)
+    text = texts.WISHLIST_TITLE.format(total=page.total) + "\n\n" + "\n".join(
+        wish_line(r, ctx) for r in page.rows)
+    ctx.show(text, keyboards.page_keyboard(page, lambda p: pack("wl", p)))
+
+
+def on_wishlist(message: types.Message) -> None:
+    """/wishlist."""
+    ctx = ctx_of(message)
+    browse.before_read(ctx)
+    show_wishlist(ctx, 1)
+
+
+def on_wishlist_page(ctx: Ctx, args: list[str]) -> None:
+    """wl:<page>."""
+    asked = int(args[0])
+    browse.before_read(ctx)
+    show_wishlist(ctx, asked)
+
+
+def register(bot: DevtrackBot) -> None:
+    """Wire the queue: card lines, buttons, /wishlist, expiry and the after-return hold."""
+    bot.register_message_handler(on_wishlist, commands=["wishlist"])
+    bot.routes.callback("qj", on_join)
+    bot.routes.callback("ql", on_leave)
+    bot.routes.callback("hdx", on_decline_hold)
+    bot.routes.callback("wl", on_wishlist_page)
+    bot.card_extensions.append(card_extension)
+    bot.before_read.append(settle)
+    bot.after_return.append(after_return)
