@@ -62,3 +62,32 @@ def running_bot(api: FakeBotAPI, tmp_path: Path, **extra: str) -> Iterator[subpr
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def reply_to(api: FakeBotAPI, since: int, chat_id: int, method: str = "sendMessage"):
+    """The next successful call of method to the chat after `since`."""
+    return api.wait_for(lambda c: c.method == method and c.chat_id == chat_id and c.ok,
+                        timeout=15, since=since)
+
+
+def button_data(call, label: str) -> str:
+    """callback_data of the first button whose label contains label."""
+    for row in call.params["reply_markup"]["inline_keyboard"]:
+        for b in row:
+            if label in b["text"]:
+                return b["callback_data"]
+    raise AssertionError(f"no {label!r} button in {call.params['reply_markup']}")
+
+
+def press(api: FakeBotAPI, user: int, call, label: str, *, expect: str = "sendMessage"):
+    """Press the button labelled `label` under call's message; return the bot's reply."""
+    mark = api.mark()
+    api.push_callback(user, button_data(call, label), message_id=call.result["message_id"])
+    return reply_to(api, mark, chat_id=user, method=expect)
+
+
+def say(api: FakeBotAPI, user: int, text: str):
+    """Send text as user; return the bot's reply."""
+    mark = api.mark()
+    api.push_message(user, text)
+    return reply_to(api, mark, chat_id=user)

@@ -6,7 +6,7 @@ import signal
 import time
 
 import pytest
-from e2e import running_bot
+from e2e import button_data, press, reply_to, running_bot, say
 from fakebotapi import FakeBotAPI
 
 from handlers import texts
@@ -26,37 +26,20 @@ def api(monkeypatch):
         yield server
 
 
-def reply_to(api: FakeBotAPI, since: int, chat_id: int = USER, method: str = "sendMessage"):
-    """The next successful call of method to the chat after `since`."""
-    return api.wait_for(lambda c: c.method == method and c.chat_id == chat_id and c.ok,
-                        timeout=15, since=since)
-
-
-def button_data(call, label: str) -> str:
-    """callback_data of the first button whose label contains label."""
-    for row in call.params["reply_markup"]["inline_keyboard"]:
-        for b in row:
-            if label in b["text"]:
-                return b["callback_data"]
-    raise AssertionError(f"no {label!r} button in {call.params['reply_markup']}")
-
-
 def test_registration_help_and_unknown_text(api, tmp_path):
     with running_bot(api, tmp_path, ADMIN_IDS="777", DEVELOPER_IDS="778",
                      DEVELOPER_CODE="x") as process:
         menus = [c for c in api.calls("setMyCommands") if c.ok]
         assert {c.params.get("scope", {}).get("type", "default") for c in menus} == {
             "default", "chat"}
-        mark = api.mark()
-        api.push_message(USER, "/start")
-        assert reply_to(api, mark).text.startswith(texts.ASK_EMAIL.split("\n")[0])
+        assert say(api, USER, "/start").text.startswith(texts.ASK_EMAIL.split("\n")[0])
         mark = api.mark()
         api.push_message(USER, "new.person@company.ru")
-        assert reply_to(api, mark).text == texts.REGISTERED.format(email="new.person@company.ru")
+        assert reply_to(api, mark, USER).text == texts.REGISTERED.format(
+            email="new.person@company.ru")
         assert api.wait_for(lambda c: c.text == texts.HELP_USER, since=mark, timeout=15).ok
-        mark = api.mark()
-        api.push_message(USER, "что-то непонятное")
-        assert reply_to(api, mark).text == texts.NOT_FOUND.format(query="что-то непонятное")
+        assert say(api, USER, "что-то непонятное").text == texts.NOT_FOUND.format(
+            query="что-то непонятное")
         assert process.poll() is None
     assert process.returncode == 0
     database = init_db(f"sqlite:///{tmp_path / 'bot.db'}")
@@ -69,9 +52,7 @@ def test_refused_command_menu_does_not_stop_the_bot(api, tmp_path):
     api.fail_next("setMyCommands", status=400, description="Bad Request: BOT_COMMANDS_TOO_MUCH",
                   times=5)
     with running_bot(api, tmp_path) as process:
-        mark = api.mark()
-        api.push_message(USER, "/start")
-        assert reply_to(api, mark).ok
+        assert say(api, USER, "/start").ok
         assert process.poll() is None
     assert "could not set the command menu" in (tmp_path / "bot.log").read_text()
 
@@ -112,36 +93,50 @@ def seed_devices(tmp_path) -> None:
 def test_search_card_take_mine_return(api, tmp_path):
     seed_devices(tmp_path)
     with running_bot(api, tmp_path):
-        mark = api.mark()
-        api.push_message(USER, "эвотор")
-        card = reply_to(api, mark)
+        card = say(api, USER, "эвотор")
         assert card.text.startswith(texts.CARD_TITLE.format(number=49, name="Эвотор 7.2"))
-        mark = api.mark()
-        api.push_callback(USER, button_data(card, texts.BTN_TAKE),
-                          message_id=card.result["message_id"])
-        assert reply_to(api, mark).text == texts.ASK_PLACE.format(number=49, name="Эвотор 7.2")
-        mark = api.mark()
-        api.push_message(USER, "дома")
-        ask_due = reply_to(api, mark)
-        mark = api.mark()
-        api.push_callback(USER, button_data(ask_due, texts.BTN_WEEK),
-                          message_id=ask_due.result["message_id"])
-        taken = reply_to(api, mark)
+        ask_place = press(api, USER, card, texts.BTN_TAKE)
+        assert ask_place.text == texts.ASK_PLACE.format(number=49, name="Эвотор 7.2")
+        ask_due = say(api, USER, "дома")
+        taken = press(api, USER, ask_due, texts.BTN_WEEK)
         assert taken.text.startswith(texts.TAKEN.format(number=49, name="Эвотор 7.2"))
-        mark = api.mark()
-        api.push_message(USER, "/mine")
-        mine = reply_to(api, mark)
+        mine = say(api, USER, "/mine")
         assert mine.text.startswith(texts.MINE_TITLE.format(count=1)) and "Эвотор" in mine.text
-        mark = api.mark()
-        api.push_callback(USER, button_data(taken, texts.BTN_RETURN),
-                          message_id=taken.result["message_id"])
-        confirm = reply_to(api, mark, method="editMessageText")
-        mark = api.mark()
-        api.push_callback(USER, button_data(confirm, texts.BTN_YES_RETURNED),
-                          message_id=taken.result["message_id"])
-        done = reply_to(api, mark, method="editMessageText")
+        confirm = press(api, USER, taken, texts.BTN_RETURN, expect="editMessageText")
+        done = press(api, USER, confirm, texts.BTN_YES_RETURNED, expect="editMessageText")
         assert done.text.startswith(texts.RETURNED.format(number=49, name="Эвотор 7.2"))
     database = init_db(f"sqlite:///{tmp_path / 'bot.db'}")
     loan = Loan.get()
     assert loan.place == "дома" and loan.returned_at is not None
+    database.close()
+
+
+def test_queue_take_join_return_hold_take(api, tmp_path):
+    seed_devices(tmp_path)
+    database = init_db(f"sqlite:///{tmp_path / 'bot.db'}")
+    Person.create(telegram_id=USER + 1, email="olga@company.ru", name="Ольга")
+    database.close()
+    a, b = USER, USER + 1
+    with running_bot(api, tmp_path):
+        ask_place = press(api, a, say(api, a, "49"), texts.BTN_TAKE)
+        taken = press(api, a, press(api, a, ask_place, texts.BTN_SKIP), texts.BTN_NO_DUE)
+        b_card = say(api, b, "49")
+        mark = api.mark()
+        api.push_callback(b, button_data(b_card, texts.BTN_JOIN_QUEUE),
+                          message_id=b_card.result["message_id"])
+        api.wait_for(lambda c: c.chat_id == b and c.ok and texts.QUEUE_YOUR_PLACE.format(
+            position=1, count=1) in (c.text or ""), since=mark, timeout=15)
+        confirm = press(api, a, taken, texts.BTN_RETURN, expect="editMessageText")
+        mark = api.mark()
+        api.push_callback(a, button_data(confirm, texts.BTN_YES_RETURNED),
+                          message_id=confirm.result["message_id"])
+        offer = reply_to(api, mark, chat_id=b)
+        assert "Эвотор 7.2" in offer.text and button_data(offer, texts.BTN_DECLINE_HOLD)
+        press(api, b, offer, texts.BTN_TAKE)
+        ask_due = say(api, b, "склад")
+        assert press(api, b, ask_due, texts.BTN_TOMORROW).text.startswith(
+            texts.TAKEN.format(number=49, name="Эвотор 7.2"))
+    database = init_db(f"sqlite:///{tmp_path / 'bot.db'}")
+    holder = Loan.get(Loan.returned_at.is_null()).person
+    assert holder.telegram_id == b
     database.close()
