@@ -440,6 +440,9 @@ def test_the_code_is_never_written_anywhere(harness, sender, fleet, caplog):
     assert Person.select().count() == 0  # the wipe went through
     assert not [a for a in AuditLog.select() if CODE in a.details]
     assert not [r for r in caplog.records if CODE in r.getMessage()]
+    logged = [r.getMessage() for r in caplog.records]
+    for action in (devtools.CODE_FAILED, devtools.CODE_OK, "dev.purge", "dev.wipe"):
+        assert any(m.startswith(f"developer {DEV_ID}: {action}") for m in logged), action
     outgoing = [json.dumps(c.params, ensure_ascii=False, default=str) for c in sender.calls]
     assert not [o for o in outgoing if CODE in o]
 
@@ -485,3 +488,14 @@ def test_timestamps_of_the_lock_use_the_injected_clock(harness, clock, fleet, pe
     assert AuditLog.select().where(AuditLog.action == devtools.CODE_FAILED).get().created_at == \
         clock.now
     assert devtools.failures(DEV_ID, clock.now + timedelta(minutes=15)) == 0
+
+
+def test_the_lock_is_per_developer(make_harness, sender, seed, fleet, people):
+    other = 902
+    seed.person(other, "dev2@company.ru")
+    harness = make_harness(developer_ids=frozenset({DEV_ID, other}))
+    ask_code(harness, "dev:wipe")
+    for message_id in (1101, 1102, 1103):
+        send_code(harness, "wrong", message_id)
+    assert sender.last(DEV_ID).text == texts.DEV_CODE_LOCKED.format(until=LOCKED_UNTIL)
+    assert harness.press(other, "dev:wipe").last(other).text.startswith("<b>Очистка базы</b>")
