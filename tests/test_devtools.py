@@ -91,7 +91,7 @@ def test_dev_opens_the_menu(harness, people):
     assert actions() == ["dev.menu"]
 
 
-def test_developer_help_mentions_dev_and_menu_only_in_developer_chats(harness, sender, people):
+def test_dev_is_in_the_command_menu_of_developer_chats_only(harness, sender, people):
     setup_commands(harness.bot)
     menus = {json.dumps(c.params.get("scope")): [x["command"] for x in
                                                  json.loads(c.params["commands"])]
