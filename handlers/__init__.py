@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers import browse, callbacks, common, fallback, handover, lending, queue, registration
+from handlers import (
+    browse,
+    callbacks,
+    common,
+    devtools,
+    fallback,
+    handover,
+    lending,
+    queue,
+    registration,
+)
 from handlers.middleware import ContextMiddleware
 
 if TYPE_CHECKING:
@@ -18,6 +28,7 @@ MODULES = [
     lending,  # take, return, change due date / place
     queue,  # /wishlist, «В очередь», holds for the next in line (card lines, expiry, after return)
     handover,  # «Передать коллеге» and the colleague's answer (card lines after the queue's)
+    devtools,  # hidden developer tools; a stray DEVELOPER_CODE is caught before the search
     callbacks,  # every button press, routed by its prefix through bot.routes
     fallback,  # last: dialogue steps, then plain text as a search
 ]

@@ -40,6 +40,17 @@ FIELDS = (
 )
 REQUIRED_FIELDS = ("number", "name", "category", "serial")
 
+# The header this bot writes (the predecessor's, unchanged): the export uses it, so an exported
+# file is accepted by the import as is.
+CANONICAL_HEADER = (
+    "Айди", "Название", "Категория", "Артикул", "Дата регистрации", "Прошивка", "Комментарий",
+    "Электронная почта", "Место устройства", "Дата возврата",
+)
+
+# A spreadsheet runs a cell beginning with one of these as a formula (tab and CR too: some
+# programs drop them and look at what follows). The export prefixes such a cell with «'».
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 # How a field is called in messages: the predecessor's header word first.
 FIELD_TITLES = {
     "number": "Айди (номер)",
@@ -394,6 +405,25 @@ def _read_csv(text: str) -> list[list[str]]:
     return rows
 
 
+def neutralize_cell(text: str) -> str:
+    """Prefix «'» so a spreadsheet shows the cell as text instead of running it as a formula.
+
+    Any run of «'» already in front of a formula character gets one more, so
+    `restore_cell` undoes exactly this and nothing else.
+    """
+    rest = text.lstrip("'")
+    if rest.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def restore_cell(text: str) -> str:
+    """Undo `neutralize_cell`: drop one «'» in front of «'»s followed by a formula character."""
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
 def cell_text(value: Any) -> str:
     """A spreadsheet cell as text: dates dd.mm.yyyy, whole floats without «.0»."""
     if value is None:
@@ -605,7 +635,8 @@ def build_plan(
         row_no = index + 1
         width = len(cells)
         value = {
-            name: (cells[col].strip() if col is not None and col < width else "")
+            name: (restore_cell(cells[col].strip()).strip()
+                   if col is not None and col < width else "")
             for name, col in picks
         }
         reasons: list[str] = []

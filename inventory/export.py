@@ -1,0 +1,138 @@
+"""Device export: every device with its holder, place and due date, as CSV or XLSX.
+
+The file uses the import's canonical header, so the import accepts it unchanged; cells that a
+spreadsheet would run as formulas are neutralised (`importing.neutralize_cell`), and the import
+undoes exactly that.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+import peewee as pw
+
+from inventory.importing import CANONICAL_HEADER, neutralize_cell
+from models import Category, Device, Loan, Person
+
+logger = logging.getLogger(__name__)
+
+CSV_DELIMITER = ";"  # what Excel expects in a Russian locale
+SHEET_TITLE = "Устройства"
+COLUMN_WIDTHS = (8, 32, 22, 22, 16, 14, 40, 30, 24, 14)
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One device as the export writes it (field order of the canonical header)."""
+
+    number: int
+    name: str
+    category: str
+    serial: str
+    registered_on: date | None
+    firmware: str
+    comment: str
+    email: str
+    place: str
+    due_date: date | None
+
+
+def export_rows() -> list[ExportRow]:
+    """Every device with its category and open loan (holder email, place, due date), by number."""
+    query = (
+        Device.select(Device, Category, Loan, Person)
+        .join(Category)
+        .switch(Device)
+        .join(Loan, pw.JOIN.LEFT_OUTER,
+              on=(Loan.device == Device.id) & Loan.returned_at.is_null())
+        .join(Person, pw.JOIN.LEFT_OUTER, on=(Loan.person == Person.id))
+        .order_by(Device.number)
+    )
+    rows = []
+    for device in query:
+        loan = getattr(device, "loan", None)
+        held = loan is not None and loan.id is not None
+        rows.append(ExportRow(
+            number=device.number,
+            name=device.name,
+            category=device.category.name,
+            serial=device.serial,
+            registered_on=device.registered_on,
+            firmware=device.firmware,
+            comment=device.comment,
+            email=loan.person.email if held else "",
+            place=loan.place if held else "",
+            due_date=loan.due_date if held else None,
+        ))
+    return rows
+
+
+def _date_text(value: date | None) -> str:
+    """dd.mm.yyyy, the import's first date format."""
+    return value.strftime("%d.%m.%Y") if value else ""
+
+
+def _cells(row: ExportRow) -> list[str]:
+    """The text cells of a row, neutralised against formulas."""
+    values = [
+        str(row.number), row.name, row.category, row.serial, _date_text(row.registered_on),
+        row.firmware, row.comment, row.email, row.place, _date_text(row.due_date),
+    ]
+    return [neutralize_cell(value) for value in values]
+
+
+def to_csv(rows: list[ExportRow]) -> bytes:
+    """CSV in UTF-8 with a BOM and «;» between cells: Excel opens it with Cyrillic intact."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")
+    writer.writerow(CANONICAL_HEADER)
+    writer.writerows(_cells(row) for row in rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(rows: list[ExportRow]) -> bytes:
+    """An XLSX workbook with one sheet; numbers and dates are real cells, the rest text."""
+    import openpyxl  # local: only developers exporting pay for it
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet(SHEET_TITLE)
+    for index, width in enumerate(COLUMN_WIDTHS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.append(list(CANONICAL_HEADER))
+    for row in rows:
+        cells = _cells(row)
+        values: list[object] = list(cells)
+        values[0] = row.number
+        values[4] = row.registered_on
+        values[9] = row.due_date
+        written = []
+        for value in values:
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, date):
+                cell.number_format = "DD.MM.YYYY"
+            elif isinstance(value, str):
+                cell.data_type = "s"  # never a formula, whatever the text says
+            written.append(cell)
+        sheet.append(written)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def export_file(kind: str) -> tuple[bytes, int]:
+    """The export in the given format ("csv" or "xlsx") and how many devices it holds."""
+    rows = export_rows()
+    if kind == "csv":
+        data = to_csv(rows)
+    elif kind == "xlsx":
+        data = to_xlsx(rows)
+    else:
+        raise ValueError(f"unknown export format {kind!r}")
+    logger.info("exported %d devices as %s (%d bytes)", len(rows), kind, len(data))
+    return data, len(rows)
