@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from telebot import types
 
-from handlers import browse, texts
+from handlers import browse, devtools, texts
 from handlers.context import Ctx, ctx_of
 from handlers.middleware import display_name
 from inventory import people
+from inventory.devtools import check_code
 from inventory.errors import DomainNotAllowed, EmailTaken, InvalidEmail
 
 if TYPE_CHECKING:
@@ -46,6 +47,11 @@ def on_message(message: types.Message) -> None:
     if text.startswith("/start"):
         payload = text.split(maxsplit=1)[1] if " " in text else ""
         ctx.dialog.set(STATE, start_payload=payload)
+        ask_email(ctx)
+        return
+    if ctx.is_developer and check_code(text, ctx.config.developer_code):
+        # After a wipe a developer is unregistered again: never echo the code back.
+        devtools.delete_code_message(ctx, message)
         ask_email(ctx)
         return
     first_contact = ctx.dialog.state != STATE and "@" not in text

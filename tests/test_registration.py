@@ -97,3 +97,11 @@ def test_group_messages_are_ignored(harness):
         "from": {"id": USER_ID, "is_bot": False, "first_name": "Иван"}}}
     assert harness.update(update).calls == []
     assert Person.select().count() == 0
+
+
+def test_unregistered_developer_typing_the_code_never_sees_it_echoed(harness, config):
+    harness.send(DEV_ID, "/start")
+    sent = harness.send(DEV_ID, config.developer_code)
+    assert sent.of("deleteMessage")
+    assert all(config.developer_code not in t for t in sent.texts())
+    assert Person.select().count() == 0
