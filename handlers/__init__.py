@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers import browse, callbacks, common, fallback, lending, registration
+from handlers import (
+    admin_add,
+    browse,
+    callbacks,
+    common,
+    fallback,
+    lending,
+    registration,
+)
 from handlers.middleware import ContextMiddleware
 
 if TYPE_CHECKING:
@@ -16,6 +24,9 @@ MODULES = [
     common,  # /start, /help, /cancel and the dialogue «Отмена» button
     browse,  # /all, /categories, /mine, cards, search paging
     lending,  # take, return, change due date / place
+    # Admin tools: commands and the document handler carry an is_admin filter, so anyone else
+    # falls through to the catch-all search; the document handler must precede the catch-all.
+    admin_add,  # /add dialogue
     callbacks,  # every button press, routed by its prefix through bot.routes
     fallback,  # last: dialogue steps, then plain text as a search
 ]
