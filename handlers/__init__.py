@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from handlers import (
     admin_add,
+    admin_import,
     browse,
     callbacks,
     common,
@@ -27,6 +28,7 @@ MODULES = [
     # Admin tools: commands and the document handler carry an is_admin filter, so anyone else
     # falls through to the catch-all search; the document handler must precede the catch-all.
     admin_add,  # /add dialogue
+    admin_import,  # a CSV/XLSX document from an admin: preview, then import
     callbacks,  # every button press, routed by its prefix through bot.routes
     fallback,  # last: dialogue steps, then plain text as a search
 ]
