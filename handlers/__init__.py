@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from handlers import (
     admin_add,
+    admin_assign,
+    admin_edit,
     admin_import,
     browse,
     callbacks,
@@ -29,6 +31,8 @@ MODULES = [
     # falls through to the catch-all search; the document handler must precede the catch-all.
     admin_add,  # /add dialogue
     admin_import,  # a CSV/XLSX document from an admin: preview, then import
+    admin_edit,  # /edit, card «Изменить»: fields, history, delete
+    admin_assign,  # assign to / take off a person
     callbacks,  # every button press, routed by its prefix through bot.routes
     fallback,  # last: dialogue steps, then plain text as a search
 ]
