@@ -9,6 +9,7 @@ from handlers import (
     admin_assign,
     admin_edit,
     admin_import,
+    admin_users,
     browse,
     callbacks,
     common,
@@ -33,6 +34,7 @@ MODULES = [
     admin_import,  # a CSV/XLSX document from an admin: preview, then import
     admin_edit,  # /edit, card «Изменить»: fields, history, delete
     admin_assign,  # assign to / take off a person
+    admin_users,  # /users
     callbacks,  # every button press, routed by its prefix through bot.routes
     fallback,  # last: dialogue steps, then plain text as a search
 ]
