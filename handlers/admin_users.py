@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 QUERY, EMAIL, COMMENT = "users:query", "users:email", "users:comment"
 RECENT_LOANS = 5
+# A card must stay under Telegram's 4096 characters and keyboards reasonably short.
+LINES_LIMIT = 20
+BUTTONS_LIMIT = 10
 
 
 def label(person: Person) -> str:
@@ -135,7 +138,7 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
     lines.append("")
     if card.holding:
         lines.append(texts.USER_HOLDS.format(count=len(card.holding)))
-        for loan in card.holding:
+        for loan in card.holding[:LINES_LIMIT]:
             overdue = (ctx.today - loan.due_date).days if loan.due_date else 0
             if overdue > 0:
                 due = texts.MINE_OVERDUE.format(days=texts.days(overdue))
@@ -145,6 +148,8 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
                 due = texts.MINE_NO_DUE
             lines.append(texts.USER_HOLD_LINE.format(number=loan.device.number,
                                                      name=texts.e(loan.device.name), due=due))
+        if len(card.holding) > LINES_LIMIT:
+            lines.append(texts.USER_MORE.format(count=len(card.holding) - LINES_LIMIT))
     else:
         lines.append(texts.USER_HOLDS_NOTHING)
     if card.queues:
@@ -152,7 +157,9 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
         lines.extend(texts.USER_QUEUE_LINE.format(
             number=entry.device.number, name=texts.e(entry.device.name),
             date=texts.fmt_date(local_date(entry.joined_at, ctx.config)))
-            for entry in card.queues)
+            for entry in card.queues[:LINES_LIMIT])
+        if len(card.queues) > LINES_LIMIT:
+            lines.append(texts.USER_MORE.format(count=len(card.queues) - LINES_LIMIT))
     else:
         lines.append(texts.USER_QUEUES_NONE)
     if card.history.loans:
@@ -161,7 +168,7 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
                      for loan in card.history.loans[:RECENT_LOANS])
     devices = [[button(texts.BUTTON_DEVICE.format(number=loan.device.number,
                                                   name=loan.device.name[:40]),
-                       "card", loan.device.id)] for loan in card.holding]
+                       "card", loan.device.id)] for loan in card.holding[:BUTTONS_LIMIT]]
     actions = [button(texts.BTN_USER_EMAIL, "use", person.id),
                button(texts.BTN_USER_COMMENT, "usc", person.id)]
     clear = [button(texts.BTN_USER_CLEAR_COMMENT, "usx", person.id)] if person.comment else []

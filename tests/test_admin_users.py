@@ -215,3 +215,17 @@ def test_delete_removes_queue_entries_and_keeps_history(harness, world, seed, cl
     harness.press(ADMIN_ID, f"usr:{user.id}")
     assert harness.sender.alerts()[-1] == texts.USER_GONE
     assert texts.ASK_EMAIL in harness.send(USER_ID, "49").last(USER_ID).text
+
+
+def test_card_of_someone_holding_hundreds_stays_within_telegram_limits(harness, world, seed):
+    _, user, _, _ = world
+    from models import Device
+
+    for n in range(1, 151):
+        seed.loan(seed.device(n, f"Очень длинное название устройства номер {n}"), user)
+    call = harness.send(ADMIN_ID, "/users ivan@company.ru").last(ADMIN_ID)
+    assert len(call.text) < 4096
+    assert texts.USER_HOLDS.format(count=150) in call.text
+    assert texts.USER_MORE.format(count=130) in call.text
+    assert len(call.buttons) < 20
+    assert Device.select().count() == 150
