@@ -266,10 +266,21 @@ def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | Non
                            due_date=row.due_date, source="import") for row in rows)
     result.loans_created = len(rows)
 
-    # Getting a device ends the new holder's own wait for it, as loans.take does.
+    # As loans.take does: getting a device ends the new holder's own wait for it, and a hold
+    # for someone else goes back to waiting in line.
     wanted = {(ids[row.number], people[row.email]) for row in rows}
-    stale = [qid for qid, device_id, pid in
-             QueueEntry.select(QueueEntry.id, QueueEntry.device, QueueEntry.person).tuples()
-             if (device_id, pid) in wanted]
+    stale: list[int] = []
+    holds: list[int] = []
+    for qid, device_id, pid, hold_until in QueueEntry.select(
+            QueueEntry.id, QueueEntry.device, QueueEntry.person, QueueEntry.hold_until).tuples():
+        if (device_id, pid) in wanted:
+            stale.append(qid)
+        elif device_id in device_ids and hold_until is not None:
+            holds.append(qid)
+            log.append(audit.entry("hold.cleared", actor=actor, now=now, device_id=device_id,
+                                   person_id=pid, device_number=numbers[device_id],
+                                   source="import"))
     for condition in _in_chunks(QueueEntry.id, stale):
         QueueEntry.delete().where(condition).execute()
+    for condition in _in_chunks(QueueEntry.id, holds):
+        QueueEntry.update(hold_until=None, updated_at=now).where(condition).execute()

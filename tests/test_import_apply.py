@@ -122,6 +122,8 @@ def test_new_holder_closes_the_open_loan_first(admin, seed, clock):
     seed.loan(device, old)
     newcomer = seed.person(200, "next@company.ru")
     QueueEntry.create(device=device, person=newcomer)
+    waiting = seed.person(300, "waiting@company.ru")
+    QueueEntry.create(device=device, person=waiting, hold_until=clock.now + timedelta(hours=5))
     clock.advance(hours=1)
     plan = plan_of(["9", "Эвотор 7.2", "Онлайн-касса", "SN-00009", "", "", "",
                     "next@company.ru", "офис", ""])
@@ -131,7 +133,9 @@ def test_new_holder_closes_the_open_loan_first(admin, seed, clock):
     loans = list(Loan.select().order_by(Loan.id))
     assert loans[0].returned_at == clock.now and loans[0].person_id == old.id
     assert loans[1].returned_at is None and loans[1].person_id == newcomer.id
-    assert not QueueEntry.select().exists()
+    # The new holder's own wait ends; someone else's hold goes back to waiting in line.
+    assert [(q.person_id, q.hold_until) for q in QueueEntry.select()] == [(waiting.id, None)]
+    assert AuditLog.get(AuditLog.action == "hold.cleared").person_id == waiting.id
     unassigned = AuditLog.get(AuditLog.action == "loan.unassigned")
     assert unassigned.person_id == old.id and unassigned.actor_id == admin.id
     # The same file again: the holder is already right, nothing new happens.
