@@ -330,3 +330,16 @@ def test_fetch_file_downloads_with_a_size_cap(file_server):
     assert file_server.seen[-1] == "/file/bot123:TOKEN/documents/f.csv"
     with pytest.raises(admin_import.FileTooBig):
         admin_import.fetch_file("123:TOKEN", "documents/f.csv", 100)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1251", "koi8-r", "cp866"])
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_every_encoding_and_delimiter_imports_the_same_devices(harness, world, downloads,
+                                                               encoding, delimiter):
+    raw = csv_bytes([HEADER, *ROWS], encoding=encoding, delimiter=delimiter) + b"\r\n\r\n"
+    call = upload(harness, ADMIN_ID, raw, "d.csv").last(ADMIN_ID)
+    assert call.text == texts.IMPORT_PREVIEW.format(name="d.csv", new=3, updates=0, loans=2,
+                                                    warnings="")
+    harness.press(ADMIN_ID, "imp:go")
+    assert [(d.number, d.name, d.comment) for d in Device.select().order_by(Device.number)] == [
+        (int(row[0]), row[1], row[6]) for row in ROWS]
