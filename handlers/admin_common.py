@@ -8,7 +8,7 @@ from typing import Any
 
 from telebot import types
 
-from handlers import keyboards, render, texts
+from handlers import keyboards, texts
 from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
 from inventory import catalog
@@ -139,11 +139,6 @@ def due_rows(*prefix: object) -> list[list[types.InlineKeyboardButton]]:
 def category_by_id(category_id: int) -> Category | None:
     """A category picked by button (None when deleted meanwhile)."""
     return Category.get_or_none(Category.id == category_id)
-
-
-def person_label(person: Person) -> str:
-    """How a person is named to an admin: name and @username, or the email (escaped)."""
-    return render.person_name(person)
 
 
 def plain_name(person: Person | None) -> str:
