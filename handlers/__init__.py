@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from handlers import (
+    admin_add,
+    admin_assign,
+    admin_edit,
+    admin_import,
+    admin_users,
     browse,
     callbacks,
     common,
@@ -29,6 +34,14 @@ MODULES = [
     queue,  # /wishlist, «В очередь», holds for the next in line (card lines, expiry, after return)
     handover,  # «Передать коллеге» and the colleague's answer (card lines after the queue's)
     devtools,  # hidden developer tools; a stray DEVELOPER_CODE is caught before the search
+
+    # Admin tools: commands and the document handler carry an is_admin filter, so anyone else
+    # falls through to the catch-all search; the document handler must precede the catch-all.
+    admin_add,  # /add dialogue
+    admin_import,  # a CSV/XLSX document from an admin: preview, then import
+    admin_edit,  # /edit, card «Изменить»: fields, history, delete
+    admin_assign,  # assign to / take off a person
+    admin_users,  # /users
     callbacks,  # every button press, routed by its prefix through bot.routes
     fallback,  # last: dialogue steps, then plain text as a search
 ]

@@ -7,9 +7,13 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
+from inventory.bulk import insert_rows
 from models import AuditLog, Device, Person
 
 logger = logging.getLogger(__name__)
+
+COLUMNS = ("action", "actor", "actor_telegram_id", "device", "person", "details", "created_at",
+           "updated_at")
 
 
 def _plain(value: Any) -> Any:
@@ -48,3 +52,33 @@ def record(
                 actor.telegram_id if actor else None,
                 device.number if device else None, person.id if person else None)
     return entry
+
+
+def entry(
+    action: str,
+    *,
+    actor: Person | None,
+    now: datetime,
+    device_id: int | None = None,
+    person_id: int | None = None,
+    **details: Any,
+) -> dict[str, Any]:
+    """One audit row as a dict for record_many (details as audit.record would store them)."""
+    return {
+        "action": action,
+        "actor": actor.id if actor else None,
+        "actor_telegram_id": actor.telegram_id if actor else None,
+        "device": device_id,
+        "person": person_id,
+        "details": json.dumps({k: _plain(v) for k, v in details.items()}, ensure_ascii=False),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def record_many(rows: list[dict[str, Any]]) -> int:
+    """Write many audit rows with multi-row INSERTs (inside the caller's transaction)."""
+    insert_rows(AuditLog, COLUMNS, [tuple(row[c] for c in COLUMNS) for row in rows])
+    if rows:
+        logger.info("audit: %d entries written in bulk (%s, ...)", len(rows), rows[0]["action"])
+    return len(rows)

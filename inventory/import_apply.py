@@ -1,0 +1,286 @@
+"""The database side of the file import: what exists now, and applying a plan atomically."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import peewee as pw
+
+from inventory import audit
+from inventory.bulk import BATCH, insert_rows, select_rows, update_rows
+from inventory.devices import search_text_for
+from inventory.errors import Conflict, NotAllowed, NotFound
+from inventory.importing import DeviceRow, ExistingData, ImportPlan
+from models import Category, Device, Loan, Person, QueueEntry, db
+
+logger = logging.getLogger(__name__)
+
+# Fields an import row may change on an existing device; empty optional cells keep the value.
+OPTIONAL = ("registered_on", "firmware", "comment")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ImportResult:
+    """What apply_plan wrote."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    loans_created: int = 0
+    loans_closed: int = 0
+    people_created: int = 0
+
+
+def category_key(name: str) -> str:
+    """How build_plan looks a category up: single spaces, lower case."""
+    return " ".join(name.split()).lower()
+
+
+def existing_data() -> ExistingData:
+    """Devices, serials, categories and open loans for build_plan, in three queries."""
+    data = ExistingData()
+    for number, name, serial in Device.select(Device.number, Device.name,
+                                              Device.serial).tuples():
+        data.devices_by_number[number] = name
+        data.numbers_by_serial[serial.lower()] = number
+    for (name,) in Category.select(Category.name).tuples():
+        data.categories[category_key(name)] = name
+    query = (Loan.select(Device.number, Person.email)
+             .join(Device, on=(Loan.device == Device.id))
+             .switch(Loan).join(Person, on=(Loan.person == Person.id))
+             .where(Loan.returned_at.is_null()).tuples())
+    data.open_loans = dict(query)
+    return data
+
+
+def _in_chunks(field: pw.Field, values: Iterable[Any]) -> Iterable[pw.Expression]:
+    """`field IN (...)` conditions over at most BATCH values each."""
+    for chunk in pw.chunked(list(values), BATCH):
+        yield field.in_(chunk)
+
+
+@dataclass
+class _Stored:
+    """An existing device's columns that an import row may change."""
+
+    id: int
+    name: str
+    category: int
+    serial: str
+    registered_on: Any
+    firmware: str
+    comment: str
+
+
+def _stored_devices() -> dict[int, _Stored]:
+    """Every device by number (one query: cheaper than IN lists at import sizes)."""
+    query = Device.select(Device.number, Device.id, Device.name, Device.category, Device.serial,
+                          Device.registered_on, Device.firmware, Device.comment)
+    to_date = Device.registered_on.python_value  # SQLite returns dates as text
+    return {number: _Stored(pid, name, category, serial, to_date(registered), firmware, comment)
+            for number, pid, name, category, serial, registered, firmware, comment
+            in select_rows(query)}
+
+
+def _people(emails: list[str], actor: Person | None, now: datetime,
+            log: list[dict[str, Any]]) -> tuple[dict[str, int], int]:
+    """Ids of the people with these emails; unknown ones are created, deleted ones restored."""
+    known = {email: (pid, deleted is not None) for pid, email, deleted in
+             Person.select(Person.id, Person.email, Person.deleted_at).tuples()}
+    missing = [email for email in emails if email not in known]
+    if missing:
+        insert_rows(Person, ("email", "telegram_id", "name", "username", "comment", "reachable",
+                             "created_at", "updated_at"),
+                    [(email, None, "", "", "", True, now, now) for email in missing])
+        ids = dict(Person.select(Person.email, Person.id).tuples())
+        for email in missing:
+            known[email] = (ids[email], False)
+            log.append(audit.entry("person.created", actor=actor, now=now,
+                                   person_id=ids[email], person_email=email, source="import"))
+    restored = [email for email in emails if known[email][1]]
+    for condition in _in_chunks(Person.id, [known[email][0] for email in restored]):
+        Person.update(deleted_at=None, updated_at=now).where(condition).execute()
+    log.extend(audit.entry("person.restored", actor=actor, now=now, person_id=known[email][0],
+                           person_email=email, source="import") for email in restored)
+    return {email: known[email][0] for email in emails}, len(missing)
+
+
+DEVICE_COLUMNS = ("number", "name", "category", "serial", "registered_on", "firmware", "comment",
+                  "search_text", "created_at", "updated_at")
+LOAN_COLUMNS = ("device", "person", "taken_at", "due_date", "place", "returned_at",
+                "assigned_by", "reminded_on", "created_at", "updated_at")
+
+
+def _device_values(row: DeviceRow, category_id: int, now: datetime) -> tuple[Any, ...]:
+    """Column values of a new device, in DEVICE_COLUMNS order."""
+    return (row.number, row.name, category_id, row.serial, row.registered_on, row.firmware,
+            row.comment, search_text_for(row.name, row.serial), now, now)
+
+
+def _changes(stored: _Stored, row: DeviceRow, category_id: int) -> dict[str, Any]:
+    """Fields of an existing device that the row changes (empty optional cells keep values)."""
+    wanted: dict[str, Any] = {"name": row.name, "serial": row.serial, "category": category_id}
+    for name in OPTIONAL:
+        value = getattr(row, name)
+        if value not in (None, ""):
+            wanted[name] = value
+    return {name: value for name, value in wanted.items() if getattr(stored, name) != value}
+
+
+def apply_plan(
+    plan: ImportPlan,
+    actor: Person | None,
+    now: datetime,
+    progress: Progress | None = None,
+    *,
+    source: str = "",
+) -> ImportResult:
+    """Write a valid plan in one transaction: devices, people, loans and the audit log."""
+    if not plan.ok:
+        raise NotAllowed(reason="errors", count=len(plan.errors))
+    report = progress or (lambda stage, done, total: None)
+    result = ImportResult()
+    log: list[dict[str, Any]] = []
+    total = len(plan.new) + len(plan.updates)
+    try:
+        with db.atomic():
+            category_ids = {name: cid for cid, name in
+                            Category.select(Category.id, Category.name).tuples()}
+            for row in plan.new + plan.updates:
+                if row.category not in category_ids:
+                    raise NotFound(category=row.category)
+            stored = _stored_devices()
+            for row in plan.new:
+                if row.number in stored:
+                    raise Conflict(field="number", value=row.number)
+            for row in plan.updates:
+                if row.number not in stored:
+                    raise NotFound(number=row.number)
+
+            done = 0
+            for batch in pw.chunked(plan.new, BATCH * 4):
+                insert_rows(Device, DEVICE_COLUMNS,
+                            [_device_values(row, category_ids[row.category], now)
+                             for row in batch])
+                done += len(batch)
+                report("devices", done, total)
+            _apply_updates(plan.updates, stored, category_ids, actor, now, log, result)
+            report("devices", total, total)
+
+            ids = {number: device.id for number, device in stored.items()}
+            if plan.new:
+                ids = dict(Device.select(Device.number, Device.id).tuples())
+            log.extend(audit.entry("device.created", actor=actor, now=now,
+                                   device_id=ids[row.number], device_number=row.number,
+                                   device_name=row.name, source="import") for row in plan.new)
+            result.created = len(plan.new)
+
+            _apply_loans(plan.loans, ids, actor, now, log, result, report)
+            log.append(audit.entry("import.applied", actor=actor, now=now, source=source,
+                                   created=result.created, updated=result.updated,
+                                   unchanged=result.unchanged, loans=result.loans_created,
+                                   loans_closed=result.loans_closed,
+                                   people_created=result.people_created))
+            audit.record_many(log)
+            report("audit", len(log), len(log))
+    except pw.IntegrityError as exc:
+        # A device with one of these numbers or serials appeared since the preview.
+        logger.warning("import conflicts with a concurrent change: %s", exc)
+        raise Conflict(field="device", value=str(exc)[:200]) from exc
+    logger.info("import applied: %s", result)
+    return result
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly value for audit details."""
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _apply_updates(rows: list[DeviceRow], stored: dict[int, _Stored],
+                   category_ids: dict[str, int], actor: Person | None, now: datetime,
+                   log: list[dict[str, Any]], result: ImportResult) -> None:
+    """Change what differs on existing devices; rows with the same changed columns go together."""
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        device = stored[row.number]
+        changes = _changes(device, row, category_ids[row.category])
+        if not changes:
+            result.unchanged += 1
+            continue
+        names = tuple(sorted(changes))
+        name = changes.get("name", device.name)
+        serial = changes.get("serial", device.serial)
+        groups.setdefault(names, []).append(
+            (device.id, *(changes[n] for n in names), search_text_for(name, serial), now))
+        log.append(audit.entry("device.updated", actor=actor, now=now, device_id=device.id,
+                               device_number=row.number, device_name=name, source="import",
+                               changes={k: [_plain(getattr(device, k)), _plain(v)]
+                                        for k, v in changes.items()}))
+        result.updated += 1
+    for names, values in groups.items():
+        update_rows(Device, (*names, "search_text", "updated_at"), values)
+
+
+def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | None,
+                 now: datetime, log: list[dict[str, Any]], result: ImportResult,
+                 report: Progress) -> None:
+    """Close the open loans of these devices and give each to the person the row names."""
+    if not rows:
+        return
+    people, result.people_created = _people(sorted({row.email for row in rows}), actor, now, log)
+    device_ids = {ids[row.number] for row in rows}
+    closing = [
+        loan for loan in
+        Loan.select(Loan.id, Loan.device, Person.id, Person.email)
+        .join(Person, on=(Loan.person == Person.id))
+        .where(Loan.returned_at.is_null()).tuples()
+        if loan[1] in device_ids
+    ]
+    for condition in _in_chunks(Loan.id, [loan_id for loan_id, _, _, _ in closing]):
+        Loan.update(returned_at=now, updated_at=now).where(
+            condition & Loan.returned_at.is_null()).execute()
+    numbers = {device_id: number for number, device_id in ids.items()}
+    log.extend(audit.entry("loan.unassigned", actor=actor, now=now, device_id=device_id,
+                           person_id=pid, device_number=numbers[device_id], person_email=email,
+                           loan_id=loan_id, source="import")
+               for loan_id, device_id, pid, email in closing)
+    result.loans_closed = len(closing)
+
+    done = 0
+    actor_id = actor.id if actor else None
+    for batch in pw.chunked(rows, BATCH * 4):
+        insert_rows(Loan, LOAN_COLUMNS,
+                    [(ids[row.number], people[row.email], now, row.due_date, row.place, None,
+                      actor_id, None, now, now) for row in batch])
+        done += len(batch)
+        report("loans", done, len(rows))
+    log.extend(audit.entry("loan.assigned", actor=actor, now=now, device_id=ids[row.number],
+                           person_id=people[row.email], device_number=row.number,
+                           device_name=row.name, person_email=row.email, place=row.place,
+                           due_date=row.due_date, source="import") for row in rows)
+    result.loans_created = len(rows)
+
+    # As loans.take does: getting a device ends the new holder's own wait for it, and a hold
+    # for someone else goes back to waiting in line.
+    wanted = {(ids[row.number], people[row.email]) for row in rows}
+    stale: list[int] = []
+    holds: list[int] = []
+    for qid, device_id, pid, hold_until in QueueEntry.select(
+            QueueEntry.id, QueueEntry.device, QueueEntry.person, QueueEntry.hold_until).tuples():
+        if (device_id, pid) in wanted:
+            stale.append(qid)
+        elif device_id in device_ids and hold_until is not None:
+            holds.append(qid)
+            log.append(audit.entry("hold.cleared", actor=actor, now=now, device_id=device_id,
+                                   person_id=pid, device_number=numbers[device_id],
+                                   source="import"))
+    for condition in _in_chunks(QueueEntry.id, stale):
+        QueueEntry.delete().where(condition).execute()
+    for condition in _in_chunks(QueueEntry.id, holds):
+        QueueEntry.update(hold_until=None, updated_at=now).where(condition).execute()
