@@ -140,3 +140,39 @@ def test_queue_take_join_return_hold_take(api, tmp_path):
     holder = Loan.get(Loan.returned_at.is_null()).person
     assert holder.telegram_id == b
     database.close()
+
+
+def test_admin_imports_cp1251_csv_and_a_user_finds_a_device(api, tmp_path):
+    admin = 777
+    seed_devices(tmp_path)
+    database = init_db(f"sqlite:///{tmp_path / 'bot.db'}")
+    Person.create(telegram_id=admin, email="admin@company.ru", name="Админ")
+    Category.create(name="Весы")
+    database.close()
+    rows = [
+        "Айди;Название;Категория;Артикул;Дата регистрации;Прошивка;Комментарий;"
+        "Электронная почта;Место устройства;Дата возврата",
+        '101;Весы "Штрих-Принт";Весы;ШП-0001;01.02.2024;1.2;"с блоком; питания";;;',
+        "102;Сканер Ёлка;Весы;SC-77;;;;olga@company.ru;офис;31.12.2026",
+    ]
+    content = ("\r\n".join(rows) + "\r\n").encode("cp1251")
+    with running_bot(api, tmp_path, ADMIN_IDS=str(admin)):
+        mark = api.mark()
+        api.push_document(admin, content, "устройства.csv", mime_type="text/csv")
+        preview = api.wait_for(lambda c: c.chat_id == admin and c.ok and texts.BTN_IMPORT in str(
+            c.params.get("reply_markup", "")), since=mark, timeout=20)
+        assert "Новых устройств: 2" in preview.text and "Выдач сотрудникам: 1" in preview.text
+        assert [c for c in api.calls("getFile") if c.ok]
+        assert [c for c in api.calls("downloadFile") if c.ok]
+        mark = api.mark()
+        api.push_callback(admin, button_data(preview, texts.BTN_IMPORT),
+                          message_id=preview.result["message_id"])
+        api.wait_for(lambda c: c.chat_id == admin and c.ok
+                     and c.method in ("sendMessage", "editMessageText")
+                     and "Добавлено устройств: 2" in (c.text or ""), since=mark, timeout=20)
+        card = say(api, USER, "штрих")
+        assert card.text.startswith(texts.CARD_TITLE.format(number=101, name=texts.e(
+            'Весы "Штрих-Принт"')))
+        assert "с блоком; питания" in card.text
+        assert say(api, USER, "елка").text.startswith(texts.CARD_TITLE.format(
+            number=102, name="Сканер Ёлка"))
