@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -54,7 +56,9 @@ def fresh_database(kind: str) -> tuple[pw.Database, str]:
         database.execute_sql("DROP SCHEMA IF EXISTS public CASCADE")
         database.execute_sql("CREATE SCHEMA public")
     else:
-        path = Path(tempfile.mkdtemp(prefix="devtrack-bench-")) / "bench.db"
+        folder = tempfile.mkdtemp(prefix="devtrack-bench-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        path = Path(folder) / "bench.db"
         url = f"sqlite:///{path}"
         database = make_database(url)
         db.initialize(database)

@@ -135,10 +135,16 @@ def on_category_page(ctx: Ctx, args: list[str]) -> None:
               [[button(texts.BTN_ALL_CATEGORIES, "cats")]])
 
 
+HELD_SHOWN = 40  # keeps the message under Telegram's 4096 characters and the keyboard small
+
+
 def held_view(ctx: Ctx, title: str, held: list) -> None:
     """A list of open loans (due dates, overdue marked) with a button per card."""
-    lines = [title, ""] + [render.loan_line(loan, ctx.today) for loan in held]
-    ctx.send("\n".join(lines), keyboards.device_buttons([loan.device for loan in held]))
+    shown = held[:HELD_SHOWN]
+    lines = [title, ""] + [render.loan_line(loan, ctx.today) for loan in shown]
+    if len(held) > len(shown):
+        lines.append(texts.HELD_MORE.format(count=len(held) - len(shown)))
+    ctx.send("\n".join(lines), keyboards.device_buttons([loan.device for loan in shown]))
 
 
 def on_mine(message: types.Message) -> None:

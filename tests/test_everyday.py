@@ -373,3 +373,21 @@ def test_card_of_deleted_device(harness, seed, people):
     device.delete_instance()
     harness.press(USER_ID, f"card:{device.id}")
     assert harness.sender.alerts()[-1] == texts.DEVICE_GONE
+
+
+def test_mine_with_very_many_devices_fits_one_message(harness, seed, people):
+    from inventory.devices import search_text_for
+    from models import Category
+
+    user, _, _ = people
+    category = Category.get_or_create(name="Весы")[0]
+    Device.insert_many([{"number": n, "name": f"Весы с очень длинным названием {n}",
+                         "serial": f"S{n}", "category": category,
+                         "search_text": search_text_for("весы", f"s{n}")}
+                        for n in range(1, 151)]).execute()
+    Loan.insert_many([{"device": d, "person": user, "due_date": TODAY}
+                      for d in Device.select()]).execute()
+    call = harness.send(USER_ID, "/mine").last(USER_ID)  # the recorder enforces 4096 chars
+    assert call.text.startswith(texts.MINE_TITLE.format(count=150))
+    assert texts.HELD_MORE.format(count=110) in call.text
+    assert len(call.buttons) == 40
