@@ -32,7 +32,8 @@ def test_search_by_number_opens_card(harness, seed, people):
     call = harness.send(USER_ID, "49").last(USER_ID)
     assert call.text.startswith(texts.CARD_TITLE.format(number=49, name="Эвотор 7.2"))
     for line in (texts.CARD_CATEGORY.format(category="Онлайн-касса"),
-                 texts.CARD_SERIAL.format(serial="ZN-001"), texts.CARD_FIRMWARE.format(firmware="4.9"),
+                 texts.CARD_SERIAL.format(serial="ZN-001"),
+                 texts.CARD_FIRMWARE.format(firmware="4.9"),
                  texts.CARD_REGISTERED.format(date="01.02.2024"),
                  texts.CARD_COMMENT.format(comment="с блоком питания"), texts.STATE_FREE):
         assert line in call.text
