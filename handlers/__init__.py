@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers import browse, callbacks, common, fallback, lending, registration
+from handlers import browse, callbacks, common, fallback, lending, registration, reminders
 from handlers.middleware import ContextMiddleware
 
 if TYPE_CHECKING:
@@ -16,6 +16,7 @@ MODULES = [
     common,  # /start, /help, /cancel and the dialogue «Отмена» button
     browse,  # /all, /categories, /mine, cards, search paging
     lending,  # take, return, change due date / place
+    reminders,  # «Продлить на неделю» from the daily reminder (its «Вернуть» is lending's)
     callbacks,  # every button press, routed by its prefix through bot.routes
     fallback,  # last: dialogue steps, then plain text as a search
 ]
