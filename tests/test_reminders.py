@@ -804,3 +804,12 @@ def test_loop_runs_due_jobs_until_stopped(config, monkeypatch):
         assert runs == [True] and not thread.is_alive()
     finally:
         stop.set()
+
+
+# --- benchmark smoke -------------------------------------------------------------------------
+
+
+def test_bench_section_runs(monkeypatch):
+    from bench.__main__ import main as bench_main
+
+    assert bench_main(["--small", "--section", "reminders", "--backend", "sqlite"]) == 0
