@@ -19,6 +19,7 @@ from handlers import (
     lending,
     queue,
     registration,
+    reminders,
 )
 from handlers.middleware import ContextMiddleware
 
@@ -42,6 +43,8 @@ MODULES = [
     admin_edit,  # /edit, card «Изменить»: fields, history, delete
     admin_assign,  # assign to / take off a person
     admin_users,  # /users
+
+    reminders,  # «Продлить на неделю» from the daily reminder (its «Вернуть» is lending's)
     callbacks,  # every button press, routed by its prefix through bot.routes
     fallback,  # last: dialogue steps, then plain text as a search
 ]

@@ -70,55 +70,66 @@ class Notifier:
         """Deliver text to person; the caller's action never fails because of it."""
         if person.telegram_id is None or person.deleted_at is not None:
             return Delivery.SKIPPED
+        return self._deliver(person.telegram_id, text, markup, person)
+
+    def send_chat(self, chat_id: int, text: str,
+                  markup: types.InlineKeyboardMarkup | None = None) -> Delivery:
+        """Deliver text to a chat that may have no Person row (e.g. an unregistered admin)."""
+        return self._deliver(chat_id, text, markup, None)
+
+    def _deliver(self, chat_id: int, text: str, markup: types.InlineKeyboardMarkup | None,
+                 person: Person | None) -> Delivery:
+        """Send with pacing and retries; reachability is stored only when a person is given."""
         attempt = 0
         while True:
             attempt += 1
             self.pacer.wait()
             try:
-                self.bot.send_message(person.telegram_id, text, reply_markup=markup)
+                self.bot.send_message(chat_id, text, reply_markup=markup)
             except ApiTelegramException as exc:
-                outcome = self._telegram_error(person, exc, attempt)
+                outcome = self._telegram_error(chat_id, person, exc, attempt)
             except (ApiHTTPException, requests.RequestException) as exc:
-                outcome = self._retry_or_fail(person, exc, attempt)
+                outcome = self._retry_or_fail(chat_id, exc, attempt)
             except Exception:  # noqa: BLE001 - a notification must never break the action
-                logger.exception("notification to person %s failed", person.id)
+                logger.exception("notification to %s failed", _who(chat_id, person))
                 return Delivery.FAILED
             else:
-                if not person.reachable:
+                if person is not None and not person.reachable:
                     self._set_reachable(person, True)
                 return Delivery.SENT
             if outcome is not None:
                 return outcome
 
-    def _telegram_error(self, person: Person, exc: ApiTelegramException,
+    def _telegram_error(self, chat_id: int, person: Person | None, exc: ApiTelegramException,
                         attempt: int) -> Delivery | None:
         """Decide what a Telegram error means: give up, mark unreachable or retry."""
         code = exc.error_code
         description = str(exc.description or "").lower()
         if code == 403 or (code == 400 and any(s in description for s in UNREACHABLE_400)):
-            logger.info("person %s is unreachable: %s", person.id, exc.description)
-            self._set_reachable(person, False)
+            logger.info("%s is unreachable: %s", _who(chat_id, person), exc.description)
+            if person is not None:
+                self._set_reachable(person, False)
             return Delivery.UNREACHABLE
         if code == 429:
             params: dict[str, Any] = (exc.result_json or {}).get("parameters") or {}
             wait = float(params.get("retry_after", 1))
             if attempt > self.retries + 2 or wait > self.max_retry_after:
-                logger.warning("giving up on person %s after 429 (retry_after=%s)", person.id,
-                               wait)
+                logger.warning("giving up on %s after 429 (retry_after=%s)",
+                               _who(chat_id, person), wait)
                 return Delivery.FAILED
             logger.info("429 from Telegram: waiting %.1f s", wait)
             self.sleep(wait)
             return None
         if code >= 500:
-            return self._retry_or_fail(person, exc, attempt)
-        logger.warning("Telegram refused a notification to person %s: %s", person.id,
+            return self._retry_or_fail(chat_id, exc, attempt)
+        logger.warning("Telegram refused a notification to %s: %s", _who(chat_id, person),
                        exc.description)
         return Delivery.FAILED
 
-    def _retry_or_fail(self, person: Person, exc: Exception, attempt: int) -> Delivery | None:
+    def _retry_or_fail(self, chat_id: int, exc: Exception, attempt: int) -> Delivery | None:
         """Network and server errors: back off and retry a few times."""
         if attempt > self.retries:
-            logger.warning("notification to person %s failed after %d attempts: %s", person.id,
+            logger.warning("notification to chat %s failed after %d attempts: %s", chat_id,
                            attempt, type(exc).__name__)
             return Delivery.FAILED
         self.sleep(self.backoff * 2 ** (attempt - 1))
@@ -129,3 +140,8 @@ class Notifier:
         """Store whether the bot can write to the person."""
         Person.update(reachable=reachable).where(Person.id == person.id).execute()
         person.reachable = reachable
+
+
+def _who(chat_id: int, person: Person | None) -> str:
+    """How logs name the recipient: the person's row id, else the chat id."""
+    return f"person {person.id}" if person is not None else f"chat {chat_id}"

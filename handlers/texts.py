@@ -532,3 +532,33 @@ USER_DELETE_HOLDS = "Нельзя удалить: у сотрудника на �
 USER_DELETE_SELF = "Себя удалить нельзя."
 USER_DELETED = "Сотрудник {name} ({email}) удалён. История выдач сохранена."
 USER_GONE = "Сотрудник не найден — возможно, его удалили."
+
+# --- reminders -------------------------------------------------------------------------------
+
+REMIND_OVERDUE = "Просрочено на {days} (срок был {date}):"
+REMIND_TODAY = "Сегодня пора вернуть ({date}):"
+REMIND_TOMORROW = "Завтра пора вернуть ({date}):"
+# A due date on a non-working day further than tomorrow, announced on the last working day.
+REMIND_ON_DAY = "{weekday}, {date}, пора вернуть:"
+REMIND_DAY_OFF = "Это нерабочий день — удобнее вернуть сегодня."
+REMIND_LINE = "• <b>№{number}</b> {name}"
+REMIND_FOOTER = "Вернули — нажмите «Вернуть». Нужно ещё — «Продлить на неделю»."
+REMIND_PART = "<i>Часть {part} из {parts}</i>"
+WEEKDAYS_ON = ("В понедельник", "Во вторник", "В среду", "В четверг", "В пятницу", "В субботу",
+               "В воскресенье")
+
+BTN_EXTEND = "Продлить на неделю"
+BTN_NUMBERED = "№{number} · {label}"
+
+EXTENDED = "Продлено: <b>№{number} {name}</b> — вернуть до {date}."
+EXTEND_STALE = "Срок уже изменён: {due}. Откройте устройство, чтобы продлить ещё."
+
+DIGEST_TITLE = "<b>Просрочено устройств: {count}</b> на {date}"
+DIGEST_LINE = "• <b>№{number}</b> {name} — {holder}, просрочено на {days}"
+DIGEST_UNREACHABLE_TITLE = "<b>Не получают сообщения бота, но держат устройства: {count}</b>"
+DIGEST_UNREACHABLE_LINE = "• {person} — {email}, {devices}"
+
+
+def devices_count(n: int) -> str:
+    """'3 устройства'."""
+    return f"{n} {plural(n, 'устройство', 'устройства', 'устройств')}"

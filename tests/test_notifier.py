@@ -80,3 +80,19 @@ def test_pacer_spaces_sends():
     for _ in range(3):
         pacer.wait()
     assert slept == pytest.approx([0.04, 0.08])
+
+
+def test_send_chat_reaches_a_chat_without_person_row(notifier, conn, sender):
+    assert notifier.send_chat(4242, "дайджест") is Delivery.SENT
+    assert sender.texts(4242) == ["дайджест"]
+
+
+def test_send_chat_403_and_429_without_person_row(notifier, seed, sender):
+    person = seed.person(USER_ID)
+    sender.fail("sendMessage", 429, "Too Many Requests: retry after 3", retry_after=3)
+    assert notifier.send_chat(4242, "дайджест") is Delivery.SENT
+    assert notifier.slept == [3.0]
+    sender.fail("sendMessage", 403, "Forbidden: bot can't initiate conversation with a user")
+    assert notifier.send_chat(4242, "дайджест") is Delivery.UNREACHABLE
+    # Nobody's stored reachability changes for a bare chat id.
+    assert Person.get_by_id(person.id).reachable is True
