@@ -195,12 +195,20 @@ def require_holder(ctx: Ctx, device_id: int) -> None:
         raise NotHolder(holder=loan.person)
 
 
+NEW_MESSAGE = "new"
+
+
 def on_return(ctx: Ctx, args: list[str]) -> None:
-    """ret:<id> — ask to confirm the return."""
+    """ret:<id>[:new] — ask to confirm the return (in a new message when asked to).
+
+    A reminder lists several devices: its «Вернуть» asks in a new message so the reminder
+    keeps its other buttons.
+    """
     device_id = int(args[0])
     require_holder(ctx, device_id)
     device = Device.get_by_id(device_id)
-    ctx.show(texts.ASK_RETURN.format(**title(device)), keyboards.confirm_keyboard(
+    show = ctx.send if args[1:] == [NEW_MESSAGE] else ctx.show
+    show(texts.ASK_RETURN.format(**title(device)), keyboards.confirm_keyboard(
         texts.BTN_YES_RETURNED, pack("reto", device_id), pack("card", device_id)))
 
 

@@ -19,7 +19,7 @@ from telebot.types import InlineKeyboardMarkup as Markup
 from handlers import browse, render, texts
 from handlers.context import Ctx
 from handlers.keyboards import button, rows
-from handlers.lending import require_holder, title
+from handlers.lending import NEW_MESSAGE, require_holder, title
 from inventory import loans
 from models import Loan, Person
 
@@ -157,7 +157,7 @@ def _keyboard(held: Sequence[Loan], numbered: bool) -> Markup:
         return texts.BTN_NUMBERED.format(number=loan.device.number, label=text) if numbered \
             else text
 
-    return rows(*[[button(label(texts.BTN_RETURN, loan), "ret", loan.device_id),
+    return rows(*[[button(label(texts.BTN_RETURN, loan), "ret", loan.device_id, NEW_MESSAGE),
                    button(label(texts.BTN_EXTEND, loan), "ext", loan.device_id,
                           loan.due_date.strftime(DATE_ARG))] for loan in held])
 

@@ -586,9 +586,11 @@ def test_buttons_work_days_later(harness, remind, seed, user, sender, clock):
     assert sender.alerts()[-1] == texts.EXTEND_STALE.format(
         due=texts.MINE_DUE.format(date="06.12.2026"))
     assert Loan.get(Loan.device == extend_me).due_date == date(2026, 12, 6)
-    # «Вернуть» is the normal confirm flow.
+    # «Вернуть» is the normal confirm flow, asked in a new message: the reminder keeps its
+    # other buttons.
     ask = harness.press(USER_ID, give_back["callback_data"]).last(USER_ID)
     assert ask.text == texts.ASK_RETURN.format(number=2, name="Атол 30Ф")
+    assert ask.method == "sendMessage"
     done = harness.press(USER_ID, ask.button(texts.BTN_YES_RETURNED)["callback_data"])
     assert done.last(USER_ID).text.startswith(texts.RETURNED.format(number=2, name="Атол 30Ф"))
     assert Loan.get(Loan.device == return_me).returned_at == clock.now
