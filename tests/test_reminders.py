@@ -98,7 +98,7 @@ def test_wording_by_case(remind, seed, user, sender, offset, header):
     call = only_message(sender, USER_ID)
     assert call.text == expected(([header], [(49, "Эвотор 7.2")]))
     assert header.startswith(("Завтра пора вернуть", "Сегодня пора вернуть", "Просрочено на"))
-    assert call.button(texts.BTN_RETURN)["callback_data"] == f"ret:{device.id}"
+    assert call.button(texts.BTN_RETURN)["callback_data"] == f"ret:{device.id}:new"
     assert call.button(texts.BTN_EXTEND)["callback_data"] == \
         f"ext:{device.id}:{due.strftime('%Y%m%d')}"
     assert (report.sent, report.skipped, report.unreachable, report.failed) == (1, 0, 0, 0)
