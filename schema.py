@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in err.problems:
             print(f"schema: {problem}", file=sys.stderr)
         return 2
+    if config.database_url.startswith("sqlite:///"):
+        Path(config.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     database = init_db(config.database_url)
     try:
         database.connect()
