@@ -5,14 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import statistics
-import time
-from collections.abc import Callable
 from datetime import date
 
 import openpyxl
 
-from bench.common import Result, fresh_database
+from bench.common import Result, fresh_database, measure
 from inventory.import_apply import apply_plan, existing_data
 from inventory.importing import build_plan, read_table
 from models import AuditLog, Category, Device, Loan, Person, QueueEntry, db, utcnow
@@ -74,19 +71,6 @@ def reset(admin_id: int) -> None:
         Person.delete().where(Person.id != admin_id).execute()
 
 
-def timed(repeat: int, before: Callable[[], None], fn: Callable[[], None]) -> tuple[float, float]:
-    """Median and p95 in ms of fn, with an untimed before() ahead of every run."""
-    samples = []
-    for _ in range(repeat):
-        before()
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
-    return statistics.median(samples), p95
-
-
 def run(backend: str, small: bool) -> list[Result]:
     """Import a 10,000-row CSV and XLSX into an empty catalogue, then as updates of it."""
     count, repeat = (50, 1) if small else (10_000, 3)
@@ -101,9 +85,9 @@ def run(backend: str, small: bool) -> list[Result]:
         results = []
         label = f"{count:,}".replace(",", " ")
         for kind, raw in files.items():
-            median, p95 = timed(repeat, lambda: reset(admin.id),
-                                lambda raw=raw, kind=kind: import_file(
-                                    raw, f"devices.{kind}", admin))
+            median, p95 = measure(
+                lambda raw=raw, kind=kind: import_file(raw, f"devices.{kind}", admin), repeat,
+                setup=lambda: reset(admin.id))
             results.append(Result(SECTION, backend, f"{label} new rows ({kind})", median, p95,
                                   TARGET_MS))
         changed = csv_bytes(rows(count, suffix=" (обновлено)"))
@@ -113,7 +97,8 @@ def run(backend: str, small: bool) -> list[Result]:
             reset(admin.id)
             import_file(original, "devices.csv", admin)
 
-        median, p95 = timed(repeat, restore, lambda: import_file(changed, "devices.csv", admin))
+        median, p95 = measure(lambda: import_file(changed, "devices.csv", admin), repeat,
+                              setup=restore)
         results.append(Result(SECTION, backend, f"{label} updated rows (csv)", median, p95,
                               TARGET_MS))
         return results

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import statistics
-import time
 from datetime import date, datetime, timedelta
 
 from telebot.types import InlineKeyboardMarkup
 
-from bench.common import Result, fresh_database
+from bench.common import Result, fresh_database, measure
 from config import Config
 from handlers.notifier import Delivery
 from models import AuditLog, Category, Device, Loan, Person, db
@@ -76,20 +74,6 @@ def reset() -> None:
     AuditLog.delete().where(AuditLog.action.startswith("reminders")).execute()
 
 
-def timed(fn: callable, repeat: int, before: callable | None = None) -> tuple[float, float]:
-    """Median and p95 of fn's wall time in ms; `before` runs untimed ahead of each sample."""
-    samples = []
-    for _ in range(repeat):
-        if before is not None:
-            before()
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
-    return statistics.median(samples), p95
-
-
 def run(backend: str, small: bool) -> list[Result]:
     """Time one full run (claims, rendering, digest) and a repeated run the same day."""
     from jobs.reminders import run as reminder_run
@@ -107,11 +91,11 @@ def run(backend: str, small: bool) -> list[Result]:
             report = reminder_run(TODAY, sender, config, NOW)
             assert report.sent == min(due, people), report.line()
 
-        median, p95 = timed(one_run, repeat, before=reset)
+        median, p95 = measure(one_run, repeat, setup=reset)
         results = [Result("reminders", backend, name, median, p95, TARGET_MS)]
         reset()
         reminder_run(TODAY, sender, config, NOW)
-        median, p95 = timed(lambda: reminder_run(TODAY, sender, config, NOW), repeat)
+        median, p95 = measure(lambda: reminder_run(TODAY, sender, config, NOW), repeat)
         results.append(Result("reminders", backend, "rerun same day (no-op)", median, p95,
                               TARGET_MS))
         return results

@@ -139,15 +139,7 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
     if card.holding:
         lines.append(texts.USER_HOLDS.format(count=len(card.holding)))
         for loan in card.holding[:LINES_LIMIT]:
-            overdue = (ctx.today - loan.due_date).days if loan.due_date else 0
-            if overdue > 0:
-                due = texts.MINE_OVERDUE.format(days=texts.days(overdue))
-            elif loan.due_date:
-                due = texts.MINE_DUE.format(date=texts.fmt_date(loan.due_date))
-            else:
-                due = texts.MINE_NO_DUE
-            lines.append(texts.USER_HOLD_LINE.format(number=loan.device.number,
-                                                     name=texts.e(loan.device.name), due=due))
+            lines.append(render.loan_line(loan, ctx.today))
         if len(card.holding) > LINES_LIMIT:
             lines.append(texts.USER_MORE.format(count=len(card.holding) - LINES_LIMIT))
     else:

@@ -507,7 +507,6 @@ USER_UNREACHABLE = "⚠️ Бот не может писать (заблокир
 USER_COMMENT = "Комментарий: {comment}"
 USER_HOLDS = "<b>На руках: {count}</b>"
 USER_HOLDS_NOTHING = "На руках: ничего"
-USER_HOLD_LINE = "<b>{number}</b> {name} — {due}"
 USER_QUEUES = "<b>В очередях: {count}</b>"
 USER_QUEUES_NONE = "В очередях: нет"
 USER_QUEUE_LINE = "<b>{number}</b> {name} — с {date}"
