@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from e2e import button_data, press, reply_to, running_bot, say
@@ -176,3 +177,28 @@ def test_admin_imports_cp1251_csv_and_a_user_finds_a_device(api, tmp_path):
         assert "с блоком; питания" in card.text
         assert say(api, USER, "елка").text.startswith(texts.CARD_TITLE.format(
             number=102, name="Сканер Ёлка"))
+
+
+def test_polling_loop_touches_the_heartbeat_the_probe_reads(api, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    heartbeat = tmp_path / "heartbeat"
+    with running_bot(api, tmp_path):
+        deadline = time.monotonic() + 15
+        while not heartbeat.exists() and time.monotonic() < deadline:
+            api.push_message(USER, "/start")  # ends the long poll, so a cycle completes
+            time.sleep(0.3)
+        first = heartbeat.stat().st_mtime
+        os.utime(heartbeat, (first - 600, first - 600))  # as if the loop had been stuck
+        probe = [sys.executable, "-m", "jobs.healthcheck"]
+        env = {**os.environ, "HEARTBEAT_FILE": str(heartbeat), "HEARTBEAT_MAX_AGE": "120"}
+        root = Path(__file__).resolve().parent.parent
+        assert subprocess.run(probe, env=env, cwd=root, capture_output=True).returncode == 1
+        api.push_message(USER, "/start")
+        deadline = time.monotonic() + 15
+        while heartbeat.stat().st_mtime < first and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert heartbeat.stat().st_mtime >= first
+        assert subprocess.run(probe, env=env, cwd=root, capture_output=True).returncode == 0
