@@ -16,13 +16,14 @@ from inventory.dates import parse_future_date
 from inventory.errors import (
     AlreadyReturned,
     AlreadyTaken,
+    DomainError,
     HeldForQueue,
     InvalidDate,
     NotFound,
     NotHolder,
     PastDate,
 )
-from models import Device
+from models import Device, db
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -142,28 +143,29 @@ def on_take_skip_place(ctx: Ctx, args: list[str]) -> None:
 def finish_take(ctx: Ctx, due: date | None) -> None:
     """Record the loan and confirm with the card."""
     data = ctx.dialog.data
-    ctx.dialog.clear()
     device_id = int(data["device_id"])
-    try:
-        browse.before_read(ctx, device_id)
-        loan = loans.take(device_id, ctx.person, now=ctx.now, place=data.get("place", ""),
-                          due_date=due)
-    except NotFound:
+    browse.before_read(ctx, device_id)
+    refusal: DomainError | None = None
+    with db.atomic():
+        # Leaving the dialogue commits with the loan: one commit instead of two.
+        ctx.dialog.clear()
+        try:
+            loan = loans.take(device_id, ctx.person, now=ctx.now, place=data.get("place", ""),
+                              due_date=due)
+        except (NotFound, AlreadyTaken, HeldForQueue) as err:
+            refusal = err
+    if refusal is None:
+        browse.send_card(ctx, loan.device.id, prefix=texts.TAKEN.format(**title(loan.device)))
+    elif isinstance(refusal, NotFound):
         ctx.send(texts.DEVICE_GONE)
-        return
-    except AlreadyTaken as err:
-        device = Device.get_by_id(device_id)
-        holder = err.details["holder"]
-        ctx.send(texts.TAKEN_BY_OTHER.format(**title(device), holder=render.person_name(holder)
-                                             if holder else "—"))
-        return
-    except HeldForQueue as err:
-        device = Device.get_by_id(device_id)
-        until = texts.fmt_time(local_time(err.details["until"], ctx.config))
-        ctx.send(texts.HELD_FOR_OTHER.format(**title(device), until=until,
-                                             person=render.person_name(err.details["person"])))
-        return
-    browse.send_card(ctx, loan.device.id, prefix=texts.TAKEN.format(**title(loan.device)))
+    elif isinstance(refusal, AlreadyTaken):
+        holder = refusal.details["holder"]
+        ctx.send(texts.TAKEN_BY_OTHER.format(**title(Device.get_by_id(device_id)),
+                                             holder=render.person_name(holder) if holder else "—"))
+    else:
+        until = texts.fmt_time(local_time(refusal.details["until"], ctx.config))
+        ctx.send(texts.HELD_FOR_OTHER.format(**title(Device.get_by_id(device_id)), until=until,
+                                             person=render.person_name(refusal.details["person"])))
 
 
 def on_take_due_text(ctx: Ctx, message: types.Message) -> None:

@@ -96,6 +96,9 @@ def return_device(device_id: int, person: Person, *, now: datetime,
     """Close the open loan; only the holder (or an admin) may."""
     loan = _holders_loan(device_id, person, admin=admin)
     with db.atomic():
+        # Serialised with queue joins: a join either sees the device still held (and its
+        # entry is there for the hold that follows) or sees it free and is refused.
+        device = lock_device(device_id)
         closed = (
             Loan.update(returned_at=now, updated_at=now)
             .where((Loan.id == loan.id) & Loan.returned_at.is_null())
@@ -103,7 +106,6 @@ def return_device(device_id: int, person: Person, *, now: datetime,
         )
         if not closed:
             raise AlreadyReturned(device_id=device_id)
-        device = Device.get_by_id(device_id)
         action = "loan.returned" if loan.person_id == person.id else "loan.unassigned"
         audit.record(action, actor=person, device=device, person=loan.person, now=now,
                      loan_id=loan.id)

@@ -178,6 +178,9 @@ def leave(device_id: int, person: Person, now: datetime,
 def start_hold(device_id: int, now: datetime,
                hold_hours: int = HOLD_HOURS_DEFAULT) -> Offer | None:
     """After a return: hold the device for the first in line (None: nobody waits, or held)."""
+    # Returns lock the device like joins do, so an empty queue here stays empty: skip the write.
+    if not QueueEntry.select().where(QueueEntry.device == device_id).exists():
+        return None
     with db.atomic():
         return _settle(lock_device(device_id), now, hold_hours)
 
