@@ -31,11 +31,15 @@ def before_read(ctx: Ctx, device_id: int | None = None) -> None:
         hook(ctx, device_id)
 
 
-def card_view(ctx: Ctx, device_id: int,
-              row: devices.DeviceRow | None = None) -> tuple[str, types.InlineKeyboardMarkup]:
-    """Text and keyboard of a device card for this viewer (raises NotFound)."""
+def card_view(ctx: Ctx, device_id: int, row: devices.DeviceRow | None = None, *,
+              settled: bool = False) -> tuple[str, types.InlineKeyboardMarkup]:
+    """Text and keyboard of a device card for this viewer (raises NotFound).
+
+    `settled`: the caller has just brought the device's holds up to date.
+    """
     if row is None:
-        before_read(ctx, device_id)
+        if not settled:
+            before_read(ctx, device_id)
         row = devices.card(device_id, ctx.now)
     lines: list[str] = []
     buttons: list[list[types.InlineKeyboardButton]] = []
@@ -47,9 +51,9 @@ def card_view(ctx: Ctx, device_id: int,
 
 
 def send_card(ctx: Ctx, device_id: int, *, edit: bool = False, prefix: str = "",
-              row: devices.DeviceRow | None = None) -> None:
+              row: devices.DeviceRow | None = None, settled: bool = False) -> None:
     """Show a card as a new message, or in place of the pressed button's message."""
-    text, markup = card_view(ctx, device_id, row)
+    text, markup = card_view(ctx, device_id, row, settled=settled)
     if prefix:
         text = prefix + "\n\n" + text
     (ctx.show if edit else ctx.send)(text, markup)

@@ -155,7 +155,8 @@ def finish_take(ctx: Ctx, due: date | None) -> None:
         except (NotFound, AlreadyTaken, HeldForQueue) as err:
             refusal = err
     if refusal is None:
-        browse.send_card(ctx, loan.device.id, prefix=texts.TAKEN.format(**title(loan.device)))
+        browse.send_card(ctx, loan.device.id, prefix=texts.TAKEN.format(**title(loan.device)),
+                         settled=True)
     elif isinstance(refusal, NotFound):
         ctx.send(texts.DEVICE_GONE)
     elif isinstance(refusal, AlreadyTaken):
@@ -219,7 +220,7 @@ def on_return_confirmed(ctx: Ctx, args: list[str]) -> None:
     loan = loans.return_device(int(args[0]), ctx.person, now=ctx.now)
     for hook in ctx.bot.after_return:
         hook(ctx, loan)
-    browse.send_card(ctx, loan.device.id, edit=True,
+    browse.send_card(ctx, loan.device.id, edit=True, settled=True,
                      prefix=texts.RETURNED.format(**title(loan.device)))
 
 

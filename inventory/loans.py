@@ -62,8 +62,11 @@ def take(
                 (QueueEntry.device == device) & (QueueEntry.person == person)
             ).execute()
             # Someone holds it now: a hold for another (an admin assigned it) waits in line again.
-            for held in QueueEntry.select(QueueEntry, Person).join(Person).where(
-                    (QueueEntry.device == device) & QueueEntry.hold_until.is_null(False)):
+            # Only an admin can take a device held for someone else, so only then is there any.
+            held_for_others = [] if assigned_by is None else QueueEntry.select(
+                QueueEntry, Person).join(Person).where(
+                    (QueueEntry.device == device) & QueueEntry.hold_until.is_null(False))
+            for held in held_for_others:
                 QueueEntry.update(hold_until=None, updated_at=now).where(
                     QueueEntry.id == held.id).execute()
                 audit.record("hold.cleared", actor=assigned_by or person, device=device,
