@@ -330,7 +330,7 @@ def test_xlsx_first_sheet_values_as_text() -> None:
         PREDECESSOR_HEADER,
         ["49", "Эвотор 7.2", "Онлайн-касса", "123456789012", "01.02.2024", "4.5", "",
          "A@B.RU", "Склад", "01.03.2025"],
-        ["50", "Сканер", "сканер", "SC-50", "01.02.2024", "1.0", ""],  # trailing blanks cut
+        ["50", "Сканер", "сканер", "SC-50", "01.02.2024", "1.0"],  # trailing blanks cut
     ]
     plan = build_plan(rows, existing())
     assert plan.ok, texts(plan)
