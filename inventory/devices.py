@@ -88,14 +88,27 @@ def _to_row(device: Device) -> DeviceRow:
     return DeviceRow(device, loan, hold)
 
 
-def _page(condition: pw.Expression, page: int, now: datetime) -> Page:
-    """One page of the devices matching condition, ordered by number; page clamped."""
-    total = Device.select().where(condition).count()
+def _page(condition: pw.Expression, page: int, now: datetime, scan: bool = False) -> Page:
+    """One page of the devices matching condition, ordered by number; page clamped.
+
+    `scan`: the condition needs a full scan (a substring search), so the total comes with the
+    page's ids from that one scan (COUNT() OVER ()); otherwise an indexed count is cheaper.
+    """
+    ordered = Device.select(Device.id).where(condition).order_by(Device.number)
+    asked = max(1, page)
+    found: list[tuple[int, int]] = []
+    if scan:
+        found = list(ordered.select_extend(pw.fn.COUNT(Device.id).over())
+                     .paginate(asked, PAGE_SIZE).tuples())
+    total = found[0][1] if found else Device.select().where(condition).count()
     pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(max(1, page), pages)
-    # Pick the page's ids on the device table alone, then join: a deep OFFSET stays cheap.
-    ids = (Device.select(Device.id).where(condition).order_by(Device.number)
-           .paginate(page, PAGE_SIZE))
+    page = min(asked, pages)
+    if not total:
+        return Page([], page, pages, 0)
+    # The page's ids first, then loans, holders and holds for those ids only: a deep page
+    # (OFFSET thousands) never joins the rows it skips.
+    ids = [device_id for device_id, _ in found] if found and page == asked else \
+        ordered.paginate(page, PAGE_SIZE)
     query = _rows_query(now).where(Device.id.in_(ids)).order_by(Device.number)
     return Page([_to_row(d) for d in query], page, pages, total)
 
@@ -131,7 +144,7 @@ def search(query: str, page: int, now: datetime) -> Page:
     condition = _search_condition(query)
     if condition is None:
         return Page([], 1, 1, 0)
-    return _page(condition, page, now)
+    return _page(condition, page, now, scan=True)
 
 
 def card(device_id: int, now: datetime) -> DeviceRow:
