@@ -366,6 +366,14 @@ def callback_update(user_id: int, data: str, message_id: int = 1) -> dict:
     }}
 
 
+def dialog_state(chat_id: int) -> str | None:
+    """The dialogue state stored for a chat."""
+    from models import DialogState
+
+    row = DialogState.get_or_none(DialogState.chat_id == chat_id)
+    return row.state if row else None
+
+
 @dataclass
 class Harness:
     """A bot fed with updates in the test's thread, and what it sent back."""

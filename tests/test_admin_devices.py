@@ -6,10 +6,10 @@ import json
 from datetime import date, timedelta
 
 import pytest
-from conftest import ADMIN_ID, USER_ID
+from conftest import ADMIN_ID, USER_ID, dialog_state
 
 from handlers import texts
-from models import AuditLog, Category, Device, DialogState, Loan, Person, QueueEntry
+from models import AuditLog, Category, Device, Loan, Person, QueueEntry
 
 OTHER_ID = 200
 TODAY = date(2026, 11, 26)
@@ -24,11 +24,6 @@ def world(seed):
     seed.category("Сканер")
     device = seed.device(49, "Эвотор 7.2", serial="ZN-49")
     return admin, user, other, device
-
-
-def state() -> str | None:
-    row = DialogState.get_or_none(DialogState.chat_id == ADMIN_ID)
-    return row.state if row else None
 
 
 # --- the menu --------------------------------------------------------------------------------
@@ -64,7 +59,7 @@ def test_bare_edit_asks_for_the_number(harness, world):
     assert harness.send(ADMIN_ID, "50").last(ADMIN_ID).text == texts.EDIT_NO_SUCH.format(
         number=50, example=49)
     assert harness.send(ADMIN_ID, "49").last(ADMIN_ID).text.endswith(texts.EDIT_MENU)
-    assert state() is None
+    assert dialog_state(ADMIN_ID) is None
 
 
 # --- editing fields --------------------------------------------------------------------------
@@ -91,7 +86,7 @@ def test_edit_each_field(harness, world, field, typed, column, stored):
     assert fresh.search_text == f"{fresh.name.lower()}\n{fresh.serial.lower()}"
     entry = AuditLog.get(AuditLog.action == "device.edited")
     assert entry.actor_id == admin.id and json.loads(entry.details)["field"] == field
-    assert state() is None
+    assert dialog_state(ADMIN_ID) is None
 
 
 @pytest.mark.parametrize(("field", "typed", "expected"), [
@@ -111,7 +106,7 @@ def test_edit_uses_the_same_validation_as_add(harness, world, seed, field, typed
     harness.press(ADMIN_ID, f"edf:{device.id}:{field}")
     call = harness.send(ADMIN_ID, typed).last(ADMIN_ID)
     assert call.text == expected()
-    assert state() == "edit:value"
+    assert dialog_state(ADMIN_ID) == "edit:value"
     assert Device.get_by_id(device.id).number == 49
     assert not AuditLog.select().where(AuditLog.action == "device.edited").exists()
 
@@ -148,7 +143,7 @@ def test_edit_back_and_cancel_change_nothing(harness, world, sender):
     *_, device = world
     harness.press(ADMIN_ID, f"edf:{device.id}:name")
     call = harness.press(ADMIN_ID, f"edv:{device.id}:name:back").last(ADMIN_ID)
-    assert call.text.endswith(texts.EDIT_MENU) and state() is None
+    assert call.text.endswith(texts.EDIT_MENU) and dialog_state(ADMIN_ID) is None
     harness.press(ADMIN_ID, f"edf:{device.id}:name")
     assert harness.send(ADMIN_ID, "/cancel").last(ADMIN_ID).text == texts.CANCELLED
     assert harness.send(ADMIN_ID, "Новое имя").last(ADMIN_ID).text == texts.NOT_FOUND.format(

@@ -6,11 +6,11 @@ import json
 from datetime import date, timedelta
 
 import pytest
-from conftest import ADMIN_ID, USER_ID
+from conftest import ADMIN_ID, USER_ID, dialog_state
 
 from handlers import texts
 from inventory import loans
-from models import AuditLog, DialogState, Loan, Person, QueueEntry
+from models import AuditLog, Loan, Person, QueueEntry
 
 OTHER_ID = 200
 TODAY = date(2026, 11, 26)
@@ -28,21 +28,16 @@ def world(seed):
     return admin, user, other, pending
 
 
-def state() -> str | None:
-    row = DialogState.get_or_none(DialogState.chat_id == ADMIN_ID)
-    return row.state if row else None
-
-
 def test_users_lists_everyone_active_and_searches_typed_text(harness, world):
     call = harness.send(ADMIN_ID, "/users").last(ADMIN_ID)
     assert call.text == texts.USERS_TITLE.format(total=4)
     labels = [b["text"] for b in call.buttons]
     assert "Ольга Смирнова — olga@company.ru" in labels
     assert not [label for label in labels if "gone@" in label]
-    assert state() == "users:query"
+    assert dialog_state(ADMIN_ID) == "users:query"
     call = harness.send(ADMIN_ID, "СМИРНОВА").last(ADMIN_ID)  # a single hit opens the card
     assert call.text.startswith(texts.USER_CARD_TITLE.format(name="Ольга Смирнова"))
-    assert state() is None
+    assert dialog_state(ADMIN_ID) is None
 
 
 @pytest.mark.parametrize(("query", "expected"), [
@@ -128,7 +123,7 @@ def test_change_email_validated_unique_lower_case(make_harness, world):
     assert Person.get_by_id(user.id).email == "ivan.petrov@company.ru"
     details = json.loads(AuditLog.get(AuditLog.action == "person.email_changed").details)
     assert (details["old"], details["new"]) == ("ivan@company.ru", "ivan.petrov@company.ru")
-    assert state() is None
+    assert dialog_state(ADMIN_ID) is None
 
 
 def test_email_of_a_deleted_person_is_still_taken(harness, world):
