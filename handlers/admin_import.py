@@ -122,7 +122,7 @@ def read_plan(ctx: Ctx, status: Status, raw: bytes, name: str) -> ImportPlan:
     rows = importing.read_table(raw, name)
     if len(rows) > PROGRESS_ROWS:
         status.show(texts.IMPORT_CHECKING.format(name=texts.e(name), rows=len(rows) - 1))
-    return importing.build_plan(rows, existing_data(), ctx.today)
+    return importing.build_plan(rows, existing_data(), ctx.today, ctx.config.email_domains)
 
 
 def warning_lines(plan: ImportPlan) -> list[str]:

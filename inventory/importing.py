@@ -595,9 +595,13 @@ def _fold(text: str) -> str:
 
 
 def build_plan(
-    rows: list[list[str]], existing: ExistingData, today: date | None = None
+    rows: list[list[str]], existing: ExistingData, today: date | None = None,
+    domains: tuple[str, ...] = (),
 ) -> ImportPlan:
-    """Validate every row against the file itself and the database; nothing is written."""
+    """Validate every row against the file itself and the database; nothing is written.
+
+    `domains`: EMAIL_DOMAINS; a holder email outside them is an error, as in /add.
+    """
     plan = ImportPlan()
     header_index = next((i for i, row in enumerate(rows) if not _is_empty(row)), None)
     if header_index is None:
@@ -697,6 +701,9 @@ def build_plan(
         email = value["email"].lower().removeprefix("mailto:")
         if email and (len(email) > 254 or not _EMAIL.match(email)):
             reasons.append(f"неверный адрес почты «{value['email']}»")
+        elif email and domains and email.rsplit("@", 1)[1] not in domains:
+            reasons.append(f"адрес «{value['email']}» не на разрешённом домене "
+                           f"({', '.join('@' + d for d in domains)})")
         if value["due_date"] and not email:
             reasons.append("дата возврата указана, а почта держателя — нет")
         if value["place"] and not email:

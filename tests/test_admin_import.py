@@ -156,6 +156,17 @@ def test_a_file_with_errors_lists_every_error_and_writes_nothing(harness, world,
     assert counts() == before
 
 
+def test_holder_email_outside_allowed_domains_is_an_error(make_harness, world, downloads):
+    harness = make_harness(email_domains=("company.ru",))
+    rows = [HEADER,
+            ["1", "Годный", "Сканер", "OK-1", "", "", "", "olga@company.ru", "", ""],
+            ["2", "Чужой", "Сканер", "OK-2", "", "", "", "olga@gmail.com", "", ""]]
+    before = counts()
+    call = upload(harness, ADMIN_ID, csv_bytes(rows), "domains.csv").last(ADMIN_ID)
+    assert "Строка 3: адрес «olga@gmail.com» не на разрешённом домене (@company.ru)" in call.text
+    assert call.buttons == [] and counts() == before
+
+
 def test_too_many_errors_for_one_message_go_into_a_file(harness, world, downloads, sender):
     rows = [HEADER] + [[str(n), f"Устройство {n}", "Пылесос", f"S-{n}", "", "", "", "", "", ""]
                        for n in range(1, 301)]
