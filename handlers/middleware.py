@@ -38,6 +38,8 @@ class ContextMiddleware(BaseMiddleware):
         if message is not None and message.chat.type != "private":
             # devtrack is a personal assistant: it never talks in groups.
             return CancelUpdate()
+        # peewee's pool pings a PostgreSQL connection on checkout and replaces a dead one
+        # (after a database restart), so the first query of an update can trust it.
         db.connect(reuse_if_open=True)
         try:
             user = update.from_user

@@ -6,6 +6,8 @@ import threading
 from dataclasses import replace
 from datetime import date
 
+import psycopg2
+import pytest
 from conftest import USER_ID, callback_update, message_update
 from telebot import types
 
@@ -81,3 +83,23 @@ def test_handler_failure_is_logged_and_the_person_told(harness, seed, monkeypatc
     sent = harness.send(USER_ID, "/mine")
     assert sent.last(USER_ID).text == texts.ERROR
     assert "database on fire" in caplog.text
+
+
+def test_bot_survives_a_database_restart(backend, config, sender, seed, clock, database):
+    """Connections killed by the server are replaced (the pool pings on checkout)."""
+    if backend != "postgres":
+        pytest.skip("SQLite has no server to restart")
+    seed.person(USER_ID)
+    bot = create_bot(config, threaded=False, clock=clock)
+    bot.process_new_updates([types.Update.de_json(message_update(USER_ID, "/mine"))])
+    assert sender.last(USER_ID).text == texts.MINE_EMPTY
+    database.close()
+    admin = psycopg2.connect(database.url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:  # what a server restart does to every open connection
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    admin.close()
+    bot.process_new_updates([types.Update.de_json(message_update(USER_ID, "/mine"))])
+    assert sender.last(USER_ID).text == texts.MINE_EMPTY
+    assert texts.ERROR not in sender.texts()
