@@ -53,11 +53,8 @@ def chosen(ctx: Ctx) -> Person:
 
 def on_start(ctx: Ctx, args: list[str]) -> None:
     """asg:<device id> — ask whom to give the device to."""
-    device = catalog.get_device(int(args[0]))
-    loan = loans.open_loan(device.id)
-    if loan is not None:
-        ctx.answer(texts.ASSIGN_ALREADY_HELD.format(holder=admin_common.plain_name(loan.person)),
-                   alert=True)
+    device = admin_common.free_device_or_alert(ctx, int(args[0]), texts.ASSIGN_ALREADY_HELD)
+    if device is None:
         return
     ctx.dialog.set(WHO, device_id=device.id)
     ctx.send(texts.ASSIGN_ASK_WHO.format(**title(device)), keyboards.cancel_keyboard())

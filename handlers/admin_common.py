@@ -11,7 +11,7 @@ from telebot import types
 from handlers import keyboards, texts
 from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
-from inventory import catalog
+from inventory import catalog, loans
 from inventory.errors import (
     Conflict,
     DomainError,
@@ -146,3 +146,13 @@ def plain_name(person: Person | None) -> str:
     if person is None:
         return "—"
     return person.name or person.email
+
+
+def free_device_or_alert(ctx: Ctx, device_id: int, held_template: str) -> Device | None:
+    """The device if nobody holds it; otherwise an alert naming the holder, and None."""
+    device = catalog.get_device(device_id)
+    loan = loans.open_loan(device.id)
+    if loan is None:
+        return device
+    ctx.answer(held_template.format(holder=plain_name(loan.person)), alert=True)
+    return None

@@ -12,7 +12,7 @@ from handlers.admin_common import button, nav_row
 from handlers.context import Ctx, ctx_of, local_date
 from handlers.lending import drop_buttons
 from handlers.routing import ROLE_ADMIN
-from inventory import catalog, devices, loans
+from inventory import catalog, devices
 from inventory.errors import DomainError, InvalidValue, NotAllowed, NotFound
 from inventory.history import HistoryPage, assigner, history
 from models import Device, Loan
@@ -276,11 +276,8 @@ def on_history(ctx: Ctx, args: list[str]) -> None:
 
 def on_delete(ctx: Ctx, args: list[str]) -> None:
     """del:<device id> — refuse while held, otherwise ask to confirm."""
-    device = catalog.get_device(int(args[0]))
-    loan = loans.open_loan(device.id)
-    if loan is not None:
-        ctx.answer(texts.DELETE_HELD.format(holder=admin_common.plain_name(loan.person)),
-                   alert=True)
+    device = admin_common.free_device_or_alert(ctx, int(args[0]), texts.DELETE_HELD)
+    if device is None:
         return
     ctx.show(texts.DELETE_ASK.format(**title(device)), keyboards.confirm_keyboard(
         texts.BTN_YES_DELETE, f"delo:{device.id}", f"edit:{device.id}"))
