@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from telebot import types
@@ -52,9 +53,29 @@ def announce(ctx: Ctx, offers: Iterable[queue.Offer | None]) -> None:
             send_hold_offer(ctx.bot.notifier, offer, ctx.config)
 
 
+def send_hold_lapsed(notifier: Notifier, lapse: queue.Lapse, config: Config) -> Delivery:
+    """Tell the person their hold ran out, with the card to join the queue again."""
+    until = texts.fmt_time(local_time(lapse.until, config))
+    return notifier.send(lapse.person, texts.HOLD_LAPSED.format(**title(lapse.device),
+                                                               until=until),
+                         keyboards.device_buttons([lapse.device]))
+
+
+def expire_and_tell(notifier: Notifier, config: Config, now: datetime,
+                    device_id: int | None = None) -> int:
+    """Pass run-out holds on, tell whose hold lapsed and who now has one; returns the offers."""
+    lapsed: list[queue.Lapse] = []
+    offers = queue.expire_holds(now, config.hold_hours, device_id=device_id, lapsed=lapsed)
+    for lapse in lapsed:
+        send_hold_lapsed(notifier, lapse, config)
+    for offer in offers:
+        send_hold_offer(notifier, offer, config)
+    return len(offers)
+
+
 def settle(ctx: Ctx, device_id: int | None) -> None:
-    """before_read hook: pass run-out holds on (one device, or all) and announce new holds."""
-    announce(ctx, queue.expire_holds(ctx.now, ctx.config.hold_hours, device_id=device_id))
+    """before_read hook: pass run-out holds on (one device, or all) and tell the people."""
+    expire_and_tell(ctx.bot.notifier, ctx.config, ctx.now, device_id)
 
 
 def after_return(ctx: Ctx, loan: Loan) -> None:

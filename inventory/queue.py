@@ -47,6 +47,15 @@ class Offer:
 
 
 @dataclass(frozen=True)
+class Lapse:
+    """A hold that ran out: whom to tell that the device is no longer kept for them."""
+
+    person: Person
+    device: Device
+    until: datetime
+
+
+@dataclass(frozen=True)
 class Joined:
     """A new queue entry and its position."""
 
@@ -201,11 +210,13 @@ def decline_hold(device_id: int, person: Person, now: datetime,
 
 
 def expire_holds(now: datetime, hold_hours: int = HOLD_HOURS_DEFAULT, *,
-                 device_id: int | None = None) -> list[Offer]:
+                 device_id: int | None = None,
+                 lapsed: list[Lapse] | None = None) -> list[Offer]:
     """Pass run-out holds on and hold free devices for their first in line; returns whom to tell.
 
     Idempotent and safe to run from several processes at once: a second run (or a concurrent
-    one) finds nothing left to do, and each hold is offered exactly once.
+    one) finds nothing left to do, and each hold is offered exactly once. The holds that ran
+    out are appended to `lapsed` when given (each exactly once, like the offers).
     """
     offers = []
     for candidate in _unsettled_devices(now, device_id):
@@ -214,7 +225,7 @@ def expire_holds(now: datetime, hold_hours: int = HOLD_HOURS_DEFAULT, *,
                 device = lock_device(candidate)
             except NotFound:  # deleted meanwhile: its queue went with it
                 continue
-            offer = _settle(device, now, hold_hours)
+            offer = _settle(device, now, hold_hours, lapsed)
         if offer is not None:
             offers.append(offer)
     return offers
@@ -235,7 +246,8 @@ def _unsettled_devices(now: datetime, device_id: int | None) -> list[int]:
     return sorted({row.device_id for row in query})
 
 
-def _settle(device: Device, now: datetime, hold_hours: int) -> Offer | None:
+def _settle(device: Device, now: datetime, hold_hours: int,
+            lapsed: list[Lapse] | None = None) -> Offer | None:
     """Bring one locked device's holds in order; the new hold to announce, if one was given."""
     entries = list(
         QueueEntry.select(QueueEntry, Person)
@@ -266,6 +278,8 @@ def _settle(device: Device, now: datetime, hold_hours: int) -> Offer | None:
             if gone:
                 audit.record("hold.expired", actor=None, device=device, person=entry.person,
                              now=now, until=entry.hold_until)
+                if lapsed is not None:
+                    lapsed.append(Lapse(entry.person, device, entry.hold_until))
     waiting = [e for e in entries if e.hold_until is None and e.person.deleted_at is None]
     if not waiting:
         return None

@@ -42,9 +42,8 @@ from telebot.types import InlineKeyboardMarkup as Markup
 from config import Config, ConfigError, load_config
 from handlers.context import local_date, local_time
 from handlers.notifier import Delivery, Notifier
-from handlers.queue import send_hold_offer
+from handlers.queue import expire_and_tell
 from handlers.reminders import digest_messages, reminder_messages
-from inventory import queue as queue_holds
 from inventory import reminders
 from models import AuditLog, Device, Loan, Person, init_db, utcnow
 
@@ -137,11 +136,8 @@ class Report:
 
 
 def apply_queue_holds(now: datetime, sender: Sender, config: Config) -> int:
-    """Pass run-out holds on and tell everyone who now has a device held for them."""
-    offers = queue_holds.expire_holds(now, config.hold_hours)
-    for offer in offers:
-        send_hold_offer(sender, offer, config)
-    return len(offers)
+    """Pass run-out holds on; tell whose hold lapsed and who now has a device held for them."""
+    return expire_and_tell(sender, config, now)
 
 
 def run(today: date, sender: Sender, config: Config, now: datetime, *,

@@ -248,6 +248,8 @@ def test_expiry_passes_the_hold_on_when_the_device_is_read(harness, device, peop
     until = "28.11.2026 13:00"  # 25 + 24 hours after T0 (09:00 UTC), in Moscow time
     assert texts.STATE_HOLD.format(person=name(C_ID), until=until) in call.text
     assert hold_message(harness, C_ID).text == texts.HOLD_OFFER.format(**NAME, until=until)
+    assert harness.sender.last(B_ID).text == texts.HOLD_LAPSED.format(**NAME,
+                                                                      until=HOLD_UNTIL)
     # B's old «Взять» now finds the device held for C.
     harness.press(B_ID, f"take:{device.id}")
     assert harness.sender.last(B_ID).text == texts.HELD_FOR_OTHER.format(
@@ -256,7 +258,9 @@ def test_expiry_passes_the_hold_on_when_the_device_is_read(harness, device, peop
     sent_before = len(harness.sender.of("sendMessage"))
     call = harness.send(A_ID, "/all").last(A_ID)
     assert texts.LINE.format(**NAME, state=texts.LINE_FREE) in call.text
-    assert len(harness.sender.of("sendMessage")) == sent_before + 1  # only the list itself
+    # The list itself and C's notice that the hold lapsed; nobody is offered anything.
+    assert len(harness.sender.of("sendMessage")) == sent_before + 2
+    assert harness.sender.last(C_ID).text == texts.HOLD_LAPSED.format(**NAME, until=until)
     assert texts.STATE_FREE in card(harness, B_ID, device).text
     assert AuditLog.select().where(AuditLog.action == "hold.expired").count() == 2
 

@@ -661,15 +661,19 @@ def test_queue_holds_are_passed_on_and_announced_every_day(remind, seed, clock, 
     assert entry.person_id == c.id and entry.hold_until > clock.now
     offer = sender.last(c.telegram_id)
     assert offer.text.startswith("🟡 <b>№77 Атол 91Ф</b>")
+    lapse = sender.last(b.telegram_id)
+    assert lapse.text == texts.HOLD_LAPSED.format(number=77, name="Атол 91Ф",
+                                                  until="27.11.2026 12:00")
+    assert lapse.button("Атол 91Ф")["callback_data"] == f"card:{device.id}"
     assert offer.button(texts.BTN_TAKE)["callback_data"] == f"take:{device.id}"
     assert remind(SAT).holds == 0  # idempotent
 
 
 def test_failing_queue_holds_do_not_stop_reminders(remind, seed, user, monkeypatch):
-    def broken(now, hold_hours):
+    def broken(*args, **kwargs):
         raise RuntimeError("queue bug")
 
-    monkeypatch.setattr(job.queue_holds, "expire_holds", broken)
+    monkeypatch.setattr("inventory.queue.expire_holds", broken)
     seed.loan(seed.device(1), user, due=THU)
     report = remind()
     assert report.holds_failed and report.sent == 1
