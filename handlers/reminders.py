@@ -182,9 +182,12 @@ def digest_messages(overdue: Sequence[Loan], unreachable: Sequence[tuple[Person,
     if unreachable:
         section = Section([texts.DIGEST_UNREACHABLE_TITLE.format(count=len(unreachable))])
         for person, held in unreachable:
-            section.items.append((texts.DIGEST_UNREACHABLE_LINE.format(
+            line = texts.DIGEST_UNREACHABLE_LINE.format(
                 person=render.person_name(person), email=texts.e(person.email),
-                devices=texts.devices_count(held)), None))
+                devices=texts.devices_count(held))
+            if person.telegram_id is None:
+                line += texts.DIGEST_NOT_REGISTERED
+            section.items.append((line, None))
         sections.append(section)
     chunks = split(sections, budget=_budget("", len(overdue) + len(unreachable)))
     return _with_parts(["\n".join(lines) for lines, _ in chunks])

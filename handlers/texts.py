@@ -557,6 +557,7 @@ DIGEST_TITLE = "<b>Просрочено устройств: {count}</b> на {da
 DIGEST_LINE = "• <b>№{number}</b> {name} — {holder}, просрочено на {days}"
 DIGEST_UNREACHABLE_TITLE = "<b>Не получают сообщения бота, но держат устройства: {count}</b>"
 DIGEST_UNREACHABLE_LINE = "• {person} — {email}, {devices}"
+DIGEST_NOT_REGISTERED = " (ещё не зарегистрирован в боте)"
 
 
 def devices_count(n: int) -> str:

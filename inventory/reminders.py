@@ -139,13 +139,17 @@ def overdue_loans(today: date) -> list[Loan]:
 
 
 def unreachable_holders() -> list[tuple[Person, int]]:
-    """People marked unreachable who still hold devices, with how many (one query)."""
+    """People the bot cannot write to who still hold devices, with how many (one query).
+
+    That is people marked unreachable and people known only by email (from an import or an
+    admin's assignment), who get no reminders until they register.
+    """
     count = pw.fn.COUNT(Loan.id).alias("held")
+    cannot_write = (Person.reachable == False) | Person.telegram_id.is_null()  # noqa: E712
     query = (
         Person.select(Person, count)
         .join(Loan, on=(Loan.person == Person.id))
-        .where(Loan.returned_at.is_null() & (Person.reachable == False)  # noqa: E712
-               & Person.deleted_at.is_null())
+        .where(Loan.returned_at.is_null() & cannot_write & Person.deleted_at.is_null())
         .group_by(Person.id)
         .order_by(Person.name, Person.email)
     )

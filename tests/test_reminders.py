@@ -129,7 +129,9 @@ def test_returned_loans_and_people_without_telegram(remind, seed, user, sender, 
     imported = seed.person(None, email="imported@company.ru")
     seed.loan(seed.device(2), imported, due=THU)
     report = remind()
-    assert sender.of("sendMessage") == []
+    # No reminder can reach the imported person; only the admin digest names them.
+    assert [int(c.params["chat_id"]) for c in sender.of("sendMessage")] == [ADMIN_ID]
+    assert "imported@company.ru" in sender.last(ADMIN_ID).text
     assert (report.sent, report.skipped) == (0, 1)
 
 
@@ -404,6 +406,8 @@ def test_admin_digest(make_harness, seed, sender, clock):
     seed.loan(seed.device(14, "Принтер"), gone)
     seed.loan(seed.device(15, "Принтер 2"), gone)
     Person.update(reachable=False).where(Person.id == gone.id).execute()
+    imported = seed.person(None, "newbie@company.ru", name="Новичок")  # known only by email
+    seed.loan(seed.device(16, "Касса"), imported, due=THU + timedelta(days=1))
     notifier = Notifier(harness.bot, sleep=lambda s: None)
     report = job.run(THU, notifier, harness.bot.config, clock.now)
     digest = "\n".join([
@@ -415,7 +419,10 @@ def test_admin_digest(make_harness, seed, sender, clock):
         texts.DIGEST_LINE.format(number=10, name="Атол", holder="Иван Петров (@ivan)",
                                  days="2 дня"),
         "",
-        texts.DIGEST_UNREACHABLE_TITLE.format(count=1),
+        texts.DIGEST_UNREACHABLE_TITLE.format(count=2),
+        texts.DIGEST_UNREACHABLE_LINE.format(person="Новичок", email=imported.email,
+                                             devices="1 устройство")
+        + texts.DIGEST_NOT_REGISTERED,
         texts.DIGEST_UNREACHABLE_LINE.format(person="Пётр Сидоров", email=gone.email,
                                              devices="2 устройства"),
     ])
