@@ -10,7 +10,7 @@ from datetime import datetime
 
 import peewee as pw
 
-from inventory import audit, loans
+from inventory import audit, handover, loans
 from inventory.devices import normalize
 from inventory.errors import Conflict, InvalidValue, NotAllowed, NotFound
 from inventory.history import HistoryPage, history
@@ -180,7 +180,9 @@ def delete_person(person_id: int, *, actor: Person, now: datetime) -> int:
         numbers = [d for (d,) in QueueEntry.select(Device.number).join(Device)
                    .where(QueueEntry.person == person.id).tuples()]
         QueueEntry.delete().where(QueueEntry.person == person.id).execute()
+        # Offers waiting for this person's answer can no longer be accepted.
+        voided = handover.void_offers_to(person, now)
         audit.record("person.deleted", actor=actor, person=person, now=now,
-                     queues_left=numbers)
+                     queues_left=numbers, handovers_voided=voided)
     logger.info("person %s deleted by %s", person.id, actor.telegram_id)
     return len(numbers)

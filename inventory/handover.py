@@ -220,3 +220,15 @@ def void_pending(device_id: int, now: datetime) -> list[Handover]:
                      now=now, handover_id=found.id, reason="returned")
     found.device, found.status = device, VOID
     return [found]
+
+
+def void_offers_to(person: Person, now: datetime) -> int:
+    """The colleague was deleted: their pending offers are void (returns how many)."""
+    offers = list(Handover.select().where((Handover.to_person == person.id)
+                                          & (Handover.status == PENDING)))
+    for found in offers:
+        if Handover.update(status=VOID, updated_at=now).where(
+                (Handover.id == found.id) & (Handover.status == PENDING)).execute():
+            audit.record("handover.void", actor=None, device=Device.get_by_id(found.device_id),
+                         person=person, now=now, handover_id=found.id, reason="deleted")
+    return len(offers)

@@ -168,3 +168,15 @@ def test_delete_person(admin, seed, clock):
         admin_people.get_person(person.id)
     with pytest.raises(NotFound):
         admin_people.delete_person(person.id, actor=admin, now=clock.now)
+
+
+def test_deleting_a_person_voids_offers_waiting_for_them(admin, seed, clock):
+    from inventory import handover
+
+    holder, colleague = seed.person(USER_ID), seed.person(USER_ID + 1)
+    device = seed.device(49)
+    seed.loan(device, holder)
+    offered = handover.offer(device.id, holder, colleague, clock.now)
+    admin_people.delete_person(colleague.id, actor=admin, now=clock.now)
+    assert handover.Handover.get_by_id(offered.id).status == handover.VOID
+    assert handover.pending(device.id) is None
