@@ -12,7 +12,6 @@ from handlers import admin_common, browse, keyboards, texts
 from handlers.admin_common import button, nav_row
 from handlers.context import Ctx, ctx_of
 from handlers.lending import drop_buttons, due_from_choice, example_date
-from handlers.notifier import Notifier
 from handlers.routing import ROLE_ADMIN
 from inventory import admin_people, catalog, loans
 from inventory.dates import parse_future_date
@@ -320,7 +319,7 @@ def tell_holder(ctx: Ctx, device: Device, email: str, due: date | None) -> None:
     if person is None:
         return
     due_text = texts.NOTIFY_ASSIGNED_DUE.format(date=texts.fmt_date(due)) if due else ""
-    Notifier(ctx.bot).send(person, texts.NOTIFY_ASSIGNED.format(
+    ctx.bot.notifier.send(person, texts.NOTIFY_ASSIGNED.format(
         number=device.number, name=texts.e(device.name), due=due_text))
 
 

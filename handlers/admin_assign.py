@@ -12,7 +12,6 @@ from handlers import admin_common, browse, keyboards, render, texts
 from handlers.admin_common import button, nav_row
 from handlers.context import Ctx
 from handlers.lending import drop_buttons, due_from_choice, example_date
-from handlers.notifier import Notifier
 from handlers.routing import ROLE_ADMIN
 from inventory import admin_people, catalog, loans
 from inventory.dates import parse_future_date
@@ -195,7 +194,7 @@ def finish(ctx: Ctx, due: date | None) -> None:
     device = loan.device
     due_text = texts.NOTIFY_ASSIGNED_DUE.format(date=texts.fmt_date(due)) if due else ""
     if person.telegram_id != ctx.user_id:
-        Notifier(ctx.bot).send(person, texts.NOTIFY_ASSIGNED.format(**title(device),
+        ctx.bot.notifier.send(person, texts.NOTIFY_ASSIGNED.format(**title(device),
                                                                     due=due_text))
     browse.send_card(ctx, device.id, prefix=texts.ASSIGNED.format(
         **title(device), person=render.person_name(person)))
@@ -228,7 +227,7 @@ def on_unassign_confirmed(ctx: Ctx, args: list[str]) -> None:
         hook(ctx, loan)
     holder = current.person
     if holder.telegram_id != ctx.user_id:
-        Notifier(ctx.bot).send(holder, texts.NOTIFY_UNASSIGNED.format(**title(loan.device)))
+        ctx.bot.notifier.send(holder, texts.NOTIFY_UNASSIGNED.format(**title(loan.device)))
     browse.send_card(ctx, device_id, edit=True, prefix=texts.UNASSIGNED.format(
         **title(loan.device), holder=render.person_name(holder)))
 
