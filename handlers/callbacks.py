@@ -9,20 +9,14 @@ from telebot import types
 
 from handlers import texts
 from handlers.context import ctx_of
-from handlers.routing import allowed
-from inventory.errors import AlreadyReturned, DomainError, NotFound, NotHolder
+from handlers.routing import allowed, outdated_text
+from inventory.errors import DomainError
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
 
 logger = logging.getLogger(__name__)
 
-# Errors a button can meet when the world changed since it was drawn.
-ALERTS: dict[type[DomainError], str] = {
-    NotFound: texts.DEVICE_GONE,
-    AlreadyReturned: texts.ALREADY_RETURNED,
-    NotHolder: texts.NOT_HOLDER,
-}
 
 
 def on_callback(call: types.CallbackQuery) -> None:
@@ -41,7 +35,7 @@ def on_callback(call: types.CallbackQuery) -> None:
         logger.info("bad callback arguments from %s: %r", ctx.user_id, (call.data or "")[:64])
         ctx.answer(texts.STALE_BUTTON, alert=True)
     except DomainError as err:
-        ctx.answer(ALERTS.get(type(err), texts.STALE_BUTTON), alert=True)
+        ctx.answer(outdated_text(err, texts.STALE_BUTTON), alert=True)
 
 
 def register(bot: DevtrackBot) -> None:

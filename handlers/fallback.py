@@ -9,7 +9,8 @@ from telebot import types
 
 from handlers import browse, texts
 from handlers.context import ctx_of
-from handlers.routing import allowed
+from handlers.routing import allowed, outdated_text
+from inventory.errors import DomainError
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -22,7 +23,12 @@ def on_message(message: types.Message) -> None:
     ctx = ctx_of(message)
     step = ctx.bot.routes.steps.get(ctx.dialog.state or "")
     if step is not None and allowed(ctx, step[1]):
-        step[0](ctx, message)
+        try:
+            step[0](ctx, message)
+        except DomainError as err:
+            # The device was returned, deleted or handed on while the dialogue went on.
+            ctx.dialog.clear()
+            ctx.send(outdated_text(err, texts.DIALOG_OUTDATED))
         return
     if ctx.dialog.state:
         ctx.dialog.clear()

@@ -11,7 +11,7 @@ from telebot import types
 from handlers import browse, keyboards, render, texts
 from handlers.context import Ctx, local_time
 from handlers.routing import pack
-from inventory import devices, loans
+from inventory import catalog, devices, loans
 from inventory.dates import parse_future_date
 from inventory.errors import (
     AlreadyReturned,
@@ -124,7 +124,7 @@ def on_take_place(ctx: Ctx, message: types.Message) -> None:
     """Typed place."""
     place = (message.text or "").strip()
     if not place:
-        ctx.send(texts.ASK_PLACE.format(**title(Device.get_by_id(ctx.dialog.data["device_id"]))),
+        ctx.send(texts.ASK_PLACE.format(**title(catalog.get_device(ctx.dialog.data["device_id"]))),
                  keyboards.skip_cancel_keyboard(pack("tkp", "skip")))
         return
     if len(place) > loans.PLACE_MAX:
@@ -161,11 +161,11 @@ def finish_take(ctx: Ctx, due: date | None) -> None:
         ctx.send(texts.DEVICE_GONE)
     elif isinstance(refusal, AlreadyTaken):
         holder = refusal.details["holder"]
-        ctx.send(texts.TAKEN_BY_OTHER.format(**title(Device.get_by_id(device_id)),
+        ctx.send(texts.TAKEN_BY_OTHER.format(**title(catalog.get_device(device_id)),
                                              holder=render.person_name(holder) if holder else "—"))
     else:
         until = texts.fmt_time(local_time(refusal.details["until"], ctx.config))
-        ctx.send(texts.HELD_FOR_OTHER.format(**title(Device.get_by_id(device_id)), until=until,
+        ctx.send(texts.HELD_FOR_OTHER.format(**title(catalog.get_device(device_id)), until=until,
                                              person=render.person_name(refusal.details["person"])))
 
 
@@ -209,7 +209,7 @@ def on_return(ctx: Ctx, args: list[str]) -> None:
     """
     device_id = int(args[0])
     require_holder(ctx, device_id)
-    device = Device.get_by_id(device_id)
+    device = catalog.get_device(device_id)
     show = ctx.send if args[1:] == [NEW_MESSAGE] else ctx.show
     show(texts.ASK_RETURN.format(**title(device)), keyboards.confirm_keyboard(
         texts.BTN_YES_RETURNED, pack("reto", device_id), pack("card", device_id)))
@@ -231,7 +231,7 @@ def on_change_due(ctx: Ctx, args: list[str]) -> None:
     """due:<id> — ask the holder for a new due date."""
     device_id = int(args[0])
     require_holder(ctx, device_id)
-    device = Device.get_by_id(device_id)
+    device = catalog.get_device(device_id)
     ctx.dialog.set(CHANGE_DUE, device_id=device_id)
     ctx.send(texts.ASK_NEW_DUE.format(**title(device), example=example_date(ctx)),
              keyboards.due_keyboard("cdd"))
@@ -267,14 +267,18 @@ def on_change_place(ctx: Ctx, args: list[str]) -> None:
     device_id = int(args[0])
     require_holder(ctx, device_id)
     ctx.dialog.set(CHANGE_PLACE, device_id=device_id)
-    ctx.send(texts.ASK_NEW_PLACE.format(**title(Device.get_by_id(device_id))),
+    ctx.send(texts.ASK_NEW_PLACE.format(**title(catalog.get_device(device_id))),
              keyboards.cancel_keyboard())
 
 
 def on_change_place_text(ctx: Ctx, message: types.Message) -> None:
     """Typed new place."""
     place = (message.text or "").strip()
-    if not place or len(place) > loans.PLACE_MAX:
+    if not place:
+        ctx.send(texts.ASK_NEW_PLACE.format(**title(catalog.get_device(ctx.dialog.data[
+            "device_id"]))), keyboards.cancel_keyboard())
+        return
+    if len(place) > loans.PLACE_MAX:
         ctx.send(texts.PLACE_TOO_LONG.format(limit=loans.PLACE_MAX), keyboards.cancel_keyboard())
         return
     device_id = int(ctx.dialog.data["device_id"])

@@ -9,7 +9,9 @@ from typing import Any
 
 from telebot import types
 
+from handlers import texts
 from handlers.context import Ctx
+from inventory.errors import AlreadyReturned, DomainError, NotFound, NotHolder
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +19,18 @@ CallbackFn = Callable[[Ctx, list[str]], Any]
 StepFn = Callable[[Ctx, types.Message], Any]
 
 ROLE_USER, ROLE_ADMIN, ROLE_DEVELOPER = "user", "admin", "developer"
+
+# Errors a button or a dialogue step meets when the world changed since it began.
+OUTDATED: dict[type[DomainError], str] = {
+    NotFound: texts.DEVICE_GONE,
+    AlreadyReturned: texts.ALREADY_RETURNED,
+    NotHolder: texts.NOT_HOLDER,
+}
+
+
+def outdated_text(err: DomainError, default: str) -> str:
+    """What to tell a person whose button or dialogue was overtaken by events."""
+    return OUTDATED.get(type(err), default)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from conftest import ADMIN_ID, USER_ID
+from conftest import ADMIN_ID, USER_ID, message_update
 
 from handlers import texts
 from inventory.devices import PAGE_SIZE
@@ -391,3 +391,31 @@ def test_mine_with_very_many_devices_fits_one_message(harness, seed, people):
     assert call.text.startswith(texts.MINE_TITLE.format(count=150))
     assert texts.HELD_MORE.format(count=110) in call.text
     assert len(call.buttons) == 40
+
+
+def test_a_dialogue_overtaken_by_events_ends_with_a_clear_line(harness, seed, people, clock):
+    user, _, _ = people
+    device = seed.device(49)
+    seed.loan(device, user)
+    harness.press(USER_ID, f"place:{device.id}")
+    from inventory import loans
+
+    loans.return_device(device.id, user, now=clock.now)  # returned meanwhile (e.g. by an admin)
+    sent = harness.send(USER_ID, "у клиента")
+    assert sent.last(USER_ID).text == texts.ALREADY_RETURNED
+    assert texts.ERROR not in sent.texts()
+    # The dialogue is over: the next text is a search again.
+    assert harness.send(USER_ID, "эвотор").last(USER_ID).text.startswith(
+        texts.CARD_TITLE.format(number=49, name="Эвотор 7.2"))
+
+
+def test_a_photo_where_a_place_is_expected_asks_again(harness, seed, people):
+    user, _, _ = people
+    device = seed.device(49)
+    seed.loan(device, user)
+    harness.press(USER_ID, f"place:{device.id}")
+    sent = harness.update(message_update(USER_ID, None, photo=[
+        {"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}]))
+    assert sent.last(USER_ID).text == texts.ASK_NEW_PLACE.format(number=49, name="Эвотор 7.2")
+    harness.send(USER_ID, "склад")
+    assert Loan.get().place == "склад"
