@@ -135,7 +135,6 @@ STATE_OVERDUE = "⚠️ Просрочено на {days} (срок был {date}
 STATE_PLACE = "Место: {place}"
 STATE_HOLD = "🟡 Придержано для {person} до {until}"
 HOLDER_WITH_USERNAME = "{name} (@{username})"
-YOU = "вас"
 
 BTN_TAKE = "Взять"
 BTN_RETURN = "Вернуть"
