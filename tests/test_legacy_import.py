@@ -458,3 +458,111 @@ def test_dev_button_without_url_explains_the_setting(harness, sender, developer)
     harness.press(DEV_ID, "dev:legacy")
     assert sender.last(DEV_ID).text == texts.DEV_LEGACY_NO_URL
     assert not sender.of("sendDocument")
+
+
+# --- a devtrack already in use ---------------------------------------------------------------
+
+
+@pytest.fixture
+def in_use(seed, legacy):
+    """devtrack with a holder, a hold, a deleted person and a registered one; a predecessor
+    that disagrees with each."""
+    x = seed.person(300, "x@company.ru", name="Икс")
+    anna = seed.person(301, "anna@company.ru", name="Анна")
+    petr = seed.person(302, "petr@company.ru", name="Пётр")
+    gone = seed.person(None, "deleted@company.ru", name="Ушедший")
+    Person.update(deleted_at=T0).where(Person.id == gone.id).execute()
+    seed.person(555, "tg@company.ru", name="Тэ")
+    one, two = seed.device(1, "Касса 1", serial="SN-1"), seed.device(2, "Касса 2", serial="SN-2")
+    seed.loan(one, x)
+    QueueEntry.create(device=two, person=anna, joined_at=utc(2026, 11, 1, 9, 0),
+                      hold_until=T0 + (T0 - utc(2026, 11, 26, 0, 0)))
+    QueueEntry.create(device=two, person=petr, joined_at=utc(2026, 11, 2, 9, 0))
+
+    legacy_db.insert(legacy, "category", ("name",), [("Онлайн-касса",)])
+    legacy_db.insert(legacy, "resource", ("id", "name", "category_name", "vendor_code"), [
+        (1, "Касса 1", "Онлайн-касса", "SN-1"), (2, "Касса 2", "Онлайн-касса", "SN-2"),
+        (3, "Касса 3", "Онлайн-касса", "  ")])
+    legacy_db.insert(legacy, "visitor", ("id", "email", "is_admin", "chat_id", "user_id",
+                                         "full_name", "updated_at"), [
+        (1, "A@other.org", False, 700, 700, "А", local(2026, 11, 2, 9, 0)),
+        (2, "a@other.org", False, 701, 701, "а", local(2026, 11, 1, 9, 0)),
+        (3, "deleted@company.ru", False, None, None, "Ушедший", None),
+        (4, "tg@company.ru", False, 556, 556, "Тэ", None),
+        (5, "petr@company.ru", False, 302, 302, "Пётр", None),
+        (6, "anna@company.ru", False, 301, 301, "Анна", None),
+    ])
+    legacy_db.insert(legacy, "record", RECORD_COLUMNS, [
+        record(1, 1, "deleted@company.ru", take=local(2026, 11, 20, 10, 0)),
+        record(2, 2, "petr@company.ru", address="а" * 250, take=local(2026, 11, 25, 10, 0)),
+        record(3, 3, "tg@company.ru", take=local(2026, 10, 1, 10, 0),
+               back=local(2026, 10, 2, 10, 0), finished=True),
+        record(4, 3, "tg@company.ru", take=local(2026, 10, 1, 10, 0),
+               back=local(2026, 10, 2, 10, 0), finished=True),
+    ])
+    return legacy
+
+
+def test_conflicts_with_a_devtrack_in_use(backend, conn, in_use):
+    outcome = legacy_apply.apply(read_legacy(in_use), tz=MSK, now=T0,
+                                 email_domains=("company.ru",))
+    assert issue_keys(outcome.plan) == sorted([
+        ("serial_empty", 3), ("email_cases", "a@other.org"), ("email_domain", "a@other.org"),
+        ("telegram_ids_differ", "a@other.org"), ("person_restored", "deleted@company.ru"),
+        ("telegram_id_differs", "tg@company.ru"), ("holder_differs", 1), ("place_cut", 2),
+        ("loan_duplicate", 4),
+    ], key=repr)
+    assert [(d[0], d[3]) for d in devices()] == [(1, "SN-1"), (2, "SN-2"), (3, "№3")]
+    by_email = {p[0]: p for p in people()}
+    assert by_email["a@other.org"][1:3] == (700, 700)
+    assert by_email["deleted@company.ru"][6] is None  # restored
+    assert by_email["tg@company.ru"][1] == 555  # devtrack's id kept
+    assert [(row[0], row[1], row[5]) for row in loans()] == [
+        (1, "x@company.ru", None),  # devtrack's holder kept
+        (2, "petr@company.ru", None),
+        (3, "tg@company.ru", utc(2026, 10, 2, 10, 0)),  # once, not twice
+    ]
+    assert Loan.get(Loan.place != "").place == "а" * 200
+    # Petr got the device: his own wait ended; Anna's hold went back to waiting in line.
+    assert queue() == [(2, "anna@company.ru", utc(2026, 11, 1, 9, 0), None)]
+    cleared = AuditLog.get(AuditLog.action == "hold.cleared")
+    assert cleared.person.email == "anna@company.ru" and '"source": "legacy"' in cleared.details
+    again = legacy_apply.apply(read_legacy(in_use), tz=MSK, now=T0,
+                               email_domains=("company.ru",))
+    assert again.plan.changes == 0
+
+
+def test_legacy_url_is_validated_and_its_password_kept_out_of_logs(config, tmp_path, capsys):
+    from dataclasses import replace
+
+    from bot import setup_logging
+    from config import ConfigError, load_config
+
+    with pytest.raises(ConfigError) as err:
+        load_config({"LEGACY_DATABASE_URL": "mysql://old/zoo"}, require_token=False)
+    assert any(p.startswith("LEGACY_DATABASE_URL") for p in err.value.problems)
+    url = f"postgresql://bot:{PASSWORD}@old-host:5432/zoo"
+    assert load_config({"LEGACY_DATABASE_URL": url},
+                       require_token=False).legacy_database_url == url
+    assert PASSWORD not in repr(replace(config, legacy_database_url=url))
+
+    import logging
+
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    try:
+        setup_logging(replace(config, legacy_database_url=url,
+                              log_file=str(tmp_path / "bot.log")))
+        logging.getLogger("devtrack.test").error("connecting to %s", url)
+        for handler in root.handlers:
+            handler.flush()
+        written = (tmp_path / "bot.log").read_text(encoding="utf-8")
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+            handler.close()
+        for handler in saved:
+            root.addHandler(handler)
+        root.setLevel(level)
+    assert "connecting to" in written and PASSWORD not in written
+    assert PASSWORD not in capsys.readouterr().out
