@@ -386,7 +386,7 @@ def _resolve_records(records: list[Record], numbers: set[int], people: dict[str,
                      existing: Existing, plan: Plan) -> list[_Rec]:
     """Records with a device and a person; people missing from `visitor` are created."""
     resolved = []
-    created: set[str] = set()
+    known = set(people.values())
     for record in records:
         if record.resource_id not in numbers:
             plan.issue("missing_device", record=record.id, number=record.resource_id,
@@ -394,13 +394,12 @@ def _resolve_records(records: list[Record], numbers: set[int], people: dict[str,
             continue
         email = people.get(record.user_email)
         if email is None:
+            # Another spelling of a known email is that person; an unknown one is created.
             email = record.user_email.strip().lower()
-            known = email in created or any(p.email == email for p in plan.people)
-            if not known:
+            if email not in known:
                 plan.issue("missing_person", record=record.id, email=email)
-                created.add(email)
-                row = PersonRow(email=email)
-                _match_person(row, existing, plan)
+                known.add(email)
+                _match_person(PersonRow(email=email), existing, plan)
             people[record.user_email] = email
         if record.finished and record.take_date is None:
             plan.issue("finished_without_take", record=record.id, number=record.resource_id,
@@ -412,6 +411,8 @@ def _resolve_records(records: list[Record], numbers: set[int], people: dict[str,
 
 def _is_queue_gift(record: Record) -> bool:
     """A take the predecessor made from the first queue entry when the device came back."""
+    if record.enqueue_date is not None:  # it cleared this when it turned the entry into a take
+        return True
     return (record.return_date is None and record.created_at is not None
             and record.take_date is not None
             and record.take_date - record.created_at > QUEUE_GIFT_GAP)

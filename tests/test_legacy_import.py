@@ -500,6 +500,10 @@ def in_use(seed, legacy):
         record(4, 3, "tg@company.ru", take=local(2026, 10, 1, 10, 0),
                back=local(2026, 10, 2, 10, 0), finished=True),
     ])
+    # The email of a known person in another case (only a damaged database has it).
+    legacy_db.insert(legacy, "record", RECORD_COLUMNS, [
+        record(5, 3, "TG@Company.ru", take=local(2026, 10, 5, 10, 0),
+               back=local(2026, 10, 6, 10, 0), finished=True)], skip_foreign_keys=True)
     return legacy
 
 
@@ -521,6 +525,7 @@ def test_conflicts_with_a_devtrack_in_use(backend, conn, in_use):
         (1, "x@company.ru", None),  # devtrack's holder kept
         (2, "petr@company.ru", None),
         (3, "tg@company.ru", utc(2026, 10, 2, 10, 0)),  # once, not twice
+        (3, "tg@company.ru", utc(2026, 10, 6, 10, 0)),  # "TG@Company.ru" is the same person
     ]
     assert Loan.get(Loan.place != "").place == "а" * 200
     # Petr got the device: his own wait ended; Anna's hold went back to waiting in line.
