@@ -327,14 +327,30 @@ def test_second_apply_changes_nothing(backend, conn, filled):
                                    in EXPECTED_COUNTS.items()}
 
 
-def test_a_failure_in_the_middle_writes_nothing(backend, conn, filled, monkeypatch):
-    before = snapshot()
+def fail_at_queue(monkeypatch) -> None:
+    """Writing the queue fails: categories, devices, people and open loans are in by then."""
+    real = legacy_apply.insert_rows
 
+    def insert_rows(model, columns, values):
+        if model is QueueEntry:
+            raise RuntimeError("connection lost")
+        return real(model, columns, values)
+
+    monkeypatch.setattr(legacy_apply, "insert_rows", insert_rows)
+
+
+def fail_at_audit(monkeypatch) -> None:
+    """The audit entries are written last, after every other row."""
     def broken(rows):
         raise RuntimeError("disk full")
 
-    # The audit entries are written last, after every device, person, loan and queue entry.
     monkeypatch.setattr(audit, "record_many", broken)
+
+
+@pytest.mark.parametrize("inject", [fail_at_queue, fail_at_audit])
+def test_a_failure_in_the_middle_writes_nothing(backend, conn, filled, monkeypatch, inject):
+    before = snapshot()
+    inject(monkeypatch)
     with pytest.raises(RuntimeError):
         run_import(filled, apply=True)
     assert snapshot() == before
