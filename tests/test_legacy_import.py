@@ -408,9 +408,12 @@ def test_cli_dry_run_prints_counts_conflicts_and_admins(backend, database, conn,
     assert texts.LEGACY_HISTORY_SINCE.format(date="20.08.2026") in out
 
 
-def test_cli_apply_then_again(backend, database, conn, filled, capsys):
-    assert cli(database, filled, "--apply") == 0
-    assert capsys.readouterr().out.startswith(texts.LEGACY_TITLE_APPLIED)
+def test_cli_apply_then_again(backend, database, conn, filled, capsys, tmp_path):
+    saved = tmp_path / "switch.txt"
+    assert cli(database, filled, "--apply", "--report", str(saved)) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(texts.LEGACY_TITLE_APPLIED)
+    assert saved.read_text(encoding="utf-8") == out
     assert loans() == EXPECTED_LOANS
     assert cli(database, filled, "--apply") == 0
     assert capsys.readouterr().out.startswith(texts.LEGACY_TITLE_NOTHING)
