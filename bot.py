@@ -21,6 +21,7 @@ from config import Config, ConfigError, load_config
 from dispatch import DevtrackBot
 from handlers import texts
 from inventory.devices import ensure_categories
+from inventory.legacy_read import password_of
 from jobs.healthcheck import touch_heartbeat
 from models import db, init_db, utcnow
 from schema import apply_migrations
@@ -101,7 +102,8 @@ def setup_logging(config: Config) -> None:
     """Log to stdout and to a rotating LOG_FILE, never showing the token or the code."""
     Path(config.log_file).parent.mkdir(parents=True, exist_ok=True)
     fmt = RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
-                             [config.bot_token, config.developer_code])
+                             [config.bot_token, config.developer_code,
+                              password_of(config.legacy_database_url)])
     root = logging.getLogger()
     root.setLevel(config.log_level)
     for handler in list(root.handlers):

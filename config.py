@@ -55,6 +55,7 @@ class Config:
     heartbeat_file: str = "data/heartbeat"
     reminder_rate: float = 25.0
     workers: int = 4
+    legacy_database_url: str = field(default="", repr=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -174,6 +175,11 @@ def load_config(environ: Mapping[str, str], *, require_token: bool = True) -> Co
     hold_hours = int(_positive("HOLD_HOURS", get("HOLD_HOURS", "24"), problems))
     rate = float(_positive("REMINDER_RATE", get("REMINDER_RATE", "25"), problems, float))
 
+    legacy_url = get("LEGACY_DATABASE_URL")
+    if legacy_url and not re.match(r"^postgres(ql)?://[^/\s]*/[^/\s?]+", legacy_url):
+        problems.append("LEGACY_DATABASE_URL: expected postgresql://user:password@host:5432/db "
+                        "(the predecessor bot's database)")
+
     log_level = get("LOG_LEVEL", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         problems.append(f"LOG_LEVEL: {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
@@ -197,4 +203,5 @@ def load_config(environ: Mapping[str, str], *, require_token: bool = True) -> Co
         log_level=log_level,
         heartbeat_file=get("HEARTBEAT_FILE", "data/heartbeat"),
         reminder_rate=rate,
+        legacy_database_url=legacy_url,
     )

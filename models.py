@@ -78,6 +78,8 @@ class Person(BaseModel):
     comment = pw.TextField(default="")
     reachable = pw.BooleanField(default=True)
     deleted_at = pw.DateTimeField(null=True)
+    # The private chat the predecessor bot knew for this person (kept by the switch-over import).
+    chat_id = pw.BigIntegerField(null=True)
 
 
 class Loan(BaseModel):

@@ -17,11 +17,11 @@ from requests import RequestException
 from telebot import types
 from telebot.apihelper import ApiException
 
-from handlers import keyboards, texts
+from handlers import keyboards, legacy_report, texts
 from handlers.context import Ctx, ctx_of, local_time
 from handlers.keyboards import button
 from handlers.routing import ROLE_DEVELOPER
-from inventory import backup, devtools, export
+from inventory import backup, devtools, export, legacy_apply, legacy_read
 from models import db
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ def menu_keyboard() -> types.InlineKeyboardMarkup:
         [button(texts.BTN_DEV_EXPORT_CSV, PREFIX, "export", "csv"),
          button(texts.BTN_DEV_EXPORT_XLSX, PREFIX, "export", "xlsx")],
         [button(texts.BTN_DEV_DUMP, PREFIX, "dump")],
+        [button(texts.BTN_DEV_LEGACY, PREFIX, "legacy")],
         [button(texts.BTN_DEV_PURGE, PREFIX, PURGE)],
         [button(texts.BTN_DEV_WIPE, PREFIX, WIPE)],
     )
@@ -197,6 +198,38 @@ def send_dump(ctx: Ctx) -> None:
     caption = texts.DEV_DUMP_CAPTION.format(rows=dump.total, version=texts.e(dump.schema_version),
                                             name=texts.e(dump.file_name))
     if not deliver(ctx, dump.data, dump.file_name, caption):
+        ctx.send(texts.DEV_SEND_FAILED)
+
+
+# --- switch-over from the predecessor bot ----------------------------------------------------
+
+
+def send_legacy_report(ctx: Ctx) -> None:
+    """Dry run of the switch-over import against LEGACY_DATABASE_URL, sent as a text file."""
+    url = ctx.config.legacy_database_url
+    if not url:
+        # The URL comes only from the environment: a password typed here would stay in the chat.
+        ctx.send(texts.DEV_LEGACY_NO_URL)
+        return
+    ctx.send(texts.DEV_LEGACY_RUNNING)
+    tz = ctx.config.tz
+    try:
+        outcome = legacy_apply.dry_run(legacy_read.read_legacy(url), tz=tz, now=ctx.now,
+                                       email_domains=ctx.config.email_domains)
+    except legacy_read.LegacyError as exc:
+        audit(ctx, "dev.legacy_dry_run", ok=False)
+        ctx.send(texts.DEV_LEGACY_FAILED.format(error=texts.e(str(exc))))
+        return
+    plan = outcome.plan
+    audit(ctx, "dev.legacy_dry_run", ok=True, issues=len(plan.issues),
+          changes=plan.changes)
+    report = legacy_report.render(outcome, source=legacy_read.safe_url(url),
+                                  timezone=ctx.config.timezone,
+                                  local=lambda moment: local_time(moment, ctx.config))
+    caption = texts.DEV_LEGACY_CAPTION.format(issues=len(plan.issues),
+                                              devices=plan.counts["devices"][0])
+    name = f"legacy-dry-run-{ctx.today:%Y-%m-%d}.txt"
+    if not deliver(ctx, report.encode("utf-8"), name, caption):
         ctx.send(texts.DEV_SEND_FAILED)
 
 
@@ -395,6 +428,8 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
         send_export(ctx, rest[0])
     elif action == "dump":
         send_dump(ctx)
+    elif action == "legacy":
+        send_legacy_report(ctx)
     elif action == PURGE and not rest:
         show_purge_scopes(ctx)
     elif action == PURGE:

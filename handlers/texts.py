@@ -563,3 +563,81 @@ DIGEST_NOT_REGISTERED = " (ещё не зарегистрирован в бот�
 def devices_count(n: int) -> str:
     """'3 устройства'."""
     return f"{n} {plural(n, 'устройство', 'устройства', 'устройств')}"
+
+# --- switch-over from the predecessor bot ----------------------------------------------------
+
+LEGACY_TITLE_DRY = "Перенос из старого бота — проверка: ничего не записано"
+LEGACY_TITLE_APPLIED = "Перенос из старого бота — записано"
+LEGACY_TITLE_NOTHING = "Перенос из старого бота — всё уже перенесено, ничего не изменилось"
+LEGACY_SOURCE = "Источник: {url}{version}"
+LEGACY_VERSION = " (версия схемы {version})"
+LEGACY_TIMEZONE = "Даты старого бота прочитаны в часовом поясе {timezone}."
+LEGACY_COUNTS_TITLE = "Сколько записей:"
+LEGACY_COUNT = "• {title}: {total} — новых {new}, уже в devtrack {existing}"
+LEGACY_COUNT_TITLES = {
+    "categories": "Категории",
+    "devices": "Устройства",
+    "people": "Сотрудники",
+    "open_loans": "Выданы сейчас",
+    "queue": "Записи в очередях",
+    "past_loans": "Прошлые выдачи",
+}
+LEGACY_HISTORY_SINCE = (
+    "История выдач начинается {date}: старый бот удалял выдачи старше 100 дней."
+)
+LEGACY_FROM_QUEUE_TITLE = (
+    "Отданы первому в очереди при возврате: {count}. Старый бот записал их на этих людей "
+    "сам — проверьте, что устройства у них:"
+)
+LEGACY_FROM_QUEUE_LINE = "• №{number} — {email}, с {taken}"
+LEGACY_ISSUES_TITLE = "Конфликты: {count} (в каждой строке — что сделает перенос)"
+LEGACY_NO_ISSUES = "Конфликтов нет."
+LEGACY_ADMINS_TITLE = "Администраторы старого бота: {count}. Добавьте их в ADMIN_IDS:"
+LEGACY_ADMIN_LINE = "• {email}{name} — Telegram id {telegram_id}"
+LEGACY_ADMIN_NOT_REGISTERED = "• {email}{name} — ещё не зарегистрирован, id появится после регистрации"
+LEGACY_ADMIN_IDS = "ADMIN_IDS={ids}"
+LEGACY_NO_ADMINS = "Администраторов в старом боте нет."
+LEGACY_COLUMNS = {"take_date": "дата взятия", "enqueue_date": "дата очереди",
+                  "return_date": "дата возврата"}
+LEGACY_ISSUES = {
+    "missing_category": "Категория «{name}» есть у устройств, но не в списке категорий — будет создана.",
+    "category_merged": "Категория «{name}» отличается от «{kept}» только регистром или пробелами — устройства попадут в «{kept}».",
+    "device_differs": "№{number}: уже есть в devtrack как «{name}», в старом боте «{legacy_name}» (отличается: {fields}) — оставлено как в devtrack.",
+    "serial_empty": "№{number}: пустой серийный номер — записан как «{serial}».",
+    "serial_taken": "№{number}: серийный номер «{serial}» уже у устройства №{other} — записан как «{new_serial}», исправьте вручную.",
+    "future_registration": "№{number}: дата регистрации {value} в будущем — оставлена как есть.",
+    "email_cases": "Одна почта в разных регистрах: {emails} — это один сотрудник {email}, все его записи переносятся на него.",
+    "email_invalid": "{email}: не похоже на почту — перенесено как есть, исправьте в /users.",
+    "email_domain": "{email}: домен не из EMAIL_DOMAINS — перенесено как есть.",
+    "telegram_ids_differ": "{email}: у написаний почты разные Telegram id ({ids}) — оставлен {kept}.",
+    "telegram_id_taken": "{email}: Telegram id {telegram_id} уже у {other} — перенесён без Telegram id, бот привяжет его, когда сотрудник напишет эту почту.",
+    "telegram_id_differs": "{email}: в devtrack Telegram id {ours}, в старом боте {telegram_id} — оставлен id из devtrack.",
+    "person_restored": "{email}: был удалён в devtrack — будет восстановлен.",
+    "missing_device": "Запись #{record} ({email}) ссылается на несуществующее устройство №{number} — пропущена.",
+    "missing_person": "Запись #{record}: сотрудника {email} нет в списке сотрудников — будет создан по почте.",
+    "finished_without_take": "Запись #{record} (№{number}, {email}): завершена, но устройство не брали — пропущена.",
+    "two_open_takes": "№{number}: два открытых взятия — держателем станет {kept} (взял позже); взятие {email} от {taken} уходит в историю с возвратом {until}.",
+    "place_cut": "№{number}: место длиннее {limit} символов — будет обрезано.",
+    "holder_differs": "№{number}: в devtrack устройство у {ours}, в старом боте у {email} — оставлено как в devtrack.",
+    "no_dates": "Запись #{record} (№{number}, {email}): нет ни даты очереди, ни даты взятия — встанет в очередь по дате создания записи.",
+    "future_date": "Запись #{record} (№{number}, {email}): {column} {value} в будущем — будет заменена временем переноса.",
+    "queue_duplicate": "Запись #{record}: {email} стоит в очереди на №{number} второй раз — оставлено более раннее место.",
+    "holder_queued": "Запись #{record}: {email} стоит в очереди на №{number}, хотя сам его держит — из очереди убран.",
+    "free_with_queue": "№{number}: никто не держит, но есть очередь — бот придержит устройство для первого в очереди.",
+    "no_return_date": "Запись #{record} (№{number}, {email}): завершена без даты возврата — возвратом будет {value}.",
+    "returned_before_taken": "Запись #{record} (№{number}, {email}): возврат раньше взятия — возвратом будет время взятия.",
+    "loan_duplicate": "Запись #{record} (№{number}, {email}): такая выдача уже есть — пропущена.",
+}
+LEGACY_FIELDS = {"name": "название", "serial": "серийный номер", "category": "категория"}
+BTN_DEV_LEGACY = "Перенос из старого бота: проверка"
+DEV_LEGACY_NO_URL = (
+    "Адрес базы старого бота не задан. Добавьте в .env или окружение бота "
+    "<code>LEGACY_DATABASE_URL=postgresql://user:password@host:5432/db</code> и перезапустите "
+    "бота. Пароль в чат писать не нужно."
+)
+DEV_LEGACY_RUNNING = "Читаю базу старого бота и сверяю с devtrack, ничего не записываю…"
+DEV_LEGACY_FAILED = "Не удалось прочитать базу старого бота: {error}"
+DEV_LEGACY_CAPTION = (
+    "Проверка переноса: конфликтов {issues}, новых устройств {devices}. Ничего не записано. "
+    "Перенос выполняет <code>python -m jobs.import_legacy … --apply</code>."
+)

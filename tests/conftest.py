@@ -31,6 +31,9 @@ except ImportError:  # pragma: no cover - the rules module is optional while it 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 T0 = datetime(2026, 11, 26, 9, 0)  # naive UTC: 12:00 in Moscow, a Thursday
+# The newest committed migration: what a migrated database reports as its schema version.
+LATEST_MIGRATION = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "migrations")
+                          .glob("[0-9]*.py"))[-1]
 
 
 # --- databases -------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ COVERED = {
     ".venv/bin/python -m jobs.reminders": "this file and tests/test_reminders.py",
     ".venv/bin/python -m jobs.healthcheck": "tests/test_deploy.py (heartbeat)",
     ".venv/bin/python -m jobs.restore": "tests/test_backup.py (restore CLI)",
+    ".venv/bin/python -m jobs.import_legacy": "tests/test_legacy_import.py (CLI)",
     "DATABASE_URL=": "tests/test_backup.py (jobs.restore CLI)",
     "git pull && make run": "make run, above",
     "pg_dump": "standard PostgreSQL tool (marked as not run by the tests)",
