@@ -563,3 +563,86 @@ DIGEST_NOT_REGISTERED = " (ещё не зарегистрирован в бот�
 def devices_count(n: int) -> str:
     """'3 устройства'."""
     return f"{n} {plural(n, 'устройство', 'устройства', 'устройств')}"
+
+
+# --- identity and access -----------------------------------------------------------------------
+
+# The same reply for every address: it never tells whether an email is registered or known.
+REG_ASK_CODE = (
+    "Если адрес верный, код придёт на почту {email}. Пришлите шесть цифр из письма — "
+    "код действует 15 минут. Ошиблись адресом — просто пришлите другой."
+)
+REG_CODE_HINT = "Пришлите шесть цифр из письма или другой адрес почты."
+REG_CODE_WRONG = "Код не подошёл. Осталось попыток: {left}."
+REG_CODE_EXPIRED = (
+    "Код устарел или уже использован. Пришлите адрес почты ещё раз — придёт новый код."
+)
+REG_LOCKED = "Слишком много попыток. Попробуйте снова после {until}."
+REG_MAIL_FAILED = (
+    "Не получилось отправить письмо с кодом. Попробуйте ещё раз через несколько минут, "
+    "а если не выйдет — обратитесь к администратору."
+)
+MAIL_SUBJECT = "Код для входа в devtrack"
+MAIL_BODY = (
+    "Ваш код для devtrack: {code}\n\n"
+    "Код действует 15 минут. Если вы его не запрашивали, просто удалите это письмо."
+)
+REG_REQUEST_SENT = (
+    "Спасибо. Запрос отправлен администраторам — я напишу, как только они ответят."
+)
+REG_REQUEST_WAITING = "Ваш запрос ещё ждёт ответа администратора. Я напишу, когда он ответит."
+REG_APPROVED = "Администратор одобрил ваш запрос. Вы зарегистрированы как <b>{email}</b>."
+REG_REJECTED = (
+    "Администратор отклонил ваш запрос. Если это ошибка, свяжитесь с администратором напрямую."
+)
+REG_REFUSED = "С этим адресом зарегистрироваться нельзя. Обратитесь к администратору."
+
+ACCESS_REQUEST = (
+    "<b>Запрос на доступ</b>\n"
+    "Telegram: {name} ({username})\n"
+    "Почта: {email}"
+)
+ACCESS_NO_USERNAME = "без @username"
+ACCESS_KNOWN = (
+    "⚠️ Этот адрес известен по импорту, в боте его владелец ещё не регистрировался; "
+    "за ним числится: {devices}. Одобряйте, только если уверены, что пишет он сам."
+)
+BTN_APPROVE = "Одобрить"
+BTN_REJECT = "Отклонить"
+ACCESS_APPROVED_BY = "✅ Одобрено — {admin}"
+ACCESS_REJECTED_BY = "❌ Отклонено — {admin}"
+ACCESS_VOID = "Запрос закрыт: адрес уже занят или его владельца удалили."
+ACCESS_ALREADY = "Уже решено: {decision}"
+ACCESS_DONE = "Готово."
+
+USER_ADMIN = "Администратор"
+USER_ADMIN_BOOTSTRAP = "Администратор из ADMIN_IDS (права не снимаются)"
+BTN_USER_MAKE_ADMIN = "Сделать администратором"
+BTN_USER_REVOKE_ADMIN = "Снять права администратора"
+USER_ADMIN_GRANTED = "{name} теперь администратор."
+USER_ADMIN_REVOKED = "{name} больше не администратор."
+USER_ADMIN_PROTECTED = "Это администратор из ADMIN_IDS: его нельзя лишить прав или удалить."
+USER_ADMIN_SELF = "Свои права снять нельзя — попросите другого администратора."
+USER_ADMIN_UNREGISTERED = "Сотрудник ещё не зарегистрирован в боте."
+NOTIFY_ADMIN_GRANTED = "Вам выданы права администратора: /add, /edit, /users. Подробнее — /help."
+NOTIFY_ADMIN_REVOKED = "Права администратора сняты. /help — что доступно."
+
+BTN_USERS_DELETED = "Удалённые ({count})"
+USERS_DELETED_TITLE = "<b>Удалённые сотрудники: {total}</b>. Пока сотрудник удалён, бот его не пускает."
+USERS_DELETED_NONE = "Удалённых сотрудников нет."
+USER_DELETED_CARD = (
+    "<b>{name}</b> — удалён {date}\n"
+    "Почта: {email}\n"
+    "Telegram: {telegram}\n\n"
+    "Бот не пускает этого сотрудника, пока администратор его не восстановит."
+)
+BTN_USER_RESTORE = "Восстановить"
+USER_RESTORED = "Сотрудник {name} ({email}) восстановлен."
+NOTIFY_RESTORED = "Администратор вернул вам доступ к devtrack. /help — что я умею."
+
+# A stray DEVELOPER_CODE is answered like any search, without showing it again.
+CODE_MASK = "•••"
+DEV_TABLE_TITLES.update({
+    "registrationcode": "кодов подтверждения почты",
+    "accessrequest": "запросов на доступ",
+})

@@ -31,6 +31,9 @@ except ImportError:  # pragma: no cover - the rules module is optional while it 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 T0 = datetime(2026, 11, 26, 9, 0)  # naive UTC: 12:00 in Moscow, a Thursday
+# The schema version a fully migrated database reports (the newest migration file).
+LATEST_MIGRATION = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "migrations")
+                          .glob("[0-9][0-9][0-9]_*.py"))[-1]
 
 
 # --- databases -------------------------------------------------------------------------------
@@ -327,6 +330,9 @@ def config(database: pw.Database, tmp_path: Path) -> Config:
         developer_code="s3cret-code",
         log_file=str(tmp_path / "devtrack.log"),
         heartbeat_file=str(tmp_path / "heartbeat"),
+        # Tests of other features register people by typing an email; the email and approve
+        # modes are tested in test_access.py with make_harness(registration=...).
+        registration="open",
     )
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import peewee as pw
 import pytest
-from conftest import T0
+from conftest import LATEST_MIGRATION, T0
 
 from inventory import audit, backup
 from jobs import restore as restore_cli
 from models import (
     MODELS,
+    AccessRequest,
     AuditLog,
     Category,
     DialogState,
@@ -26,6 +27,7 @@ from models import (
     Loan,
     Person,
     QueueEntry,
+    RegistrationCode,
     db,
     make_database,
 )
@@ -56,6 +58,12 @@ def fill(seed) -> None:
     Handover.create(device=scale, from_person=ivan, to_person=admin)
     audit.record("test.note", actor=admin, now=T0, person=ivan, note="ключ: значение")
     DialogState.create(chat_id=-100123, state="take:place", data=json.dumps({"device_id": 2}))
+    Person.update(is_admin=True).where(Person.id == ivan.id).execute()
+    RegistrationCode.create(chat_id=5_000_000_002, email="new@company.ru", salt="ab" * 16,
+                            code_hash="cd" * 32, expires_at=T0 + timedelta(minutes=15))
+    AccessRequest.create(telegram_id=5_000_000_003, email="ghost@company.ru", name="Гость",
+                         known=True, status="rejected", decided_by=admin,
+                         decided_by_name="Админ", decided_at=T0, notices="[[900, 17]]")
 
 
 def members(data: bytes) -> dict[str, bytes]:
@@ -107,7 +115,7 @@ def test_dump_has_every_table_and_a_manifest(backend, conn, seed):
     assert set(files) == {f"{m._meta.table_name}.json" for m in MODELS} | {"manifest.json"}
     manifest = json.loads(files["manifest.json"])
     assert manifest["app"] == "devtrack" and manifest["format"] == 1
-    assert manifest["schema_version"] == schema_version(conn) == "001_initial"
+    assert manifest["schema_version"] == schema_version(conn) == LATEST_MIGRATION
     assert manifest["created_at"] == "2026-11-26T09:00:00Z"
     assert manifest["tables"] == {m._meta.table_name: m.select().count() for m in MODELS}
     assert all(n > 0 for n in manifest["tables"].values())
@@ -243,7 +251,7 @@ def test_cli_into_an_empty_database_applies_migrations(backend, database, conn, 
     drop_everything(conn)
     assert run_restore(database, str(path)) == 0
     assert "migrations applied" in capsys.readouterr().out
-    assert schema_version(conn) == "001_initial"
+    assert schema_version(conn) == LATEST_MIGRATION
     assert table_json(backup.make_dump(conn, T0).data) == table_json(dump.data)
 
 
@@ -260,16 +268,16 @@ def test_cli_other_schema_version_gives_one_line(backend, database, conn, seed, 
                                                  capsys, migrated_after):
     fill(seed)
     dump = edited(backup.make_dump(conn, T0).data, "manifest.json",
-                  lambda m: {**m, "schema_version": "002_future"})
+                  lambda m: {**m, "schema_version": "999_future"})
     path = tmp_path / "future.zip"
     path.write_bytes(dump)
     assert run_restore(database, str(path), "--force") == 1
     line = one_line(capsys.readouterr().err)
-    assert "002_future" in line and "001_initial" in line
+    assert "999_future" in line and LATEST_MIGRATION in line
     # Into an empty database it refuses before creating anything.
     drop_everything(conn)
     assert run_restore(database, str(path)) == 1
-    assert "002_future" in one_line(capsys.readouterr().err)
+    assert "999_future" in one_line(capsys.readouterr().err)
     assert not backup.has_schema(conn)
 
 
@@ -309,8 +317,8 @@ def test_cli_as_a_module_on_a_new_sqlite_file(conn, seed, tmp_path):
 def test_wipe_empties_every_table_and_applies_migrations_again(backend, database, conn, seed,
                                                                migrated_after):
     fill(seed)
-    assert backup.wipe(conn) == "001_initial"
+    assert backup.wipe(conn) == LATEST_MIGRATION
     assert backup.row_counts() == {m._meta.table_name: 0 for m in MODELS}
-    assert schema_version(conn) == "001_initial"
+    assert schema_version(conn) == LATEST_MIGRATION
     assert apply_migrations(conn) == []
     assert Category.create(name="Весы").id == 1
