@@ -505,3 +505,23 @@ def test_db_admins_get_requests_and_their_menu_at_start(make_harness, seed):
 def test_lock_events_use_the_injected_clock(conn, clock):
     issued = access.issue_code(USER_ID, "a@company.ru", now=clock.now)
     assert RegistrationCode.get_by_id(issued.id).created_at == clock.now
+
+
+def test_admins_made_in_users_get_the_digest_too(make_harness, seed, clock):
+    from handlers.notifier import Notifier
+    from jobs import reminders as job
+
+    bot = make_harness(admin_ids=frozenset({ADMIN_ID}))
+    seed.person(ADMIN_ID, "admin@company.ru")
+    olga = seed.person(USER_ID, "olga@company.ru", name="Ольга")
+    ex = seed.person(USER_ID + 1, "ex@company.ru", name="Бывший")
+    Person.update(is_admin=True).where(Person.id.in_([olga.id, ex.id])).execute()
+    Person.update(deleted_at=clock.now).where(Person.id == ex.id).execute()
+    holder = seed.person(USER_ID + 2, "petr@company.ru", name="Пётр")
+    seed.loan(seed.device(10, "Атол"), holder, due=clock.now.date() - timedelta(days=3))
+    report = job.run(clock.now.date(), Notifier(bot.bot, sleep=lambda s: None), bot.bot.config,
+                     clock.now)
+    assert report.digest.sent == 2
+    titles = {chat: [t for t in bot.sender.texts(chat) if t.startswith("<b>Просрочено")]
+              for chat in (ADMIN_ID, USER_ID, USER_ID + 1)}
+    assert len(titles[ADMIN_ID]) == len(titles[USER_ID]) == 1 and not titles[USER_ID + 1]
