@@ -73,8 +73,12 @@ def on_message(message: types.Message) -> None:
         return
     if waiting(ctx):
         return
-    if ctx.dialog.state == CODE_STATE and text and "@" not in text and not text.startswith("/"):
-        on_code(ctx, text)
+    if ctx.dialog.state == CODE_STATE and "@" not in text and not text.startswith("/"):
+        # A sticker or a stray code here keeps the code step: the mailed code still works.
+        if text:
+            on_code(ctx, text)
+        else:
+            ctx.send(texts.REG_CODE_HINT)
         return
     first_contact = ctx.dialog.state not in (STATE, CODE_STATE) and "@" not in text
     if not text or text.startswith("/") or first_contact:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from conftest import ADMIN_ID, USER_ID, dialog_state
+from conftest import ADMIN_ID, USER_ID, dialog_state, message_update
 from smtpserver import SmtpServer, free_port
 
 from handlers import texts
@@ -525,3 +525,15 @@ def test_admins_made_in_users_get_the_digest_too(make_harness, seed, clock):
     titles = {chat: [t for t in bot.sender.texts(chat) if t.startswith("<b>Просрочено")]
               for chat in (ADMIN_ID, USER_ID, USER_ID + 1)}
     assert len(titles[ADMIN_ID]) == len(titles[USER_ID]) == 1 and not titles[USER_ID + 1]
+
+
+def test_a_sticker_during_the_code_step_keeps_it(email_bot, smtp):
+    email_bot.send(USER_ID, "a@company.ru")
+    email_bot.update(message_update(USER_ID, None, sticker={
+        "file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1,
+        "is_animated": False, "is_video": False}))
+    assert email_bot.sender.last(USER_ID).text == texts.REG_CODE_HINT
+    assert email_bot.send(USER_ID, "hello").last(USER_ID).text == texts.REG_CODE_HINT
+    email_bot.send(USER_ID, smtp.inbox.code_for("a@company.ru"))
+    assert Person.get().telegram_id == USER_ID
+    assert access.wrong_codes(USER_ID, email_bot.clock.now) == 0
