@@ -72,7 +72,12 @@ def ask_admins(ctx: Ctx, email: str) -> None:
         if message is not None:
             notices.append((chat_id, message.message_id))
     access.save_notices(request.id, notices)
-    logger.info("access request %s sent to %d admins", request.id, len(notices))
+    if not notices:
+        # Telegram refuses messages to admins who never started the bot: nobody was asked.
+        logger.warning("access request %s reached no admin (have they started the bot?)",
+                       request.id)
+    else:
+        logger.info("access request %s sent to %d admins", request.id, len(notices))
 
 
 def edit_copies(ctx: Ctx, request: AccessRequest) -> None:
