@@ -98,7 +98,7 @@ def test_code_expires_after_15_minutes(email_bot, smtp):
     assert Person.get().telegram_id == USER_ID
 
 
-def test_five_wrong_codes_lock_the_chat_for_an_hour(email_bot, smtp):
+def test_five_wrong_codes_lock_the_chat_for_an_hour(email_bot, make_harness, smtp):
     email_bot.send(USER_ID, "a@company.ru")
     code = smtp.inbox.code_for("a@company.ru")
     wrong = "000000" if code != "000000" else "111111"
@@ -113,8 +113,10 @@ def test_five_wrong_codes_lock_the_chat_for_an_hour(email_bot, smtp):
     assert email_bot.sender.last(USER_ID).text == until_text(
         email_bot, locked_at + timedelta(hours=1))
     assert len(smtp.inbox.to("a@company.ru")) == 1
-    email_bot.clock.advance(minutes=59)
-    email_bot.send(USER_ID, "a@company.ru")
+    # The lock lives in the database: a restarted bot keeps it.
+    restarted = make_harness(registration="email", smtp=smtp.settings())
+    restarted.clock.advance(minutes=59)
+    restarted.send(USER_ID, "a@company.ru")
     assert len(smtp.inbox.to("a@company.ru")) == 1
     assert Person.select().count() == 0
     email_bot.clock.advance(minutes=2)
@@ -308,6 +310,19 @@ def test_two_admins_racing_one_decision_wins(backend, approve_bot):
     assert Person.select().count() == (1 if final.status == "approved" else 0)
     assert AuditLog.select().where(AuditLog.action.in_(
         ("access.approved", "access.rejected"))).count() == 1
+
+
+def test_three_requests_an_hour_then_admins_are_left_alone(approve_bot):
+    for n in range(4):
+        approve_bot.send(USER_ID, f"a{n}@company.ru")
+        assert approve_bot.sender.last(USER_ID).text == texts.REG_REQUEST_SENT
+        copies = request_copies(approve_bot, ADMIN_ID)
+        if n < 3:
+            approve_bot.press(ADMIN_ID, copies[-1].button(texts.BTN_REJECT)["callback_data"])
+    assert len(request_copies(approve_bot, ADMIN_ID)) == 3
+    approve_bot.clock.advance(hours=1, minutes=1)
+    approve_bot.send(USER_ID, "a4@company.ru")
+    assert len(request_copies(approve_bot, ADMIN_ID)) == 4
 
 
 def test_stranger_with_an_imported_email_waits_for_an_admin_who_sees_it(approve_bot,
