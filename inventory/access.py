@@ -174,6 +174,8 @@ def may_receive_code(telegram_id: int, email: str) -> bool:
 
 def issue_code(chat_id: int, email: str, *, now: datetime) -> IssuedCode:
     """Store a new hashed code for the chat (Locked after MAX_CODES_PER_HOUR in an hour)."""
+    code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+    salt = secrets.token_hex(16)
     with db.atomic():
         until = locked_until(chat_id, now)
         if until is None:
@@ -182,18 +184,18 @@ def issue_code(chat_id: int, email: str, *, now: datetime) -> IssuedCode:
                            & (RegistrationCode.created_at > now - LOCK_PERIOD)).count())
             if sent >= MAX_CODES_PER_HOUR:
                 until = _lock(chat_id, now, "too many codes")
+        if until is None:
+            # Only the newest code of a chat is valid.
+            RegistrationCode.update(used_at=now).where(
+                (RegistrationCode.chat_id == chat_id)
+                & RegistrationCode.used_at.is_null()).execute()
+            row = RegistrationCode.create(chat_id=chat_id, email=email, salt=salt,
+                                          code_hash=_digest(salt, chat_id, email, code),
+                                          expires_at=now + CODE_TTL, created_at=now,
+                                          updated_at=now)
+            deliver = may_receive_code(chat_id, email)
     if until is not None:
-        raise Locked(until=until)
-    with db.atomic():
-        # Only the newest code of a chat is valid.
-        RegistrationCode.update(used_at=now).where(
-            (RegistrationCode.chat_id == chat_id) & RegistrationCode.used_at.is_null()).execute()
-        code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
-        salt = secrets.token_hex(16)
-        row = RegistrationCode.create(chat_id=chat_id, email=email, salt=salt,
-                                      code_hash=_digest(salt, chat_id, email, code),
-                                      expires_at=now + CODE_TTL, created_at=now, updated_at=now)
-        deliver = may_receive_code(chat_id, email)
+        raise Locked(until=until)  # after the commit: the lock must stay
     if not deliver:
         logger.info("registration code for chat %s not mailed: address not eligible", chat_id)
     return IssuedCode(row.id, email, code if deliver else None, row.expires_at)
