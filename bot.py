@@ -19,7 +19,8 @@ from telebot import apihelper, types
 import handlers
 from config import Config, ConfigError, load_config
 from dispatch import DevtrackBot
-from handlers import texts
+from handlers import menus
+from inventory import access
 from inventory.devices import ensure_categories
 from inventory.legacy_read import password_of
 from jobs.healthcheck import touch_heartbeat
@@ -50,37 +51,29 @@ def create_bot(
 
 def user_commands() -> list[types.BotCommand]:
     """The menu everyone sees."""
-    return [
-        types.BotCommand("all", texts.CMD_ALL),
-        types.BotCommand("categories", texts.CMD_CATEGORIES),
-        types.BotCommand("mine", texts.CMD_MINE),
-        types.BotCommand("wishlist", texts.CMD_WISHLIST),
-        types.BotCommand("cancel", texts.CMD_CANCEL),
-        types.BotCommand("help", texts.CMD_HELP),
-    ]
+    return menus.user_commands()
 
 
 def setup_commands(bot: DevtrackBot) -> None:
     """Publish command menus per role; a refusal is logged and start-up goes on."""
     config = bot.config
-    admin_extra = [types.BotCommand("add", texts.CMD_ADD), types.BotCommand("edit", texts.CMD_EDIT),
-                   types.BotCommand("users", texts.CMD_USERS)]
-    dev_extra = [types.BotCommand("dev", texts.CMD_DEV)]
-    menus: list[tuple[list[types.BotCommand], types.BotCommandScope]] = [
+    admins = set(config.admin_ids)
+    try:
+        db.connect(reuse_if_open=True)
+        admins.update(access.admin_chat_ids(config.admin_ids))
+    except pw.DatabaseError as exc:
+        logger.warning("could not read the admins for their menus: %s", exc)
+    finally:
+        db.close()
+    menu_list: list[tuple[list[types.BotCommand], types.BotCommandScope]] = [
         (user_commands(), types.BotCommandScopeDefault())
     ]
-    for chat_id in sorted(config.admin_ids | config.developer_ids):
-        commands = user_commands()
-        if chat_id in config.admin_ids:
-            commands += admin_extra
-        if chat_id in config.developer_ids:
-            commands += dev_extra
-        menus.append((commands, types.BotCommandScopeChat(chat_id)))
-    for commands, scope in menus:
-        try:
-            bot.set_my_commands(commands, scope=scope)
-        except Exception as exc:  # noqa: BLE001 - a menu is a convenience, never a reason to stop
-            logger.warning("could not set the command menu (%s): %s", scope.type, exc)
+    for chat_id in sorted(admins | config.developer_ids):
+        commands = menus.commands_for(admin=chat_id in admins,
+                                      developer=chat_id in config.developer_ids)
+        menu_list.append((commands, types.BotCommandScopeChat(chat_id)))
+    for commands, scope in menu_list:
+        menus.publish(bot, commands, scope)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -103,7 +96,8 @@ def setup_logging(config: Config) -> None:
     Path(config.log_file).parent.mkdir(parents=True, exist_ok=True)
     fmt = RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
                              [config.bot_token, config.developer_code,
-                              password_of(config.legacy_database_url)])
+                              password_of(config.legacy_database_url),
+                              config.smtp.password if config.smtp else ""])
     root = logging.getLogger()
     root.setLevel(config.log_level)
     for handler in list(root.handlers):

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
+from urllib.parse import parse_qs, unquote, urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from models import make_database
@@ -18,6 +19,7 @@ DEFAULT_CATEGORIES = (
     "Планшет, Сканер"
 )
 TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+REGISTRATION_MODES = ("email", "approve", "open")
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOKEN_HELP = (
     "BOT_TOKEN is not set. Get a token from @BotFather in Telegram (send /newbot), then put "
@@ -32,6 +34,19 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where registration codes are mailed from: parsed SMTP_URL plus SMTP_FROM."""
+
+    host: str
+    port: int
+    ssl: bool = False
+    starttls: bool = False
+    user: str = ""
+    password: str = field(default="", repr=False)
+    sender: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,14 +71,17 @@ class Config:
     reminder_rate: float = 25.0
     workers: int = 4
     legacy_database_url: str = field(default="", repr=False)
+    # email | approve | open: how a newcomer proves who they are (see README).
+    registration: str = "approve"
+    smtp: SmtpSettings | None = field(default=None, repr=False)
 
     @property
     def tz(self) -> ZoneInfo:
         """The configured time zone."""
         return ZoneInfo(self.timezone)
 
-    def is_admin(self, telegram_id: int) -> bool:
-        """Whether this Telegram id is an admin."""
+    def is_bootstrap_admin(self, telegram_id: int) -> bool:
+        """Whether this Telegram id is an admin by ADMIN_IDS (inventory.access.is_admin decides)."""
         return telegram_id in self.admin_ids
 
     def is_developer(self, telegram_id: int) -> bool:
@@ -118,6 +136,35 @@ def _positive(name: str, raw: str, problems: list[str], kind: type = int) -> flo
     if value <= 0:
         problems.append(f"{name}: must be greater than zero, got {raw!r}")
     return value
+
+
+def parse_smtp_url(raw: str, sender: str, problems: list[str]) -> SmtpSettings | None:
+    """SMTP_URL: smtp://user:pass@host:587?starttls=1 or smtps://user:pass@host:465."""
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname:
+        problems.append("SMTP_URL: expected smtp://user:pass@host:587?starttls=1 "
+                        "or smtps://user:pass@host:465")
+        return None
+    try:
+        port = parsed.port or (465 if parsed.scheme == "smtps" else 587)
+    except ValueError:
+        problems.append("SMTP_URL: the port is not a number")
+        return None
+    query = parse_qs(parsed.query)
+    starttls = (query.get("starttls") or ["0"])[0].lower()
+    if starttls not in ("0", "1", "true", "false", "yes", "no"):
+        problems.append(f"SMTP_URL: starttls={starttls!r} must be 1 or 0")
+        return None
+    if not sender or not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", sender):
+        problems.append("SMTP_FROM: required with SMTP_URL: the address codes are sent from, "
+                        "e.g. devtrack@company.ru")
+        return None
+    return SmtpSettings(
+        host=parsed.hostname, port=port, ssl=parsed.scheme == "smtps",
+        starttls=starttls in ("1", "true", "yes"),
+        user=unquote(parsed.username or ""), password=unquote(parsed.password or ""),
+        sender=sender,
+    )
 
 
 def load_config(environ: Mapping[str, str], *, require_token: bool = True) -> Config:
@@ -179,6 +226,18 @@ def load_config(environ: Mapping[str, str], *, require_token: bool = True) -> Co
     if legacy_url and not re.match(r"^postgres(ql)?://[^/\s]*/[^/\s?]+", legacy_url):
         problems.append("LEGACY_DATABASE_URL: expected postgresql://user:password@host:5432/db "
                         "(the predecessor bot's database)")
+    smtp_raw = get("SMTP_URL")
+    smtp = parse_smtp_url(smtp_raw, get("SMTP_FROM"), problems) if smtp_raw else None
+    registration = get("REGISTRATION", "email" if smtp_raw else "approve").lower()
+    if registration not in REGISTRATION_MODES:
+        problems.append(f"REGISTRATION: {registration!r} is not one of email, approve, open")
+    elif registration == "email" and not smtp_raw:
+        problems.append("REGISTRATION: email needs SMTP_URL and SMTP_FROM to send the codes "
+                        "(or use approve)")
+    elif registration == "approve" and not admin_ids and require_token:
+        # Only the bot itself needs someone to answer requests; jobs and the schema CLI do not.
+        problems.append("REGISTRATION: approve needs ADMIN_IDS, the admins who answer the "
+                        "requests (or set SMTP_URL for email codes, or REGISTRATION=open)")
 
     log_level = get("LOG_LEVEL", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -204,4 +263,6 @@ def load_config(environ: Mapping[str, str], *, require_token: bool = True) -> Co
         heartbeat_file=get("HEARTBEAT_FILE", "data/heartbeat"),
         reminder_rate=rate,
         legacy_database_url=legacy_url,
+        registration=registration,
+        smtp=smtp,
     )

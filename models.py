@@ -14,9 +14,11 @@ logger = logging.getLogger(__name__)
 
 db = pw.DatabaseProxy()
 
-# Partial unique indexes live in migrations/001_initial.py as SQL, because peewee-migrate cannot
-# describe them: at most one open loan per device, at most one pending handover per device.
-PARTIAL_INDEXES = ("loan_one_open_per_device", "handover_one_pending_per_device")
+# Partial unique indexes live in the migrations as SQL, because peewee-migrate cannot
+# describe them: at most one open loan per device, one pending handover per device, one pending
+# access request per Telegram account.
+PARTIAL_INDEXES = ("loan_one_open_per_device", "handover_one_pending_per_device",
+                   "accessrequest_one_pending_per_account")
 
 
 def utcnow() -> datetime:
@@ -80,6 +82,8 @@ class Person(BaseModel):
     deleted_at = pw.DateTimeField(null=True)
     # The private chat the predecessor bot knew for this person (kept by the switch-over import).
     chat_id = pw.BigIntegerField(null=True)
+    # Granted from /users; ADMIN_IDS are admins regardless (inventory.access.is_admin).
+    is_admin = pw.BooleanField(default=False)
 
 
 class Loan(BaseModel):
@@ -136,6 +140,34 @@ class DialogState(BaseModel):
     data = pw.TextField(default="{}")
 
 
+class RegistrationCode(BaseModel):
+    """A one-time email code: only its salted HMAC is stored; used_at makes it single-use."""
+
+    chat_id = pw.BigIntegerField(index=True)
+    email = pw.CharField(max_length=254)
+    salt = pw.CharField(max_length=64)
+    code_hash = pw.CharField(max_length=64)
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)
+
+
+class AccessRequest(BaseModel):
+    """A newcomer waiting for an admin (REGISTRATION=approve); the first decision wins."""
+
+    telegram_id = pw.BigIntegerField(index=True)
+    email = pw.CharField(max_length=254)
+    name = pw.CharField(max_length=200, default="")
+    username = pw.CharField(max_length=64, default="")
+    # The email belongs to a person known from an import: the admin must see that.
+    known = pw.BooleanField(default=False)
+    status = pw.CharField(max_length=16, default="pending", index=True)
+    decided_by = pw.ForeignKeyField(Person, null=True, backref="+", on_delete="SET NULL")
+    decided_by_name = pw.CharField(max_length=200, default="")
+    decided_at = pw.DateTimeField(null=True)
+    # JSON [[chat_id, message_id], ...] of the admins' copies, edited once it is decided.
+    notices = pw.TextField(default="[]")
+
+
 MODELS: list[type[BaseModel]] = [
     Category,
     Device,
@@ -145,6 +177,8 @@ MODELS: list[type[BaseModel]] = [
     Handover,
     AuditLog,
     DialogState,
+    RegistrationCode,
+    AccessRequest,
 ]
 
 

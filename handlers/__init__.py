@@ -10,6 +10,7 @@ from handlers import (
     admin_edit,
     admin_import,
     admin_users,
+    approvals,
     browse,
     callbacks,
     common,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 # Order matters: pyTelegramBotAPI runs the first handler whose filters match.
 MODULES = [
     registration,  # first: an unregistered person only ever gets the registration dialogue
+    approvals,  # REGISTRATION=approve: the admins' «Одобрить» / «Отклонить» (a button route)
     common,  # /start, /help, /cancel and the dialogue «Отмена» button
     browse,  # /all, /categories, /mine, cards, search paging
     lending,  # take, return, change due date / place

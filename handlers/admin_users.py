@@ -1,4 +1,4 @@
-"""/users: find people, the person card, change email, comment, history, delete."""
+"""/users: find people, the person card, email, comment, history, admin rights, delete, restore."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 from telebot import types
 
-from handlers import admin_common, keyboards, render, texts
+from handlers import admin_common, keyboards, menus, render, texts
 from handlers.admin_common import button, nav_row
 from handlers.admin_edit import history_keyboard, history_line
 from handlers.context import Ctx, ctx_of, local_date
 from handlers.routing import ROLE_ADMIN, pack
-from inventory import admin_people
+from inventory import access, admin_people
 from inventory.errors import Conflict, DomainError, InvalidValue, NotAllowed, NotFound
 from inventory.history import history
 from models import Person
@@ -97,7 +97,11 @@ def on_users(message: types.Message) -> None:
         return
     everyone = admin_people.search("", 1)
     ctx.dialog.set(QUERY)
-    ctx.send(texts.USERS_TITLE.format(total=everyone.total), people_keyboard(everyone, ""))
+    markup = people_keyboard(everyone, "")
+    _, _, _, deleted = access.deleted_people(1)
+    if deleted:
+        markup.row(button(texts.BTN_USERS_DELETED.format(count=deleted), "usdl", 1))
+    ctx.send(texts.USERS_TITLE.format(total=everyone.total), markup)
 
 
 def on_query_text(ctx: Ctx, message: types.Message) -> None:
@@ -133,6 +137,12 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
              texts.USER_TELEGRAM.format(telegram=telegram)]
     if person.telegram_id is not None:
         lines.append(texts.USER_REACHABLE if person.reachable else texts.USER_UNREACHABLE)
+    bootstrap = person.telegram_id is not None and ctx.config.is_bootstrap_admin(
+        person.telegram_id)
+    if bootstrap:
+        lines.append(texts.USER_ADMIN_BOOTSTRAP)
+    elif person.is_admin:
+        lines.append(texts.USER_ADMIN)
     if person.comment:
         lines.append(texts.USER_COMMENT.format(comment=texts.e(person.comment)))
     lines.append("")
@@ -164,7 +174,11 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
     actions = [button(texts.BTN_USER_EMAIL, "use", person.id),
                button(texts.BTN_USER_COMMENT, "usc", person.id)]
     clear = [button(texts.BTN_USER_CLEAR_COMMENT, "usx", person.id)] if person.comment else []
-    markup = keyboards.rows(*devices, actions, clear,
+    role: list[types.InlineKeyboardButton] = []
+    if person.telegram_id is not None and not bootstrap:
+        role = [button(texts.BTN_USER_REVOKE_ADMIN, "usn", person.id) if person.is_admin
+                else button(texts.BTN_USER_MAKE_ADMIN, "usa", person.id)]
+    markup = keyboards.rows(*devices, actions, clear, role,
                             [button(texts.BTN_USER_HISTORY, "ush", person.id, 1),
                              button(texts.BTN_USER_DELETE, "usd", person.id)])
     return "\n".join(lines), markup
@@ -297,10 +311,20 @@ def refuse_delete(ctx: Ctx, err: NotAllowed) -> None:
         alert=True)
 
 
+def bootstrap_refused(ctx: Ctx, person: Person) -> bool:
+    """Refuse (alert) removing an admin from ADMIN_IDS; True if refused."""
+    if person.telegram_id is None or not ctx.config.is_bootstrap_admin(person.telegram_id):
+        return False
+    if ctx.person is not None and person.id == ctx.person.id:
+        return False  # «you cannot delete yourself» says it better
+    ctx.answer(texts.USER_ADMIN_PROTECTED, alert=True)
+    return True
+
+
 def on_delete(ctx: Ctx, args: list[str]) -> None:
     """usd:<person id> — refuse while they hold devices, otherwise ask to confirm."""
     person = person_or_alert(ctx, int(args[0]))
-    if person is None:
+    if person is None or bootstrap_refused(ctx, person):
         return
     card = admin_people.person_card(person.id)
     if person.id == ctx.person.id:
@@ -319,7 +343,7 @@ def on_delete(ctx: Ctx, args: list[str]) -> None:
 def on_delete_confirmed(ctx: Ctx, args: list[str]) -> None:
     """usdo:<person id> — soft-delete: history stays, queue entries go."""
     person = person_or_alert(ctx, int(args[0]))
-    if person is None:
+    if person is None or bootstrap_refused(ctx, person):
         return
     try:
         admin_people.delete_person(person.id, actor=ctx.person, now=ctx.now)
@@ -330,6 +354,93 @@ def on_delete_confirmed(ctx: Ctx, args: list[str]) -> None:
         ctx.answer(texts.USER_GONE, alert=True)
         return
     ctx.show(texts.USER_DELETED.format(name=label(person), email=texts.e(person.email)))
+    if person.is_admin and person.telegram_id is not None:
+        # A deleted admin is no admin (access.is_admin): the menu follows at once.
+        menus.set_chat_menu(ctx.bot, person.telegram_id, admin=False)
+
+
+# --- admin rights ----------------------------------------------------------------------------
+
+
+def on_set_admin(ctx: Ctx, person_id: int, granted: bool) -> None:
+    """Grant or take away admin rights, change the person's menu, tell them."""
+    person = person_or_alert(ctx, person_id)
+    if person is None:
+        return
+    try:
+        access.set_admin(person.id, granted, actor=ctx.person, now=ctx.now,
+                         bootstrap_ids=ctx.config.admin_ids)
+    except NotAllowed as err:
+        reason = err.details.get("reason")
+        ctx.answer({"bootstrap": texts.USER_ADMIN_PROTECTED, "self": texts.USER_ADMIN_SELF}.get(
+            reason, texts.USER_ADMIN_UNREGISTERED), alert=True)
+        return
+    menus.set_chat_menu(ctx.bot, person.telegram_id, admin=granted)
+    ctx.bot.notifier.send(person, texts.NOTIFY_ADMIN_GRANTED if granted
+                          else texts.NOTIFY_ADMIN_REVOKED)
+    done = texts.USER_ADMIN_GRANTED if granted else texts.USER_ADMIN_REVOKED
+    send_person(ctx, person.id, edit=True, prefix=done.format(name=label(person)))
+
+
+def on_grant(ctx: Ctx, args: list[str]) -> None:
+    """usa:<person id> — make a registered person an admin."""
+    on_set_admin(ctx, int(args[0]), True)
+
+
+def on_revoke(ctx: Ctx, args: list[str]) -> None:
+    """usn:<person id> — take admin rights away (never from ADMIN_IDS)."""
+    on_set_admin(ctx, int(args[0]), False)
+
+
+# --- deleted people --------------------------------------------------------------------------
+
+
+def on_deleted_list(ctx: Ctx, args: list[str]) -> None:
+    """usdl:<page> — people an admin deleted, to open and restore."""
+    found, page, pages, total = access.deleted_people(int(args[0]))
+    if not found:
+        ctx.show(texts.USERS_DELETED_NONE)
+        return
+    rows = [[button(texts.USER_BUTTON.format(name=(p.name or p.email)[:30], email=p.email[:40]),
+                    "usdc", p.id)] for p in found]
+    nav: list[types.InlineKeyboardButton] = []
+    if pages > 1:
+        if page > 1:
+            nav.append(button(texts.BTN_PREV, "usdl", page - 1))
+        nav.append(button(texts.PAGE.format(page=page, pages=pages), keyboards.NOOP))
+        if page < pages:
+            nav.append(button(texts.BTN_NEXT, "usdl", page + 1))
+    ctx.show(texts.USERS_DELETED_TITLE.format(total=total), keyboards.rows(*rows, nav))
+
+
+def on_deleted_card(ctx: Ctx, args: list[str]) -> None:
+    """usdc:<person id> — a deleted person and «Восстановить»."""
+    try:
+        person = access.deleted_person(int(args[0]))
+    except NotFound:
+        ctx.answer(texts.USER_GONE, alert=True)
+        return
+    telegram = ("@" + texts.e(person.username) if person.username else
+                texts.USER_TELEGRAM_NO_USERNAME if person.telegram_id else texts.USER_TELEGRAM_NONE)
+    ctx.show(texts.USER_DELETED_CARD.format(
+        name=label(person), email=texts.e(person.email), telegram=telegram,
+        date=texts.fmt_date(local_date(person.deleted_at, ctx.config))),
+        keyboards.rows([button(texts.BTN_USER_RESTORE, "usrs", person.id)],
+                       [button(texts.BTN_BACK, "usdl", 1)]))
+
+
+def on_restore(ctx: Ctx, args: list[str]) -> None:
+    """usrs:<person id> — let a deleted person back in; they are told."""
+    try:
+        person = access.restore(int(args[0]), actor=ctx.person, now=ctx.now)
+    except NotFound:
+        ctx.answer(texts.USER_GONE, alert=True)
+        return
+    ctx.bot.notifier.send(person, texts.NOTIFY_RESTORED)
+    if person.is_admin and person.telegram_id is not None:
+        menus.set_chat_menu(ctx.bot, person.telegram_id, admin=True)
+    send_person(ctx, person.id, edit=True, prefix=texts.USER_RESTORED.format(
+        name=label(person), email=texts.e(person.email)))
 
 
 def register(bot: DevtrackBot) -> None:
@@ -337,7 +448,9 @@ def register(bot: DevtrackBot) -> None:
     bot.register_message_handler(on_users, commands=["users"], func=admin_common.is_admin)
     for prefix, fn in (("usr", on_person), ("usq", on_results_page), ("ush", on_history),
                        ("use", on_email), ("usc", on_comment), ("usx", on_clear_comment),
-                       ("usd", on_delete), ("usdo", on_delete_confirmed)):
+                       ("usd", on_delete), ("usdo", on_delete_confirmed),
+                       ("usa", on_grant), ("usn", on_revoke), ("usdl", on_deleted_list),
+                       ("usdc", on_deleted_card), ("usrs", on_restore)):
         bot.routes.callback(prefix, fn, role=ROLE_ADMIN)
     bot.routes.step(QUERY, on_query_text, role=ROLE_ADMIN)
     bot.routes.step(EMAIL, on_email_text, role=ROLE_ADMIN)

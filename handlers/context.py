@@ -12,6 +12,7 @@ from telebot import types
 from telebot.apihelper import ApiTelegramException
 
 from config import Config
+from inventory import access
 from models import DialogState, Person
 
 if TYPE_CHECKING:
@@ -86,8 +87,8 @@ class Ctx:
 
     @property
     def is_admin(self) -> bool:
-        """Whether the sender is an admin."""
-        return self.config.is_admin(self.user.id)
+        """Whether the sender is an admin: ADMIN_IDS or the flag set from /users."""
+        return access.is_admin(self.person, self.user.id, self.config.admin_ids)
 
     @property
     def is_developer(self) -> bool:

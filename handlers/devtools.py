@@ -392,19 +392,23 @@ GUARDED: dict[str, Callable[[Ctx, dict[str, Any]], None]] = {PURGE: run_purge, W
 
 
 def is_stray_code(message: types.Message) -> bool:
-    """Filter: a developer sent the code while no code was asked for."""
+    """Filter: someone sent DEVELOPER_CODE while no code was asked for."""
     ctx = ctx_of(message)
-    if not ctx.is_developer or ctx.dialog.state == CODE_STATE:
+    if ctx.is_developer and ctx.dialog.state == CODE_STATE:
         return False
     return devtools.check_code(typed_code(message), ctx.config.developer_code)
 
 
 def on_stray_code(message: types.Message) -> None:
-    """Delete a code sent out of turn instead of searching for it (and echoing it)."""
+    """Delete a code sent out of turn; answer as a search would, never confirming the code.
+
+    Out of turn the code is a guess: it counts towards the lock-out like a wrong code, so the
+    chat is no oracle for it.
+    """
     ctx = ctx_of(message)
     delete_code_message(ctx, message)
-    audit(ctx, "dev.code_unexpected")
-    ctx.send(texts.DEV_CODE_NOT_EXPECTED)
+    devtools.code_failed(ctx.user_id, ctx.person, ctx.now, "stray")
+    ctx.send(texts.NOT_FOUND.format(query=texts.CODE_MASK))
 
 
 # --- buttons ---------------------------------------------------------------------------------

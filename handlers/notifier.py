@@ -77,15 +77,22 @@ class Notifier:
         """Deliver text to a chat that may have no Person row (e.g. an unregistered admin)."""
         return self._deliver(chat_id, text, markup, None)
 
+    def post(self, chat_id: int, text: str,
+             markup: types.InlineKeyboardMarkup | None = None) -> types.Message | None:
+        """Like send_chat, but return the sent message (to edit it later), None if not sent."""
+        sent: list[types.Message] = []
+        self._deliver(chat_id, text, markup, None, sent)
+        return sent[0] if sent else None
+
     def _deliver(self, chat_id: int, text: str, markup: types.InlineKeyboardMarkup | None,
-                 person: Person | None) -> Delivery:
+                 person: Person | None, sent: list[types.Message] | None = None) -> Delivery:
         """Send with pacing and retries; reachability is stored only when a person is given."""
         attempt = 0
         while True:
             attempt += 1
             self.pacer.wait()
             try:
-                self.bot.send_message(chat_id, text, reply_markup=markup)
+                message = self.bot.send_message(chat_id, text, reply_markup=markup)
             except ApiTelegramException as exc:
                 outcome = self._telegram_error(chat_id, person, exc, attempt)
             except (ApiHTTPException, requests.RequestException) as exc:
@@ -94,6 +101,8 @@ class Notifier:
                 logger.exception("notification to %s failed", _who(chat_id, person))
                 return Delivery.FAILED
             else:
+                if sent is not None:
+                    sent.append(message)
                 if person is not None and not person.reachable:
                     self._set_reachable(person, True)
                 return Delivery.SENT

@@ -44,7 +44,17 @@ def _is_postgres() -> bool:
 
 def insert_rows(model: type[pw.Model], columns: tuple[str, ...],
                 values: list[tuple[Any, ...]]) -> int:
-    """Multi-row INSERTs of value tuples in `columns` order (inside the caller's transaction)."""
+    """Multi-row INSERTs of value tuples in `columns` order (inside the caller's transaction).
+
+    Columns left out that have a constant model default get it, so a column added to the model
+    later cannot break a caller that does not know about it.
+    """
+    extra = [field for field in model._meta.sorted_fields
+             if field.name not in columns and not field.primary_key
+             and field.default is not None and not callable(field.default)]
+    if extra:
+        columns = (*columns, *(field.name for field in extra))
+        values = [(*row, *(field.default for field in extra)) for row in values]
     fields = [model._meta.fields[name] for name in columns]
     names = ", ".join(f'"{field.column_name}"' for field in fields)
     one = "(" + ", ".join([db.param] * len(fields)) + ")"

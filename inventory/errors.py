@@ -95,3 +95,23 @@ class HandoverPending(DomainError):
 
 class HandoverGone(DomainError):
     """The handover was answered, cancelled or overtaken by events."""
+
+
+class RegistrationRefused(DomainError):
+    """An admin deleted this person (by email or Telegram account): they stay out."""
+
+
+class Locked(DomainError):
+    """Registration from this chat is locked; details: until."""
+
+
+class WrongCode(DomainError):
+    """The email code does not match; details: left (attempts before the lock)."""
+
+
+class CodeExpired(DomainError):
+    """The email code is older than its lifetime (or none is waiting)."""
+
+
+class AlreadyDecided(DomainError):
+    """Another admin answered the access request first; details: request."""

@@ -96,8 +96,8 @@ def _people(emails: list[str], actor: Person | None, now: datetime,
     missing = [email for email in emails if email not in known]
     if missing:
         insert_rows(Person, ("email", "telegram_id", "name", "username", "comment", "reachable",
-                             "created_at", "updated_at"),
-                    [(email, None, "", "", "", True, now, now) for email in missing])
+                             "is_admin", "created_at", "updated_at"),
+                    [(email, None, "", "", "", True, False, now, now) for email in missing])
         ids = dict(Person.select(Person.email, Person.id).tuples())
         for email in missing:
             known[email] = (ids[email], False)

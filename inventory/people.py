@@ -10,7 +10,7 @@ from datetime import datetime
 import peewee as pw
 
 from inventory import audit
-from inventory.errors import DomainNotAllowed, EmailTaken, InvalidEmail
+from inventory.errors import DomainNotAllowed, EmailTaken, InvalidEmail, RegistrationRefused
 from models import Person, db
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,12 @@ def by_telegram_id(telegram_id: int) -> Person | None:
     )
 
 
+def deleted_account(telegram_id: int) -> bool:
+    """Whether an admin deleted the person registered with this Telegram account."""
+    return Person.select().where((Person.telegram_id == telegram_id)
+                                 & Person.deleted_at.is_null(False)).exists()
+
+
 def register(
     telegram_id: int,
     email_text: str,
@@ -53,12 +59,19 @@ def register(
     domains: Iterable[str],
     now: datetime,
 ) -> Person:
-    """Register a Telegram account under a work email, linking an import-only person."""
+    """Register a Telegram account under a work email, linking an import-only person.
+
+    A person an admin deleted stays out (RegistrationRefused), by email and by Telegram account:
+    only an admin restores them, from /users.
+    """
     email = normalize_email(email_text)
     check_domain(email, domains)
     try:
         with db.atomic():
             person = Person.get_or_none(Person.email == email)
+            if (person is not None and person.deleted_at is not None) or deleted_account(
+                    telegram_id):
+                raise RegistrationRefused(email=email)
             if person is not None and person.telegram_id not in (None, telegram_id):
                 raise EmailTaken(email=email)
             # An older record of this account under another email steps aside.
@@ -73,7 +86,6 @@ def register(
                 person.telegram_id = telegram_id
                 person.name = name or person.name
                 person.username = username
-                person.deleted_at = None
                 person.reachable = True
                 person.save()
                 action = "person.linked"

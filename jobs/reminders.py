@@ -44,7 +44,7 @@ from handlers.context import local_date, local_time
 from handlers.notifier import Delivery, Notifier
 from handlers.queue import expire_and_tell
 from handlers.reminders import digest_messages, reminder_messages
-from inventory import reminders
+from inventory import access, reminders
 from models import AuditLog, Device, Loan, Person, init_db, utcnow
 
 logger = logging.getLogger(__name__)
@@ -247,14 +247,15 @@ def deliver(person: Person, mine: list[Loan], today: date, sender: Sender,
 def send_digests(today: date, sender: Sender, config: Config, now: datetime, report: Report,
                  *, dry_run: bool = False) -> None:
     """One digest per admin: overdue devices and unreachable holders (nothing if neither)."""
-    if not config.admin_ids:
+    # ADMIN_IDS and the people made admins in /users (inventory.access decides who is one).
+    ids = access.admin_chat_ids(config.admin_ids)
+    if not ids:
         return
     overdue = reminders.overdue_loans(today)
     unreachable = reminders.unreachable_holders()
     if not overdue and not unreachable:
         return
     messages = digest_messages(overdue, unreachable, today)
-    ids = sorted(config.admin_ids)
     rows = Person.select().where(Person.telegram_id.in_(ids) & Person.deleted_at.is_null())
     admins = {person.telegram_id: person for person in rows}
     for chat_id in ids:

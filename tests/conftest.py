@@ -330,6 +330,9 @@ def config(database: pw.Database, tmp_path: Path) -> Config:
         developer_code="s3cret-code",
         log_file=str(tmp_path / "devtrack.log"),
         heartbeat_file=str(tmp_path / "heartbeat"),
+        # Tests of other features register people by typing an email; the email and approve
+        # modes are tested in test_access.py with make_harness(registration=...).
+        registration="open",
     )
 
 

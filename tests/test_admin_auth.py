@@ -12,7 +12,9 @@ from models import MODELS, DialogState, QueueEntry
 
 ADMIN_PREFIXES = {"add", "imp", "edit", "edf", "edv", "hist", "del", "delo", "asg", "asgp",
                   "asgs", "una", "unao", "usr", "usq", "ush", "use", "usc", "usx", "usd",
-                  "usdo"}
+                  "usdo",
+                  # issue 18: access requests, admin rights, deleted people and restoring them
+                  "acc", "usa", "usn", "usdl", "usdc", "usrs"}
 
 
 @pytest.fixture
@@ -82,6 +84,7 @@ def forged(world: dict) -> list[str]:
         f"una:{held}", f"unao:{held}:{loan}",
         f"usr:{other}", "usq:1:ivan", f"ush:{other}:1", f"use:{other}", f"usc:{other}",
         f"usx:{other}", f"usd:{other}", f"usdo:{other}",
+        "acc:1:ok", f"usa:{user}", f"usn:{user}", "usdl:1", f"usdc:{other}", f"usrs:{other}",
     ]
 
 

@@ -12,7 +12,9 @@ import pytest
 from config import TOKEN_HELP, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
-GOOD = {"BOT_TOKEN": "123456:ABC-def_ghi"}
+TOKEN_ONLY = {"BOT_TOKEN": "123456:ABC-def_ghi"}
+# The default REGISTRATION=approve needs ADMIN_IDS; cases about other variables use open.
+GOOD = {**TOKEN_ONLY, "REGISTRATION": "open"}
 
 
 def test_defaults():
@@ -64,8 +66,9 @@ def test_token_never_in_repr():
 
 def run_bot(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
     """Start bot.py in a clean environment (no .env) and capture its output."""
+    # REGISTRATION=open: these cases are about other variables (approve would need ADMIN_IDS).
     base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LOG_FILE": str(tmp_path / "l.log"),
-            "NO_PROXY": "*"}
+            "NO_PROXY": "*", "REGISTRATION": "open"}
     return subprocess.run([sys.executable, str(ROOT / "bot.py")], env={**base, **env},
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
 
@@ -75,6 +78,11 @@ def run_bot(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
     ({**GOOD, "DATABASE_URL": "oracle://x"}, "DATABASE_URL"),
     ({**GOOD, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "DATABASE_URL"),
     ({**GOOD, "ADMIN_IDS": "12,abc"}, "ADMIN_IDS"),
+    ({**GOOD, "REGISTRATION": "approve"}, "REGISTRATION"),
+    ({**GOOD, "REGISTRATION": "email"}, "REGISTRATION"),
+    ({**GOOD, "REGISTRATION": "maybe"}, "REGISTRATION"),
+    ({**GOOD, "REGISTRATION": "email", "SMTP_URL": "http://mail"}, "SMTP_URL"),
+    ({**GOOD, "REGISTRATION": "email", "SMTP_URL": "smtp://mail:25"}, "SMTP_FROM"),
 ])
 def test_startup_problem_prints_one_line_and_exits_nonzero(tmp_path, env, variable):
     result = run_bot(env, tmp_path)
@@ -98,3 +106,22 @@ def test_env_example_documents_every_variable():
     read |= set(re.findall(r'"([A-Z_]+)"', (ROOT / "jobs" / "healthcheck.py").read_text())) & {
         "HEARTBEAT_FILE", "HEARTBEAT_MAX_AGE"}
     assert read <= documented, read - documented
+
+
+def test_registration_defaults_follow_smtp():
+    assert load_config({**TOKEN_ONLY, "ADMIN_IDS": "1"}).registration == "approve"
+    config = load_config({**TOKEN_ONLY, "SMTP_URL": "smtp://bot%40c.ru:p%3Ass@mail.c.ru:587?starttls=1",
+                          "SMTP_FROM": "devtrack@c.ru"})
+    assert config.registration == "email"
+    smtp = config.smtp
+    assert (smtp.host, smtp.port, smtp.ssl, smtp.starttls) == ("mail.c.ru", 587, False, True)
+    assert (smtp.user, smtp.password, smtp.sender) == ("bot@c.ru", "p:ss", "devtrack@c.ru")
+    assert "p:ss" not in repr(config)
+    ssl = load_config({**GOOD, "SMTP_URL": "smtps://mail.c.ru", "SMTP_FROM": "d@c.ru",
+                       "REGISTRATION": "OPEN"})
+    assert (ssl.smtp.port, ssl.smtp.ssl, ssl.registration) == (465, True, "open")
+
+
+def test_approve_without_admins_is_fine_for_jobs():
+    # The schema CLI and the jobs load the config without a token and answer no requests.
+    assert load_config({}, require_token=False).registration == "approve"

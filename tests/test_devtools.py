@@ -338,10 +338,13 @@ def test_cancel_leaves_the_code_prompt(harness, sender, fleet):
     harness.press(DEV_ID, "dlg:cancel")
     assert sender.last(DEV_ID).text == texts.CANCELLED
     sender.clear()
-    send_code(harness, CODE, 740)  # now out of turn: deleted, not searched for, nothing done
+    send_code(harness, CODE, 740)  # now out of turn: deleted, never echoed, nothing done
     assert deleted(sender) == [740]
-    assert sender.last(DEV_ID).text == texts.DEV_CODE_NOT_EXPECTED
+    # Answered like any failed search, so the reply does not confirm the code...
+    assert sender.last(DEV_ID).text == texts.NOT_FOUND.format(query=texts.CODE_MASK)
     assert Device.select().count() == 5
+    # ...and out of turn it is a guess: it counts towards the lock-out.
+    assert devtools.failures(DEV_ID, harness.clock.now) == 1
 
 
 def test_undeletable_code_message_is_reported(harness, sender, fleet):
@@ -472,13 +475,17 @@ def test_nobody_else_can_reach_developer_tools(harness, sender, config, fleet, o
     for data in callbacks:
         harness.press(outsider, data)
     assert sender.alerts() == [texts.STALE_BUTTON] * len(callbacks)
-    # Even in the code state (set by hand) an outsider's text is just a search.
-    DialogState.insert(chat_id=outsider, state=CODE_STATE,
-                       data=json.dumps({"action": "wipe"})).execute()
-    assert harness.send(outsider, CODE).last(outsider).text == texts.NOT_FOUND.format(query=CODE)
-    DialogState.delete().where(DialogState.chat_id == outsider).execute()
     assert not sender.of("sendDocument") and not sender.of("deleteMessage")
     assert counts() == before  # not even an audit row
+    # Even in the code state (set by hand) an outsider's text is just a search; the code itself
+    # is deleted, never echoed, and counted as a guess.
+    DialogState.insert(chat_id=outsider, state=CODE_STATE,
+                       data=json.dumps({"action": "wipe"})).execute()
+    assert harness.send(outsider, CODE, message_id=4242).last(outsider).text == \
+        texts.NOT_FOUND.format(query=texts.CODE_MASK)
+    assert deleted(sender) == [4242]
+    assert devtools.failures(outsider, harness.clock.now) == 1
+    assert not sender.of("sendDocument")
     assert "secret log line" not in json.dumps([c.params for c in sender.calls],
                                                ensure_ascii=False)
 

@@ -9,16 +9,19 @@ from pathlib import Path
 
 import peewee as pw
 import pytest
-from conftest import LATEST_MIGRATION
 
 from models import MODELS, PARTIAL_INDEXES, Category, Device, Loan, Person, utcnow
 from schema import apply_migrations, model_drift, schema_version
+
+MIGRATIONS = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "migrations")
+                    .glob("[0-9][0-9][0-9]_*.py"))
+LATEST = MIGRATIONS[-1]
 
 
 def test_migrations_create_every_table(backend, database):
     tables = set(database.get_tables())
     assert {m._meta.table_name for m in MODELS} <= tables
-    assert schema_version(database) == LATEST_MIGRATION
+    assert schema_version(database) == LATEST
     assert apply_migrations(database) == []  # nothing pending after the first run
 
 
@@ -27,7 +30,7 @@ def test_models_and_migrations_agree(backend, database):
 
 
 def test_partial_indexes_exist(backend, database):
-    names = {i.name for t in ("loan", "handover") for i in database.get_indexes(t)}
+    names = {i.name for t in ("loan", "handover", "accessrequest") for i in database.get_indexes(t)}
     assert set(PARTIAL_INDEXES) <= names
 
 
@@ -63,11 +66,11 @@ def run_schema(tmp_path, *args: str) -> subprocess.CompletedProcess:
 def test_schema_cli_upgrade_status_and_guarded_rollback(tmp_path):
     assert "pending  001_initial" in run_schema(tmp_path, "status").stdout
     assert "applied: 001_initial" in run_schema(tmp_path, "upgrade").stdout
-    assert "applied  001_initial" in run_schema(tmp_path, "status").stdout
+    assert f"applied  {LATEST}" in run_schema(tmp_path, "status").stdout
     refused = run_schema(tmp_path, "rollback")
     assert refused.returncode == 2 and "--yes" in refused.stderr
-    assert "applied  001_initial" in run_schema(tmp_path, "status").stdout
+    assert f"applied  {LATEST}" in run_schema(tmp_path, "status").stdout
     done = run_schema(tmp_path, "rollback", "--yes")
-    assert done.returncode == 0 and f"rolled back: {LATEST_MIGRATION}" in done.stdout
-    assert f"pending  {LATEST_MIGRATION}" in run_schema(tmp_path, "status").stdout
-    assert f"applied: {LATEST_MIGRATION}" in run_schema(tmp_path, "upgrade").stdout
+    assert done.returncode == 0 and f"rolled back: {LATEST}" in done.stdout
+    assert f"pending  {LATEST}" in run_schema(tmp_path, "status").stdout
+    assert f"applied: {LATEST}" in run_schema(tmp_path, "upgrade").stdout
