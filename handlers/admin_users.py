@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from telebot import types
 
-from handlers import admin_common, keyboards, render, texts
+from handlers import admin_common, affected, keyboards, render, texts
 from handlers.admin_common import button, nav_row
 from handlers.admin_edit import history_keyboard, history_line
 from handlers.context import Ctx, ctx_of, local_date
@@ -322,7 +322,8 @@ def on_delete_confirmed(ctx: Ctx, args: list[str]) -> None:
     if person is None:
         return
     try:
-        admin_people.delete_person(person.id, actor=ctx.person, now=ctx.now)
+        deleted = admin_people.delete_person(person.id, actor=ctx.person, now=ctx.now,
+                                             hold_hours=ctx.config.hold_hours)
     except NotAllowed as err:
         refuse_delete(ctx, err)
         return
@@ -330,6 +331,7 @@ def on_delete_confirmed(ctx: Ctx, args: list[str]) -> None:
         ctx.answer(texts.USER_GONE, alert=True)
         return
     ctx.show(texts.USER_DELETED.format(name=label(person), email=texts.e(person.email)))
+    affected.person_deleted(ctx.bot.notifier, ctx.config, deleted)
 
 
 def register(bot: DevtrackBot) -> None:
