@@ -41,8 +41,8 @@ class ContextMiddleware(BaseMiddleware):
             return CancelUpdate()
         # peewee's pool pings a PostgreSQL connection on checkout and replaces a dead one
         # (after a database restart), so the first query of an update can trust it.
-        db.connect(reuse_if_open=True)
         try:
+            db.connect(reuse_if_open=True)
             user = update.from_user
             chat_id = message.chat.id if message is not None else user.id
             person = people.by_telegram_id(user.id)
