@@ -13,13 +13,13 @@ import requests
 from telebot import apihelper, types
 from telebot.apihelper import ApiException
 
-from handlers import admin_common, keyboards, texts
+from handlers import admin_common, affected, keyboards, texts
 from handlers.admin_common import button
 from handlers.context import Ctx, Dialog, ctx_of
 from handlers.routing import ROLE_ADMIN
 from inventory import importing
 from inventory.errors import Conflict, NotAllowed, NotFound
-from inventory.import_apply import apply_plan, existing_data
+from inventory.import_apply import apply_plan, cleared_holds, existing_data
 from inventory.importing import ExistingData, ImportFileError, ImportPlan
 
 if TYPE_CHECKING:
@@ -285,6 +285,8 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
         name=texts.e(name), created=result.created, updated=result.updated,
         unchanged=result.unchanged, loans=result.loans_created, people=result.people_created),
         force=True)
+    for person, device, holder in cleared_holds(result):
+        affected.holds_cleared(ctx.bot.notifier, [person], device, holder)
 
 
 def tell_interrupted(bot: DevtrackBot) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,8 @@ class ImportResult:
     loans_created: int = 0
     loans_closed: int = 0
     people_created: int = 0
+    # (person whose hold the import ended, device, its new holder): ids, to tell them.
+    holds_cleared: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 def category_key(name: str) -> str:
@@ -229,6 +231,18 @@ def _lock_named(plan: ImportPlan, seen_loans: dict[int, str] | None) -> None:
         raise Conflict(reason="loans changed", numbers=changed[:20])
 
 
+def cleared_holds(result: ImportResult) -> list[tuple[Person, Device, Person]]:
+    """The holds an import ended, as (person, device, new holder) rows to tell them."""
+    if not result.holds_cleared:
+        return []
+    wanted_people = {p for p, _, h in result.holds_cleared} | {h for _, _, h in
+                                                                result.holds_cleared}
+    people = {p.id: p for p in Person.select().where(Person.id.in_(list(wanted_people)))}
+    devices = {d.id: d for d in Device.select().where(
+        Device.id.in_([d for _, d, _ in result.holds_cleared]))}
+    return [(people[p], devices[d], people[h]) for p, d, h in result.holds_cleared]
+
+
 def _plain(value: Any) -> Any:
     """JSON-friendly value for audit details."""
     return value.isoformat() if hasattr(value, "isoformat") else value
@@ -338,6 +352,7 @@ def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | Non
     # As loans.take does: getting a device ends the new holder's own wait for it, and a hold
     # for someone else goes back to waiting in line.
     wanted = {(ids[row.number], people[row.email]) for row in rows}
+    new_holder = {ids[row.number]: people[row.email] for row in rows}
     stale: list[int] = []
     holds: list[int] = []
     for qid, device_id, pid, hold_until in QueueEntry.select(
@@ -346,6 +361,7 @@ def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | Non
             stale.append(qid)
         elif device_id in device_ids and hold_until is not None:
             holds.append(qid)
+            result.holds_cleared.append((pid, device_id, new_holder[device_id]))
             log.append(audit.entry("hold.cleared", actor=actor, now=now, device_id=device_id,
                                    person_id=pid, device_number=numbers[device_id],
                                    source="import"))

@@ -271,3 +271,22 @@ def test_database_lost_during_a_button_gets_the_short_line(harness, seed, people
     monkeypatch.setattr(browse, "card_view", lost)
     sent = harness.press(USER_ID, f"card:{device.id}")
     assert sent.alerts() == [texts.DB_UNAVAILABLE_SHORT]
+
+
+def test_an_import_giving_away_a_held_device_tells_whom_it_waited_for(harness, seed, people,
+                                                                      clock, monkeypatch):
+    user, other, _, _ = people
+    device = seed.device(49, serial="ZN-1")
+    QueueEntry.create(device=device, person=other, joined_at=clock.now,
+                      hold_until=clock.now + timedelta(hours=HOURS))
+    rows = ["Айди;Название;Категория;Артикул;Электронная почта",
+            f"49;Эвотор 7.2;Онлайн-касса;ZN-1;{user.email}"]
+    monkeypatch.setattr(admin_import, "download", lambda ctx, document: (
+        "\r\n".join(rows) + "\r\n").encode("utf-8"))
+    harness.send(ADMIN_ID, "", document={"file_id": "f1", "file_unique_id": "u1",
+                                         "file_name": "devices.csv", "file_size": 60})
+    sent = harness.press(ADMIN_ID, "imp:go")
+    assert loans.open_loan(device.id).person_id == user.id
+    assert sent.texts(OTHER_ID) == [texts.NOTIFY_HOLD_ASSIGNED.format(
+        number=49, name="Эвотор 7.2", holder=render.person_name(user))]
+    assert QueueEntry.get(QueueEntry.person == other).hold_until is None
