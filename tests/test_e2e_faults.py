@@ -1,7 +1,9 @@
-"""End to end: PostgreSQL refusing connections gets a reply that needs no database.
+"""End to end, the real `python bot.py` polling the fake Bot API: faults never end in an error.
 
-The real `python bot.py` polls the fake Bot API and reaches PostgreSQL through a TCP relay the
-test can switch off (every open connection cut, new ones refused), as a database outage does.
+429 and 5xx answers to the confirmation of a take or a return are waited out and retried; the
+person never reads that something went wrong. For the database, the bot reaches PostgreSQL
+through a TCP relay the test can switch off (every open connection cut, new ones refused), as
+an outage does: people get a reply that needs no database, and the bot recovers.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from urllib.parse import urlparse, urlunparse
 import psycopg2
 import pytest
 from conftest import PG_URL
-from e2e import running_bot
+from e2e import press, running_bot, say
 from fakebotapi import FakeBotAPI
 
 from handlers import texts
+from models import Loan, init_db
 
 pytestmark = pytest.mark.slow
 USER = 4343
@@ -142,3 +145,48 @@ def test_database_down_gets_a_reply_and_the_bot_recovers(api, tmp_path):
     finally:
         relay.down()
     assert texts.ERROR not in [c.text for c in api.calls("sendMessage")]
+
+
+def test_take_and_return_confirmations_outlast_429_and_5xx(api, tmp_path):
+    from test_e2e import seed_devices
+
+    seed_devices(tmp_path)
+    user = 4242  # the person seed_devices registers
+    with running_bot(api, tmp_path):
+        ask_place = press(api, user, say(api, user, "эвотор"), texts.BTN_TAKE)
+        ask_due = press(api, user, ask_place, texts.BTN_SKIP)
+        api.fail_next("sendMessage", status=429, retry_after=1, chat_id=user)
+        mark = api.mark()
+        api.push_callback(user, button_of(ask_due, texts.BTN_WEEK),
+                          message_id=ask_due.result["message_id"])
+        taken = api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == user and c.ok,
+                             since=mark, timeout=20)
+        assert taken.text.startswith(texts.TAKEN.format(number=49, name="Эвотор 7.2"))
+        refused = [c for c in api.calls("sendMessage", chat_id=user)
+                   if c.index >= mark and not c.ok]
+        assert refused, "the 429 was not played"
+        confirm = press(api, user, taken, texts.BTN_RETURN, expect="editMessageText")
+        api.fail_next("editMessageText", status=502, times=2, chat_id=user)
+        mark = api.mark()
+        api.push_callback(user, button_of(confirm, texts.BTN_YES_RETURNED),
+                          message_id=confirm.result["message_id"])
+        done = api.wait_for(lambda c: c.method == "editMessageText" and c.chat_id == user
+                            and c.ok, since=mark, timeout=20)
+        assert len([c for c in api.calls("editMessageText", chat_id=user)
+                    if c.index >= mark and not c.ok]) == 2
+        assert done.text.startswith(texts.RETURNED.format(number=49, name="Эвотор 7.2"))
+        time.sleep(0.5)
+    said = api.sent_texts(user, include_edits=True)
+    assert texts.ERROR not in said
+    assert texts.ERROR_SHORT not in [c.params.get("text") for c in api.calls(
+        "answerCallbackQuery")]
+    database = init_db(f"sqlite:///{tmp_path / 'bot.db'}")
+    assert Loan.get().returned_at is not None
+    database.close()
+
+
+def button_of(call, label: str) -> str:
+    """callback_data of the button labelled label under call's message."""
+    from e2e import button_data
+
+    return button_data(call, label)
