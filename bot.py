@@ -19,7 +19,7 @@ from telebot import apihelper, types
 import handlers
 from config import Config, ConfigError, load_config
 from dispatch import DevtrackBot
-from handlers import menus
+from handlers import admin_import, menus
 from inventory import access
 from inventory.devices import ensure_categories
 from inventory.legacy_read import password_of
@@ -131,11 +131,23 @@ def prepare_database(config: Config) -> None:
         database.close()
 
 
+def tell_interrupted_work(bot: DevtrackBot) -> None:
+    """Before polling: tell admins whose import a restart cut off (it was rolled back)."""
+    db.connect(reuse_if_open=True)
+    try:
+        admin_import.tell_interrupted(bot)
+    except Exception:  # noqa: BLE001 - a start-up courtesy must not stop the bot
+        logger.exception("could not tell about interrupted imports")
+    finally:
+        db.close()
+
+
 def run(config: Config, stop: threading.Event | None = None) -> int:
     """Run the bot until SIGTERM/SIGINT (or `stop`), then shut down cleanly."""
     bot = create_bot(config)
     bot.on_poll.append(lambda: touch_heartbeat(config.heartbeat_file))
     setup_commands(bot)
+    tell_interrupted_work(bot)
     stop = stop or threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

@@ -10,6 +10,8 @@ from urllib.parse import unquote, urlparse
 import peewee as pw
 from playhouse.pool import PooledPostgresqlDatabase
 
+from sqlite_db import SerialSqliteDatabase
+
 logger = logging.getLogger(__name__)
 
 db = pw.DatabaseProxy()
@@ -202,7 +204,8 @@ def make_database(url: str) -> pw.Database:
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
         if not path:
             raise ValueError("expected sqlite:///path/to/file.db")
-        return pw.SqliteDatabase(
+        # Writers take turns (BEGIN IMMEDIATE, FIFO in-process): see sqlite_db.py.
+        return SerialSqliteDatabase(
             path,
             timeout=30,
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000},

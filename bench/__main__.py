@@ -13,7 +13,8 @@ from bench.common import Result, backends, table
 logger = logging.getLogger(__name__)
 
 # Each section module exposes run(backend: str, small: bool) -> list[Result].
-SECTIONS = ["bench.handlers", "bench.importing", "bench.reminders", "bench.legacy"]
+SECTIONS = ["bench.handlers", "bench.importing", "bench.reminders", "bench.legacy",
+            "bench.burst"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,11 +31,13 @@ class Result:
     median_ms: float
     p95_ms: float
     target_ms: float | None = None
+    errors: int = 0
+    note: str = ""
 
     @property
     def ok(self) -> bool:
-        """Whether the p95 meets the target."""
-        return self.target_ms is None or self.p95_ms <= self.target_ms
+        """Whether the p95 meets the target (and, where a target is set, nothing failed)."""
+        return self.target_ms is None or (self.p95_ms <= self.target_ms and not self.errors)
 
 
 def backends() -> list[str]:
@@ -90,5 +92,6 @@ def table(results: list[Result]) -> str:
     for r in results:
         target = f"{r.target_ms:.0f}" if r.target_ms is not None else "-"
         lines.append(f"{r.section:<10} {r.backend:<9} {r.name:<28} {r.median_ms:>10.2f} "
-                     f"{r.p95_ms:>9.2f} {target:>8}  {'yes' if r.ok else 'NO'}")
+                     f"{r.p95_ms:>9.2f} {target:>8}  {'yes' if r.ok else 'NO'}"
+                     + (f"  {r.note}" if r.note else ""))
     return "\n".join(lines)

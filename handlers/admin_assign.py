@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from telebot import types
 
-from handlers import admin_common, browse, keyboards, render, texts
+from handlers import admin_common, affected, browse, keyboards, render, texts
 from handlers.admin_common import button, nav_row
 from handlers.context import Ctx
 from handlers.lending import drop_buttons, due_from_choice, example_date
@@ -196,6 +196,7 @@ def finish(ctx: Ctx, due: date | None) -> None:
     if person.telegram_id != ctx.user_id:
         ctx.bot.notifier.send(person, texts.NOTIFY_ASSIGNED.format(**title(device),
                                                                     due=due_text))
+    affected.holds_cleared(ctx.bot.notifier, loan.holds_cleared, device, person)
     browse.send_card(ctx, device.id, prefix=texts.ASSIGNED.format(
         **title(device), person=render.person_name(person)))
 

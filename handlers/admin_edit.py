@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from telebot import types
 
-from handlers import admin_common, keyboards, render, texts
+from handlers import admin_common, affected, keyboards, render, texts
 from handlers.admin_common import button, nav_row
 from handlers.context import Ctx, ctx_of, local_date
 from handlers.lending import drop_buttons
@@ -287,12 +287,14 @@ def on_delete_confirmed(ctx: Ctx, args: list[str]) -> None:
     """delo:<device id> — delete, keeping the history in the audit log."""
     device = catalog.get_device(int(args[0]))
     try:
-        catalog.delete_device(device.id, actor=ctx.person, now=ctx.now)
+        deleted = catalog.delete_device(device.id, actor=ctx.person, now=ctx.now)
     except NotAllowed as err:
         ctx.answer(texts.DELETE_HELD.format(
             holder=admin_common.plain_name(err.details.get("holder"))), alert=True)
         return
     ctx.show(texts.DELETED.format(**title(device)))
+    affected.device_deleted(ctx.bot.notifier,
+                            [(person, deleted["device"]) for person in deleted["waiting"]])
 
 
 def register(bot: DevtrackBot) -> None:

@@ -13,14 +13,14 @@ import requests
 from telebot import apihelper, types
 from telebot.apihelper import ApiException
 
-from handlers import admin_common, keyboards, texts
+from handlers import admin_common, affected, keyboards, texts
 from handlers.admin_common import button
-from handlers.context import Ctx, ctx_of
+from handlers.context import Ctx, Dialog, ctx_of
 from handlers.routing import ROLE_ADMIN
 from inventory import importing
 from inventory.errors import Conflict, NotAllowed, NotFound
-from inventory.import_apply import apply_plan, existing_data
-from inventory.importing import ImportFileError, ImportPlan
+from inventory.import_apply import apply_plan, cleared_holds, existing_data
+from inventory.importing import ExistingData, ImportFileError, ImportPlan
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STATE = "import:confirm"
+# The dialogue state while an import is being written (see tell_interrupted).
+RUNNING = "import:running"
 # Files above this size get a status message that is edited while they are read and checked.
 PROGRESS_BYTES = 200 * 1024
 # Plans above this many rows show progress while they are written.
@@ -59,18 +61,24 @@ class Status:
                 moment - self.shown_at < PROGRESS_INTERVAL:
             return
         self.shown_at = moment
-        if self.message_id is None:
-            self.message_id = self.ctx.send(text, markup).message_id
-            return
-        try:
-            self.ctx.bot.edit_message_text(text, self.ctx.chat_id, self.message_id,
-                                           reply_markup=markup)
-        except ApiException as exc:
-            if not force:
+        if self.message_id is not None and not force:
+            # Progress runs inside the import's transaction: one try, no waiting on 429.
+            try:
+                self.ctx.bot.edit_message_text(text, self.ctx.chat_id, self.message_id,
+                                               reply_markup=markup)
+            except ApiException as exc:
                 logger.info("progress edit failed: %s", type(exc).__name__)
+            return
+        if self.message_id is not None:
+            try:
+                self.ctx.reply(lambda: self.ctx.bot.edit_message_text(
+                    text, self.ctx.chat_id, self.message_id, reply_markup=markup))
                 return
-            # The final text must arrive even if the status message cannot be edited.
-            self.message_id = self.ctx.send(text, markup).message_id
+            except ApiException:
+                logger.info("final status edit refused; sending it as a new message")
+        # The final text must arrive even if the status message cannot be edited.
+        sent = self.ctx.send(text, markup)
+        self.message_id = sent.message_id if sent is not None else self.message_id
 
 
 def megabytes(size: int) -> str:
@@ -117,12 +125,14 @@ def unpack_bytes(blob: str) -> bytes:
 # --- preview ---------------------------------------------------------------------------------
 
 
-def read_plan(ctx: Ctx, status: Status, raw: bytes, name: str) -> ImportPlan:
+def read_plan(ctx: Ctx, status: Status, raw: bytes, name: str,
+              existing: ExistingData | None = None) -> ImportPlan:
     """Read and validate the file against the database as it is now (writes nothing)."""
     rows = importing.read_table(raw, name)
     if len(rows) > PROGRESS_ROWS:
         status.show(texts.IMPORT_CHECKING.format(name=texts.e(name), rows=len(rows) - 1))
-    return importing.build_plan(rows, existing_data(), ctx.today, ctx.config.email_domains)
+    return importing.build_plan(rows, existing or existing_data(), ctx.today,
+                                ctx.config.email_domains)
 
 
 def warning_lines(plan: ImportPlan) -> list[str]:
@@ -229,8 +239,9 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
     data = ctx.dialog.data
     name, raw = data["name"], unpack_bytes(data["blob"])
     # The database may have changed since the preview: validate again before writing.
+    existing = existing_data()
     try:
-        plan = read_plan(ctx, status, raw, name)
+        plan = read_plan(ctx, status, raw, name, existing)
     except ImportFileError as err:
         ctx.dialog.clear()
         status.show(texts.IMPORT_FILE_ERROR.format(name=texts.e(name),
@@ -246,7 +257,9 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
         status.show(texts.IMPORT_CHANGED + "\n\n" + preview_text(plan, name),
                     preview_keyboard(), force=True)
         return
-    ctx.dialog.clear()  # before writing: a second press cannot import twice
+    # Before writing, so a second press cannot import twice; kept until the import ends, so
+    # a restart in the middle tells the admin it did not happen (tell_interrupted).
+    ctx.dialog.set(RUNNING, name=name, message_id=status.message_id)
     total = len(plan.new) + len(plan.updates)
 
     def progress(stage: str, done: int, of: int) -> None:
@@ -257,15 +270,45 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
         status.show(texts.IMPORT_APPLYING.format(name=texts.e(name), done=0, total=total),
                     force=True)
     try:
-        result = apply_plan(plan, ctx.person, ctx.now, progress if big else None, source=name)
+        result = apply_plan(plan, ctx.person, ctx.now, progress if big else None, source=name,
+                            seen_loans=existing.open_loans)
     except (Conflict, NotFound, NotAllowed) as err:
         logger.warning("import of %r refused at apply: %s", name, err)
+        ctx.dialog.clear()
         status.show(texts.IMPORT_RACE, force=True)
         return
+    except Exception:
+        ctx.dialog.clear()  # rolled back; the middleware tells the admin
+        raise
+    ctx.dialog.clear()
     status.show(texts.IMPORT_DONE.format(
         name=texts.e(name), created=result.created, updated=result.updated,
         unchanged=result.unchanged, loans=result.loans_created, people=result.people_created),
         force=True)
+    for person, device, holder in cleared_holds(result):
+        affected.holds_cleared(ctx.bot.notifier, [person], device, holder)
+
+
+def tell_interrupted(bot: DevtrackBot) -> int:
+    """At start-up: imports cut off by a restart were rolled back; tell their admins so."""
+    told = 0
+    for dialog in Dialog.in_state(RUNNING):
+        name = str(dialog.data.get("name", ""))
+        text = texts.IMPORT_INTERRUPTED.format(name=texts.e(name))
+        message_id = dialog.data.get("message_id")
+        dialog.clear()
+        sent = None
+        if message_id:
+            try:
+                sent = bot.notifier.reply(dialog.chat_id, lambda c=dialog.chat_id, m=message_id,
+                                          t=text: bot.edit_message_text(t, c, m))
+            except ApiException:
+                logger.info("could not edit the status of an interrupted import")
+        if sent is None:
+            bot.notifier.send_chat(dialog.chat_id, text)
+        told += 1
+        logger.warning("import %r of chat %s was interrupted by a restart", name, dialog.chat_id)
+    return told
 
 
 def register(bot: DevtrackBot) -> None:

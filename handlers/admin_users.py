@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from telebot import types
 
-from handlers import admin_common, keyboards, menus, render, texts
+from handlers import admin_common, affected, keyboards, menus, render, texts
 from handlers.admin_common import button, nav_row
 from handlers.admin_edit import history_keyboard, history_line
 from handlers.context import Ctx, ctx_of, local_date
@@ -346,7 +346,8 @@ def on_delete_confirmed(ctx: Ctx, args: list[str]) -> None:
     if person is None or bootstrap_refused(ctx, person):
         return
     try:
-        admin_people.delete_person(person.id, actor=ctx.person, now=ctx.now)
+        deleted = admin_people.delete_person(person.id, actor=ctx.person, now=ctx.now,
+                                             hold_hours=ctx.config.hold_hours)
     except NotAllowed as err:
         refuse_delete(ctx, err)
         return
@@ -354,6 +355,7 @@ def on_delete_confirmed(ctx: Ctx, args: list[str]) -> None:
         ctx.answer(texts.USER_GONE, alert=True)
         return
     ctx.show(texts.USER_DELETED.format(name=label(person), email=texts.e(person.email)))
+    affected.person_deleted(ctx.bot.notifier, ctx.config, deleted)
     if person.is_admin and person.telegram_id is not None:
         # A deleted admin is no admin (access.is_admin): the menu follows at once.
         menus.set_chat_menu(ctx.bot, person.telegram_id, admin=False)

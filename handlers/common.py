@@ -46,7 +46,8 @@ def on_dialog_button(ctx: Ctx, args: list[str]) -> None:
         raise ValueError("unknown dialogue button")
     message = ctx.callback.message if ctx.callback else None
     if message is not None:
-        ctx.bot.edit_message_reply_markup(ctx.chat_id, message.message_id, reply_markup=None)
+        ctx.reply(lambda: ctx.bot.edit_message_reply_markup(ctx.chat_id, message.message_id,
+                                                            reply_markup=None))
     if not ctx.dialog.state:
         ctx.answer(texts.NOTHING_TO_CANCEL)
         return

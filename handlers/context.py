@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from telebot import types
-from telebot.apihelper import ApiTelegramException
 
 from config import Config
 from inventory import access
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from dispatch import DevtrackBot
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -36,6 +38,12 @@ class Dialog:
         if row is None or row.state is None:
             return cls(chat_id)
         return cls(chat_id, row.state, json.loads(row.data or "{}"))
+
+    @classmethod
+    def in_state(cls, state: str) -> list[Dialog]:
+        """Every chat's dialogue that is in this state (start-up checks)."""
+        rows = DialogState.select().where(DialogState.state == state).order_by(DialogState.id)
+        return [cls(row.chat_id, row.state, json.loads(row.data or "{}")) for row in rows]
 
     def set(self, state: str | None, **data: Any) -> None:
         """Enter a state with fresh data."""
@@ -100,9 +108,10 @@ class Ctx:
         """Today's date in the configured time zone."""
         return local_date(self.now, self.config)
 
-    def send(self, text: str, markup: types.InlineKeyboardMarkup | None = None) -> types.Message:
-        """Send an HTML message to the current chat."""
-        return self.bot.send_message(self.chat_id, text, reply_markup=markup)
+    def send(self, text: str,
+             markup: types.InlineKeyboardMarkup | None = None) -> types.Message | None:
+        """Send an HTML message to the current chat (None: Telegram would not take it)."""
+        return self.reply(lambda: self.bot.send_message(self.chat_id, text, reply_markup=markup))
 
     def show(self, text: str, markup: types.InlineKeyboardMarkup | None = None) -> None:
         """Edit the message the pressed button belongs to, or send a new one."""
@@ -110,19 +119,21 @@ class Ctx:
         if message is None:
             self.send(text, markup)
             return
-        try:
-            self.bot.edit_message_text(text, self.chat_id, message.message_id, reply_markup=markup)
-        except ApiTelegramException as exc:
-            # Pressing a button that leads to the same screen is not an error.
-            if "message is not modified" not in str(exc.description):
-                raise
+        self.reply(lambda: self.bot.edit_message_text(text, self.chat_id, message.message_id,
+                                                      reply_markup=markup))
 
     def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Answer the pressed button once (stops the spinner)."""
         if self.callback is None or self.answered:
             return
         self.answered = True
-        self.bot.answer_callback_query(self.callback.id, text, show_alert=alert)
+        # A button answered too late (400 "query is too old") is no reason to fail the update.
+        self.reply(lambda: self.bot.answer_callback_query(self.callback.id, text,
+                                                          show_alert=alert), strict=False)
+
+    def reply(self, call: Callable[[], T], *, strict: bool = True) -> T | None:
+        """Any Bot API call answering this update, under the notifier's retry rules."""
+        return self.bot.notifier.reply(self.chat_id, call, strict=strict)
 
 
 def local_date(moment: datetime, config: Config) -> date:

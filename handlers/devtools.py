@@ -17,7 +17,7 @@ from requests import RequestException
 from telebot import types
 from telebot.apihelper import ApiException
 
-from handlers import keyboards, legacy_report, texts
+from handlers import affected, keyboards, legacy_report, texts
 from handlers.context import Ctx, ctx_of, local_time
 from handlers.keyboards import button
 from handlers.routing import ROLE_DEVELOPER
@@ -372,11 +372,13 @@ def run_purge(ctx: Ctx, data: dict[str, Any]) -> None:
     ids = [int(i) for i in data.get("ids", [])]
     if not send_backup(ctx, PURGE, texts.DEV_ACTION_PURGE):
         return
+    waiting: list = []
     deleted = devtools.purge(ids, person=ctx.person, telegram_id=ctx.user_id, now=ctx.now,
-                             category=str(data.get("category", "")))
+                             category=str(data.get("category", "")), waiting=waiting)
     ctx.send(texts.DEV_PURGE_DONE.format(count=len(deleted)))
     if len(deleted) < len(ids):
         ctx.send(texts.DEV_PURGE_SKIPPED.format(count=len(ids) - len(deleted)))
+    affected.device_deleted(ctx.bot.notifier, waiting)
 
 
 def run_wipe(ctx: Ctx, data: dict[str, Any]) -> None:

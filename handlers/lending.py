@@ -53,7 +53,8 @@ def drop_buttons(ctx: Ctx) -> None:
     """Remove the keyboard of the prompt whose button was pressed, so it cannot be pressed twice."""
     message = ctx.callback.message if ctx.callback else None
     if message is not None:
-        ctx.bot.edit_message_reply_markup(ctx.chat_id, message.message_id, reply_markup=None)
+        ctx.reply(lambda: ctx.bot.edit_message_reply_markup(ctx.chat_id, message.message_id,
+                                                            reply_markup=None))
 
 
 def in_state(ctx: Ctx, *states: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import peewee as pw
 from telebot.handler_backends import BaseMiddleware, CancelUpdate
 
 from handlers import texts
@@ -40,8 +41,8 @@ class ContextMiddleware(BaseMiddleware):
             return CancelUpdate()
         # peewee's pool pings a PostgreSQL connection on checkout and replaces a dead one
         # (after a database restart), so the first query of an update can trust it.
-        db.connect(reuse_if_open=True)
         try:
+            db.connect(reuse_if_open=True)
             user = update.from_user
             chat_id = message.chat.id if message is not None else user.id
             person = people.by_telegram_id(user.id)
@@ -66,11 +67,15 @@ class ContextMiddleware(BaseMiddleware):
                 dialog.clear()
             update.devtrack_ctx = ctx
             data["ctx"] = ctx
-        except Exception:
-            db.close()
+        except Exception as exc:
+            close_quietly()
             logger.exception("could not prepare the update (database down?)")
+            text = texts.DB_UNAVAILABLE if database_down(exc) else texts.ERROR
+            chat_id = update.from_user.id
             try:
-                self.bot.send_message(update.from_user.id, texts.ERROR)
+                # Needs no database: the notifier's retry rules, no person row.
+                self.bot.notifier.reply(chat_id, lambda: self.bot.send_message(chat_id, text),
+                                        strict=False)
             except Exception:  # noqa: BLE001 - nothing more we can do
                 logger.exception("could not tell the person about the failure")
             raise
@@ -80,19 +85,33 @@ class ContextMiddleware(BaseMiddleware):
         ctx: Ctx | None = data.get("ctx")
         try:
             if ctx is not None and exception is not None:
-                tell_failure(ctx)
+                tell_failure(ctx, exception)
             elif ctx is not None:
                 ctx.answer()
         finally:
-            db.close()
+            close_quietly()
 
 
-def tell_failure(ctx: Ctx) -> None:
+def database_down(exc: BaseException) -> bool:
+    """Whether a failure means the database cannot be reached (refused, dropped, locked)."""
+    return isinstance(exc, (pw.OperationalError, pw.InterfaceError))
+
+
+def close_quietly() -> None:
+    """Give the connection back; a dead one (database down) must not raise here."""
+    try:
+        db.close()
+    except Exception:  # noqa: BLE001 - the connection is gone either way
+        logger.warning("could not close the database connection", exc_info=True)
+
+
+def tell_failure(ctx: Ctx, exc: BaseException | None = None) -> None:
     """Say in Russian that something went wrong, without raising again."""
+    down = exc is not None and database_down(exc)
     try:
         if ctx.callback is not None and not ctx.answered:
-            ctx.answer(texts.ERROR_SHORT, alert=True)
+            ctx.answer(texts.DB_UNAVAILABLE_SHORT if down else texts.ERROR_SHORT, alert=True)
         else:
-            ctx.send(texts.ERROR)
+            ctx.send(texts.DB_UNAVAILABLE if down else texts.ERROR)
     except Exception:  # noqa: BLE001 - the original error is already logged
         logger.exception("could not tell the person about the failure")

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from telebot import TeleBot, types
@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 
 # Telegram answers 400 for chats that no longer exist; like 403 the person cannot be reached.
 UNREACHABLE_400 = ("chat not found", "user is deactivated", "bot was blocked")
+# Telegram's answer to an edit that changes nothing: the screen is already right.
+NOT_MODIFIED = "message is not modified"
+
+T = TypeVar("T")
 
 
 class Delivery(enum.Enum):
@@ -80,34 +84,59 @@ class Notifier:
     def post(self, chat_id: int, text: str,
              markup: types.InlineKeyboardMarkup | None = None) -> types.Message | None:
         """Like send_chat, but return the sent message (to edit it later), None if not sent."""
-        sent: list[types.Message] = []
-        self._deliver(chat_id, text, markup, None, sent)
-        return sent[0] if sent else None
+        delivery, message = self._attempt(
+            lambda: self.bot.send_message(chat_id, text, reply_markup=markup), chat_id, None)
+        return message if delivery is Delivery.SENT else None
 
     def _deliver(self, chat_id: int, text: str, markup: types.InlineKeyboardMarkup | None,
-                 person: Person | None, sent: list[types.Message] | None = None) -> Delivery:
+                 person: Person | None) -> Delivery:
         """Send with pacing and retries; reachability is stored only when a person is given."""
+        delivery, _ = self._attempt(
+            lambda: self.bot.send_message(chat_id, text, reply_markup=markup), chat_id, person)
+        return delivery
+
+    def reply(self, chat_id: int, call: Callable[[], T], *, strict: bool = True) -> T | None:
+        """A reply in the current chat under the same rules: retried, never raises for Telegram.
+
+        Returns the call's result, or None when Telegram would not take it (the person blocked
+        the bot, or 429/5xx/network errors outlasted the retries): the action behind the reply
+        is already saved and must not be reported as failed. An edit that changes nothing
+        (400 "message is not modified", a button pressed twice) counts as delivered. Other 400s
+        are our mistakes and raise (unless strict is off), so they are logged and told.
+        """
+        delivery, result = self._attempt(call, chat_id, None, strict=strict)
+        if delivery is not Delivery.SENT:
+            logger.warning("reply to chat %s not delivered: %s", chat_id, delivery.value)
+        return result
+
+    def _attempt(self, call: Callable[[], T], chat_id: int, person: Person | None, *,
+                 strict: bool = False) -> tuple[Delivery, T | None]:
+        """Run one Bot API call with pacing and the retry rules; (outcome, result)."""
         attempt = 0
         while True:
             attempt += 1
             self.pacer.wait()
             try:
-                message = self.bot.send_message(chat_id, text, reply_markup=markup)
+                result = call()
             except ApiTelegramException as exc:
+                if exc.error_code == 400 and NOT_MODIFIED in str(exc.description or ""):
+                    return Delivery.SENT, None
                 outcome = self._telegram_error(chat_id, person, exc, attempt)
+                if outcome is Delivery.FAILED and strict and exc.error_code == 400:
+                    raise
             except (ApiHTTPException, requests.RequestException) as exc:
                 outcome = self._retry_or_fail(chat_id, exc, attempt)
             except Exception:  # noqa: BLE001 - a notification must never break the action
+                if strict:
+                    raise
                 logger.exception("notification to %s failed", _who(chat_id, person))
-                return Delivery.FAILED
+                return Delivery.FAILED, None
             else:
-                if sent is not None:
-                    sent.append(message)
                 if person is not None and not person.reachable:
                     self._set_reachable(person, True)
-                return Delivery.SENT
+                return Delivery.SENT, result
             if outcome is not None:
-                return outcome
+                return outcome, None
 
     def _telegram_error(self, chat_id: int, person: Person | None, exc: ApiTelegramException,
                         attempt: int) -> Delivery | None:

@@ -10,12 +10,13 @@ from datetime import datetime
 
 import peewee as pw
 
-from inventory import audit, handover, loans
+from inventory import audit, handover, loans, queue
 from inventory.devices import normalize
 from inventory.errors import Conflict, InvalidValue, NotAllowed, NotFound
 from inventory.history import HistoryPage, history
+from inventory.locks import lock_person
 from inventory.people import check_domain, normalize_email
-from models import Device, Loan, Person, QueueEntry, db
+from models import Device, Handover, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
 
@@ -156,33 +157,40 @@ def set_comment(person_id: int, text: str, *, actor: Person, now: datetime) -> P
     return person
 
 
-def delete_person(person_id: int, *, actor: Person, now: datetime) -> int:
-    """Soft-delete a person holding nothing; removes their queue entries (returns how many)."""
-    person = get_person(person_id)
-    if actor.id == person.id:
-        raise NotAllowed(reason="self")
-    held = loans.held_by(person)
-    if held:
-        raise NotAllowed(reason="holds", count=len(held))
+@dataclass
+class PersonDeleted:
+    """What a deletion changed for others: queues left, holds passed on, offers voided."""
+
+    queues: int
+    offers: list[queue.Offer]
+    voided: list[Handover]
+
+
+def delete_person(person_id: int, *, actor: Person, now: datetime,
+                  hold_hours: int = queue.HOLD_HOURS_DEFAULT) -> PersonDeleted:
+    """Soft-delete a person holding nothing; their queue places go, a hold passes on at once.
+
+    Under the person's lock, which takes, assignments, joins and handover answers also hold:
+    each either finished before (a device held: refused) or finds the person gone.
+    """
     with db.atomic():
-        open_loans = Loan.select(Loan.id).where((Loan.person == person.id)
-                                                & Loan.returned_at.is_null())
-        done = (Person.update(deleted_at=now, updated_at=now)
-                .where((Person.id == person.id) & Person.deleted_at.is_null()
-                       & ~pw.fn.EXISTS(open_loans))
-                .execute())
-        if not done:
-            # Something was assigned meanwhile (or someone else deleted the person first).
-            count = len(loans.held_by(person))
-            if count:
-                raise NotAllowed(reason="holds", count=count)
-            raise NotFound(person_id=person_id)
-        numbers = [d for (d,) in QueueEntry.select(Device.number).join(Device)
-                   .where(QueueEntry.person == person.id).tuples()]
+        person = lock_person(person_id)
+        if actor.id == person.id:
+            raise NotAllowed(reason="self")
+        held = loans.held_by(person)
+        if held:
+            raise NotAllowed(reason="holds", count=len(held))
+        Person.update(deleted_at=now, updated_at=now).where(Person.id == person.id).execute()
+        entries = list(QueueEntry.select(QueueEntry, Device).join(Device)
+                       .where(QueueEntry.person == person.id))
+        numbers = [entry.device.number for entry in entries]
         QueueEntry.delete().where(QueueEntry.person == person.id).execute()
         # Offers waiting for this person's answer can no longer be accepted.
         voided = handover.void_offers_to(person, now)
         audit.record("person.deleted", actor=actor, person=person, now=now,
-                     queues_left=numbers, handovers_voided=voided)
+                     queues_left=numbers, handovers_voided=len(voided))
     logger.info("person %s deleted by %s", person.id, actor.telegram_id)
-    return len(numbers)
+    # A hold they had goes to the next in line now, not when someone next opens the device.
+    offers = [queue.start_hold(entry.device_id, now, hold_hours)
+              for entry in entries if queue.is_live(entry, now)]
+    return PersonDeleted(len(numbers), [o for o in offers if o is not None], voided)

@@ -14,7 +14,8 @@ from inventory.devices import normalize, search_text_for
 from inventory.errors import Conflict, InvalidValue, NotAllowed, NotFound
 from inventory.history import history_query
 from inventory.importing import MAX_NUMBER, parse_date
-from models import Category, Device, Loan, Person, db
+from inventory.locks import lock_device
+from models import Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +193,9 @@ def update_field(device_id: int, field: str, value: Any, *, actor: Person,
         value = None if field == "registered_on" else ""
     try:
         with db.atomic():
+            # A delete holds this lock too: an edit never writes to a device deleted meanwhile.
+            lock_device(device.id)
+            device = get_device(device.id)
             if field == "number":
                 check_number_free(int(value), device.id)
             elif field == "serial":
@@ -236,28 +240,29 @@ def _loan_record(loan: Loan) -> dict[str, Any]:
 
 
 def delete_device(device_id: int, *, actor: Person, now: datetime) -> dict[str, Any]:
-    """Delete a free device; its loan history goes into the audit log first."""
-    device = get_device(device_id)
-    current = loans.open_loan(device_id)
-    if current is not None:
-        raise NotAllowed(reason="held", holder=current.person)
+    """Delete a free device; its loan history goes into the audit log first.
+
+    Under the device lock, the same one a take holds: a take either finished before (the
+    device is held and the delete is refused) or finds the device gone. Returns the snapshot,
+    the loans and `waiting`: the people who queued for it or had it held (to be told).
+    """
     with db.atomic():
+        device = lock_device(device_id)
+        current = loans.open_loan(device_id)
+        if current is not None:
+            raise NotAllowed(reason="held", holder=current.person)
+        device = get_device(device_id)
         history = [_loan_record(loan) for loan in history_query(device_id=device_id)]
+        waiting = list(Person.select().join(QueueEntry, on=(QueueEntry.person == Person.id))
+                       .where(QueueEntry.device == device_id)
+                       .order_by(QueueEntry.joined_at, QueueEntry.id))
         snapshot = {
             "number": device.number, "name": device.name, "category": device.category.name,
             "serial": device.serial, "registered_on": device.registered_on,
             "firmware": device.firmware, "comment": device.comment,
         }
         audit.record("device.deleted", actor=actor, device=device, now=now, snapshot=snapshot,
-                     loans=history)
-        open_loans = Loan.select(Loan.id).where((Loan.device == device_id)
-                                                & Loan.returned_at.is_null())
-        deleted = (Device.delete()
-                   .where((Device.id == device_id) & ~pw.fn.EXISTS(open_loans))
-                   .execute())
-        if not deleted:
-            # Taken between the check and the delete: the audit entry is rolled back too.
-            current = loans.open_loan(device_id)
-            raise NotAllowed(reason="held", holder=current.person if current else None)
+                     loans=history, queue=[p.email for p in waiting])
+        Device.delete().where(Device.id == device_id).execute()
     logger.info("device %s deleted by %s", device.number, actor.telegram_id)
-    return {"device": snapshot, "loans": history}
+    return {"device": snapshot, "loans": history, "waiting": waiting}

@@ -17,6 +17,7 @@ import peewee as pw
 from inventory import audit, backup
 from inventory.devices import ensure_categories
 from inventory.errors import Conflict
+from inventory.locks import lock_devices
 from models import AuditLog, Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -240,8 +241,12 @@ def _history(ids: list[int]) -> tuple[dict[int, list[dict]], dict[int, list[str]
     return loans, queue
 
 
-def _purge_once(ids: list[int], person: Person | None, now: datetime) -> list[Device]:
+def _purge_once(ids: list[int], person: Person | None, now: datetime,
+                waiting: list[tuple[Person, Device]] | None) -> list[Device]:
     """Delete the still-free devices among ids, auditing each with its history."""
+    # The devices' locks, as a take holds them: nothing is taken between the choice and the
+    # delete, and a take waiting for a lock finds its device gone afterwards.
+    lock_devices(ids)
     candidates = list(Device.select(Device, Category).join(Category)
                       .where(Device.id.in_(ids) & Device.id.not_in(_held_ids()))
                       .order_by(Device.number))
@@ -255,6 +260,12 @@ def _purge_once(ids: list[int], person: Person | None, now: datetime) -> list[De
                      registered_on=device.registered_on, firmware=device.firmware,
                      comment=device.comment, loans=loans.get(device.id, []),
                      queue=queue.get(device.id, []))
+    if waiting is not None:
+        by_id = {d.id: d for d in candidates}
+        waiting.extend((entry.person, by_id[entry.device_id]) for entry in
+                       QueueEntry.select(QueueEntry, Person).join(Person)
+                       .where(QueueEntry.device.in_(chosen))
+                       .order_by(QueueEntry.device, QueueEntry.joined_at, QueueEntry.id))
     deleted = (Device.delete()
                .where(Device.id.in_(chosen) & Device.id.not_in(_held_ids()))
                .execute())
@@ -264,16 +275,23 @@ def _purge_once(ids: list[int], person: Person | None, now: datetime) -> list[De
 
 
 def purge(device_ids: list[int], *, person: Person | None, telegram_id: int, now: datetime,
-          category: str = "") -> list[Device]:
-    """Delete the devices among device_ids that are free now; held ones are never touched."""
+          category: str = "", waiting: list[tuple[Person, Device]] | None = None) -> list[Device]:
+    """Delete the devices among device_ids that are free now; held ones are never touched.
+
+    `waiting`, when given, receives (person, device) for everyone who queued for a deleted
+    device or had it held, so they can be told.
+    """
     for _ in range(PURGE_RETRIES):
+        told: list[tuple[Person, Device]] = []
         try:
             with db.atomic():
-                deleted = _purge_once(device_ids, person, now)
+                deleted = _purge_once(device_ids, person, now, told)
                 record("dev.purge", telegram_id=telegram_id, person=person, now=now,
                        category=category or None, asked=len(device_ids), deleted=len(deleted),
                        numbers=[d.number for d in deleted])
-                return deleted
+            if waiting is not None:
+                waiting.extend(told)
+            return deleted
         except _Raced:
             logger.info("purge raced with a take; choosing the free devices again")
     raise Conflict(reason="devices keep being taken during the purge")

@@ -25,7 +25,7 @@ from inventory.errors import (
     NotHolder,
     SelfHandover,
 )
-from inventory.locks import lock_device
+from inventory.locks import lock_device, lock_person
 from inventory.people import normalize_email
 from models import Device, Handover, Loan, Person, QueueEntry, db
 
@@ -112,6 +112,7 @@ def offer(device_id: int, holder: Person, colleague: Person, now: datetime) -> H
     try:
         with db.atomic():
             device = lock_device(device_id)
+            lock_person(colleague.id)  # NotFound when deleted meanwhile
             loan = Loan.get_or_none((Loan.device == device_id) & Loan.returned_at.is_null())
             if loan is None:
                 raise AlreadyReturned(device_id=device_id)
@@ -143,6 +144,11 @@ def accept(handover_id: int, person: Person, now: datetime) -> Accepted:
     result: Accepted | None = None
     with db.atomic():
         device = lock_device(handover.device_id)
+        try:
+            # A deletion of the colleague holds this lock and voids the offer.
+            lock_person(person.id)
+        except NotFound as exc:
+            raise HandoverGone(handover_id=handover_id) from exc
         answered = Handover.update(status=ACCEPTED, updated_at=now).where(
             (Handover.id == handover_id) & (Handover.status == PENDING)
             & (Handover.to_person == person)
@@ -222,13 +228,18 @@ def void_pending(device_id: int, now: datetime) -> list[Handover]:
     return [found]
 
 
-def void_offers_to(person: Person, now: datetime) -> int:
-    """The colleague was deleted: their pending offers are void (returns how many)."""
-    offers = list(Handover.select().where((Handover.to_person == person.id)
-                                          & (Handover.status == PENDING)))
+def void_offers_to(person: Person, now: datetime) -> list[Handover]:
+    """The colleague was deleted: their pending offers are void (returned, with device and holder,
+    so the holders can be told)."""
+    offers = list(Handover.select(Handover, Device, Person).join(Device).switch(Handover)
+                  .join(Person, on=(Handover.from_person == Person.id), attr="from_person")
+                  .where((Handover.to_person == person.id) & (Handover.status == PENDING)))
+    voided = []
     for found in offers:
         if Handover.update(status=VOID, updated_at=now).where(
                 (Handover.id == found.id) & (Handover.status == PENDING)).execute():
-            audit.record("handover.void", actor=None, device=Device.get_by_id(found.device_id),
-                         person=person, now=now, handover_id=found.id, reason="deleted")
-    return len(offers)
+            audit.record("handover.void", actor=None, device=found.device, person=person,
+                         now=now, handover_id=found.id, reason="deleted")
+            found.status, found.to_person = VOID, person
+            voided.append(found)
+    return voided

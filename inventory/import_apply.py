@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from inventory.bulk import BATCH, insert_rows, select_rows, update_rows
 from inventory.devices import search_text_for
 from inventory.errors import Conflict, NotAllowed, NotFound
 from inventory.importing import DeviceRow, ExistingData, ImportPlan
+from inventory.locks import lock_devices
 from models import Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ class ImportResult:
     loans_created: int = 0
     loans_closed: int = 0
     people_created: int = 0
+    # (person whose hold the import ended, device, its new holder): ids, to tell them.
+    holds_cleared: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 def category_key(name: str) -> str:
@@ -140,8 +143,15 @@ def apply_plan(
     progress: Progress | None = None,
     *,
     source: str = "",
+    seen_loans: dict[int, str] | None = None,
 ) -> ImportResult:
-    """Write a valid plan in one transaction: devices, people, loans and the audit log."""
+    """Write a valid plan in one transaction: devices, people, loans and the audit log.
+
+    The devices the file names are locked first (the lock a take holds), so no take, return
+    or delete of them interleaves with the import. `seen_loans` (number → holder email, as the
+    plan saw them) refuses the import with Conflict when one of them was taken or returned
+    since the plan was made: the plan would close or keep a loan it never saw.
+    """
     if not plan.ok:
         raise NotAllowed(reason="errors", count=len(plan.errors))
     report = progress or (lambda stage, done, total: None)
@@ -155,6 +165,7 @@ def apply_plan(
             for row in plan.new + plan.updates:
                 if row.category not in category_ids:
                     raise NotFound(category=row.category)
+            _lock_named(plan, seen_loans)
             stored = _stored_devices()
             for row in plan.new:
                 if row.number in stored:
@@ -197,6 +208,41 @@ def apply_plan(
     return result
 
 
+def _lock_named(plan: ImportPlan, seen_loans: dict[int, str] | None) -> None:
+    """Lock the existing devices of the plan; Conflict when their loans changed since the plan."""
+    numbers = [row.number for row in plan.updates]
+    if not numbers:
+        return
+    ids = []
+    for condition in _in_chunks(Device.number, numbers):
+        ids.extend(i for (i,) in Device.select(Device.id).where(condition).tuples())
+    lock_devices(ids)
+    if seen_loans is None:
+        return
+    wanted = set(numbers)
+    now_held = {number: email for number, email in
+                Loan.select(Device.number, Person.email)
+                .join(Device, on=(Loan.device == Device.id))
+                .switch(Loan).join(Person, on=(Loan.person == Person.id))
+                .where(Loan.returned_at.is_null()).tuples()
+                if number in wanted}
+    changed = sorted(n for n in wanted if now_held.get(n) != seen_loans.get(n))
+    if changed:
+        raise Conflict(reason="loans changed", numbers=changed[:20])
+
+
+def cleared_holds(result: ImportResult) -> list[tuple[Person, Device, Person]]:
+    """The holds an import ended, as (person, device, new holder) rows to tell them."""
+    if not result.holds_cleared:
+        return []
+    wanted_people = {p for p, _, h in result.holds_cleared} | {h for _, _, h in
+                                                                result.holds_cleared}
+    people = {p.id: p for p in Person.select().where(Person.id.in_(list(wanted_people)))}
+    devices = {d.id: d for d in Device.select().where(
+        Device.id.in_([d for _, d, _ in result.holds_cleared]))}
+    return [(people[p], devices[d], people[h]) for p, d, h in result.holds_cleared]
+
+
 def _plain(value: Any) -> Any:
     """JSON-friendly value for audit details."""
     return value.isoformat() if hasattr(value, "isoformat") else value
@@ -207,11 +253,15 @@ def _apply_updates(rows: list[DeviceRow], stored: dict[int, _Stored],
                    log: list[dict[str, Any]], result: ImportResult) -> None:
     """Change what differs on existing devices; rows with the same changed columns go together."""
     groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    loan_changes = _loan_changes(rows, stored, actor, now, log)
     for row in rows:
         device = stored[row.number]
         changes = _changes(device, row, category_ids[row.category])
         if not changes:
-            result.unchanged += 1
+            if row.number in loan_changes:
+                result.updated += 1
+            else:
+                result.unchanged += 1
             continue
         names = tuple(sorted(changes))
         name = changes.get("name", device.name)
@@ -225,6 +275,39 @@ def _apply_updates(rows: list[DeviceRow], stored: dict[int, _Stored],
         result.updated += 1
     for names, values in groups.items():
         update_rows(Device, (*names, "search_text", "updated_at"), values)
+
+
+def _loan_changes(rows: list[DeviceRow], stored: dict[int, _Stored], actor: Person | None,
+                  now: datetime, log: list[dict[str, Any]]) -> set[int]:
+    """New place and due date of rows naming the device's current holder; returns their numbers.
+
+    Empty cells keep the loan's values, as they keep a device's optional fields.
+    """
+    wanted = {stored[row.number].id: row for row in rows if row.email}
+    if not wanted:
+        return set()
+    query = (Loan.select(Loan.id, Loan.device, Person.email, Loan.place, Loan.due_date)
+             .join(Person, on=(Loan.person == Person.id))
+             .where(Loan.returned_at.is_null()).tuples())
+    to_date = Loan.due_date.python_value  # SQLite returns dates as text
+    changed: set[int] = set()
+    for loan_id, device_id, email, place, due in query:
+        row = wanted.get(device_id)
+        if row is None or row.email != email.lower():
+            continue
+        updates: dict[str, Any] = {}
+        if row.place and row.place != place:
+            updates["place"] = row.place
+        if row.due_date is not None and row.due_date != to_date(due):
+            updates["due_date"] = row.due_date
+        if not updates:
+            continue
+        Loan.update(**updates, updated_at=now).where(Loan.id == loan_id).execute()
+        log.append(audit.entry("loan.changed", actor=actor, now=now, device_id=device_id,
+                               device_number=row.number, person_email=email, source="import",
+                               **updates))
+        changed.add(row.number)
+    return changed
 
 
 def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | None,
@@ -269,6 +352,7 @@ def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | Non
     # As loans.take does: getting a device ends the new holder's own wait for it, and a hold
     # for someone else goes back to waiting in line.
     wanted = {(ids[row.number], people[row.email]) for row in rows}
+    new_holder = {ids[row.number]: people[row.email] for row in rows}
     stale: list[int] = []
     holds: list[int] = []
     for qid, device_id, pid, hold_until in QueueEntry.select(
@@ -277,6 +361,7 @@ def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | Non
             stale.append(qid)
         elif device_id in device_ids and hold_until is not None:
             holds.append(qid)
+            result.holds_cleared.append((pid, device_id, new_holder[device_id]))
             log.append(audit.entry("hold.cleared", actor=actor, now=now, device_id=device_id,
                                    person_id=pid, device_number=numbers[device_id],
                                    source="import"))

@@ -9,7 +9,7 @@ import peewee as pw
 
 from inventory import audit
 from inventory.errors import AlreadyReturned, AlreadyTaken, HeldForQueue, NotFound, NotHolder
-from inventory.locks import lock_device
+from inventory.locks import lock_device, lock_person
 from models import Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -46,11 +46,17 @@ def take(
     due_date: date | None = None,
     assigned_by: Person | None = None,
 ) -> Loan:
-    """Record that person holds the device; race-safe through the one-open-loan index."""
+    """Record that person holds the device; race-safe through the one-open-loan index.
+
+    The loan's `holds_cleared` lists the people whose hold an admin's assignment ended (they
+    wait in line again and should be told).
+    """
     try:
         with db.atomic():
-            # Serialised with the queue's offers and expiry, so the hold checked is the hold.
+            # Serialised with the queue's offers and expiry, so the hold checked is the hold,
+            # and with deletions: of the device (NotFound) and of the person (NotFound).
             device = lock_device(device_id)
+            lock_person(person.id)
             hold = active_hold(device_id, now)
             if hold is not None and hold.person_id != person.id and assigned_by is None:
                 raise HeldForQueue(person=hold.person, until=hold.hold_until)
@@ -66,7 +72,9 @@ def take(
             held_for_others = [] if assigned_by is None else QueueEntry.select(
                 QueueEntry, Person).join(Person).where(
                     (QueueEntry.device == device) & QueueEntry.hold_until.is_null(False))
+            cleared = []
             for held in held_for_others:
+                cleared.append(held.person)
                 QueueEntry.update(hold_until=None, updated_at=now).where(
                     QueueEntry.id == held.id).execute()
                 audit.record("hold.cleared", actor=assigned_by or person, device=device,
@@ -79,6 +87,7 @@ def take(
         raise AlreadyTaken(holder=current.person if current else None) from exc
     loan.device = device
     loan.person = person
+    loan.holds_cleared = cleared
     return loan
 
 
@@ -127,8 +136,11 @@ def change(device_id: int, person: Person, *, now: datetime, due_date: date | No
     if place is not None:
         updates["place"] = place[:PLACE_MAX]
     with db.atomic():
-        Loan.update(**updates, updated_at=now).where(Loan.id == loan.id).execute()
-        device = Device.get_by_id(device_id)
+        device = lock_device(device_id)
+        changed = Loan.update(**updates, updated_at=now).where(
+            (Loan.id == loan.id) & Loan.returned_at.is_null()).execute()
+        if not changed:
+            raise AlreadyReturned(device_id=device_id)
         audit.record("loan.changed", actor=person, device=device, person=person, now=now,
                      **{k: v for k, v in updates.items()})
     for key, value in updates.items():

@@ -28,7 +28,7 @@ from inventory.errors import (
     NotFound,
     NotQueued,
 )
-from inventory.locks import lock_device
+from inventory.locks import lock_device, lock_person
 from models import Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -147,6 +147,7 @@ def join(device_id: int, person: Person, now: datetime) -> Joined:
     """Put the person at the end of the device's line; refuse when it makes no sense."""
     with db.atomic():
         device = lock_device(device_id)
+        lock_person(person.id)  # a deletion of the person holds it: no entry for the deleted
         loan = Loan.get_or_none((Loan.device == device_id) & Loan.returned_at.is_null())
         if loan is not None and loan.person_id == person.id:
             raise AlreadyHolder(device=device)

@@ -161,7 +161,7 @@ def test_delete_person(admin, seed, clock):
         admin_people.delete_person(admin.id, actor=admin, now=clock.now)
     loans.return_device(device.id, person, now=clock.now + timedelta(hours=1))
     QueueEntry.create(device=device, person=person)
-    assert admin_people.delete_person(person.id, actor=admin, now=clock.now) == 1
+    assert admin_people.delete_person(person.id, actor=admin, now=clock.now).queues == 1
     assert Person.get_by_id(person.id).deleted_at == clock.now
     assert Loan.select().where(Loan.person == person.id).count() == 1
     with pytest.raises(NotFound):

@@ -42,8 +42,6 @@ def fill(seed) -> None:
     ivan = seed.person(5_000_000_001, "ivan@company.ru", name="Иван «Ёж» Петров",
                        username="ivan")
     ghost = seed.person(None, "ghost@company.ru")
-    Person.update(reachable=False, deleted_at=T0, comment="уволен\nвторая строка").where(
-        Person.id == ghost.id).execute()
     scale = seed.device(1, "Весы Штрих", category="Весы", registered_on=date(2024, 2, 29),
                         firmware="1.0", comment='"кавычки" & <теги>')
     kassa = seed.device(2, "Эвотор 7.2")
@@ -53,6 +51,9 @@ def fill(seed) -> None:
     Loan.update(returned_at=T0 + timedelta(hours=1, microseconds=123456),
                 reminded_on=date(2026, 11, 20), assigned_by=admin).where(
         Loan.id == old.id).execute()
+    # Deleted after returning the device (a deleted person can no longer take one).
+    Person.update(reachable=False, deleted_at=T0, comment="уволен\nвторая строка").where(
+        Person.id == ghost.id).execute()
     QueueEntry.create(device=scale, person=admin, joined_at=T0,
                       hold_until=T0 + timedelta(days=1))
     Handover.create(device=scale, from_person=ivan, to_person=admin)

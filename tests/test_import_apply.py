@@ -219,3 +219,34 @@ def test_due_date_in_the_past_is_kept_as_overdue(admin, seed, clock):
     apply_plan(plan_of(["1", "Эвотор", "Онлайн-касса", "E-1", "", "", "", "a@company.ru", "",
                         due.strftime("%d.%m.%Y")]), admin, clock.now)
     assert Loan.get().due_date == due
+
+
+def test_the_holder_named_again_gets_the_new_place_and_due_date(admin, seed, clock):
+    ivan = seed.person(USER_ID, "ivan@company.ru")
+    olga = seed.person(USER_ID + 1, "olga@company.ru")
+    moved = seed.device(1, "Эвотор 1", serial="EV-1", category="Онлайн-касса")
+    kept = seed.device(2, "Эвотор 2", serial="EV-2", category="Онлайн-касса")
+    other = seed.device(3, "Эвотор 3", serial="EV-3", category="Онлайн-касса")
+    seed.loan(moved, ivan, due=date(2026, 12, 1), place="склад")
+    seed.loan(kept, ivan, due=date(2026, 12, 2), place="офис")
+    seed.loan(other, olga, due=date(2026, 12, 3), place="дома")
+    plan = plan_of(
+        ["1", "Эвотор 1", "Онлайн-касса", "EV-1", "", "", "", "ivan@company.ru", "офис 5",
+         "20.12.2026"],
+        # Same holder, empty place and date: the loan keeps both.
+        ["2", "Эвотор 2", "Онлайн-касса", "EV-2", "", "", "", "ivan@company.ru", "", ""],
+        ["3", "Эвотор 3", "Онлайн-касса", "EV-3", "", "", "", "", "", ""],
+    )
+    assert plan.ok and (len(plan.new), len(plan.updates), len(plan.loans)) == (0, 3, 0)
+    result = apply_plan(plan, admin, clock.now, source="devices.csv")
+    assert (result.updated, result.unchanged, result.loans_created) == (1, 2, 0)
+    assert result.updated + result.unchanged == len(plan.updates)  # the preview's count
+    current = {loan.device_id: (loan.person_id, loan.place, loan.due_date)
+               for loan in Loan.select().where(Loan.returned_at.is_null())}
+    assert current == {moved.id: (ivan.id, "офис 5", date(2026, 12, 20)),
+                       kept.id: (ivan.id, "офис", date(2026, 12, 2)),
+                       other.id: (olga.id, "дома", date(2026, 12, 3))}
+    changed = AuditLog.get(AuditLog.action == "loan.changed")
+    assert changed.device_id == moved.id
+    assert json.loads(changed.details)["place"] == "офис 5"
+    assert Loan.select().count() == 3
