@@ -14,6 +14,7 @@ from handlers.keyboards import button
 from handlers.routing import pack
 from inventory import devices, loans
 from inventory.errors import NotFound
+from inventory.numbers import sticker_number
 from models import Category, Person
 
 if TYPE_CHECKING:
@@ -192,7 +193,9 @@ def show_search(ctx: Ctx, query: str, asked: int) -> None:
 
 def on_search_page(ctx: Ctx, args: list[str]) -> None:
     """sq:<page>:<query>."""
-    show_search(ctx, ":".join(args[1:]), int(args[0]))
+    # The query as typed: the router's args have long numbers replaced (a serial can be one).
+    query = (ctx.callback.data if ctx.callback else "").split(":", 2)[2]
+    show_search(ctx, query, int(args[0]))
 
 
 def person_holdings(ctx: Ctx, text: str) -> bool:
@@ -226,9 +229,10 @@ def search(ctx: Ctx, text: str) -> None:
 def open_payload(ctx: Ctx, payload: str) -> None:
     """/start <payload>: a sticker number opens its card; anything else is searched."""
     payload = payload.strip()
-    if payload.isdigit():
+    number = sticker_number(payload)
+    if number is not None:
         try:
-            send_card(ctx, devices.by_number(int(payload)).id)
+            send_card(ctx, devices.by_number(number).id)
             return
         except NotFound:
             pass

@@ -35,6 +35,7 @@ class ContextMiddleware(BaseMiddleware):
     def pre_process(self, update: Any, data: dict) -> CancelUpdate | None:
         """Attach a Ctx to the update; updates from groups and channels are ignored."""
         message = update.message if hasattr(update, "data") else update
+        scrub_nul(update)
         if message is not None and message.chat.type != "private":
             # devtrack is a personal assistant: it never talks in groups.
             return CancelUpdate()
@@ -85,6 +86,14 @@ class ContextMiddleware(BaseMiddleware):
                 ctx.answer()
         finally:
             db.close()
+
+
+def scrub_nul(update: Any) -> None:
+    """Read U+0000 as an unknown character: PostgreSQL cannot store or compare it."""
+    for name in ("text", "caption", "data"):
+        value = getattr(update, name, None)
+        if isinstance(value, str) and "\x00" in value:
+            setattr(update, name, value.replace("\x00", "\ufffd"))
 
 
 def tell_failure(ctx: Ctx) -> None:

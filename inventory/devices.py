@@ -10,11 +10,13 @@ from datetime import date, datetime
 import peewee as pw
 
 from inventory.errors import NotFound
+from inventory.numbers import sticker_number
 from models import Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 8
+MAX_PAGE = 10**9  # keeps OFFSET within 64 bits for any page number a button can carry
 
 
 def normalize(text: str) -> str:
@@ -95,7 +97,7 @@ def _page(condition: pw.Expression, page: int, now: datetime, scan: bool = False
     page's ids from that one scan (COUNT() OVER ()); otherwise an indexed count is cheaper.
     """
     ordered = Device.select(Device.id).where(condition).order_by(Device.number)
-    asked = max(1, page)
+    asked = min(max(1, page), MAX_PAGE)
     found: list[tuple[int, int]] = []
     if scan:
         found = list(ordered.select_extend(pw.fn.COUNT(Device.id).over())
@@ -130,12 +132,13 @@ def _contains(field: pw.Field, needle: str) -> pw.Expression:
 def _search_condition(query: str) -> pw.Expression | None:
     """Number exact, or name/serial substring, ignoring case and «ё»."""
     needle = normalize(query)
-    if not needle:
+    if not needle or "\x00" in needle:
+        # No stored text holds U+0000 (PostgreSQL refuses it), so nothing can match.
         return None
     condition = _contains(Device.search_text, needle)
-    digits = needle.lstrip("№#").strip()
-    if digits.isdigit() and len(digits) < 10:
-        condition = condition | (Device.number == int(digits))
+    number = sticker_number(needle)
+    if number is not None:
+        condition = condition | (Device.number == number)
     return condition
 
 
