@@ -305,5 +305,5 @@ def register(bot: DevtrackBot) -> None:
     bot.routes.callback("del", on_delete, role=ROLE_ADMIN)
     bot.routes.callback("delo", on_delete_confirmed, role=ROLE_ADMIN)
     bot.routes.step(ASK_NUMBER, on_number_text, role=ROLE_ADMIN)
-    bot.routes.step(VALUE, on_value_text, role=ROLE_ADMIN)
-    bot.routes.step(NEW_CATEGORY, on_value_text, role=ROLE_ADMIN)
+    bot.routes.step(VALUE, on_value_text, role=ROLE_ADMIN, media=True)
+    bot.routes.step(NEW_CATEGORY, on_value_text, role=ROLE_ADMIN, media=True)

@@ -180,6 +180,9 @@ def send_person(ctx: Ctx, person_id: int, *, edit: bool = False, prefix: str = "
 
 def on_person(ctx: Ctx, args: list[str]) -> None:
     """usr:<person id> — open a person card."""
+    if ctx.dialog.state == QUERY:
+        # The search is done: what is typed next is a device search again.
+        ctx.dialog.clear()
     if person_or_alert(ctx, int(args[0])) is not None:
         send_person(ctx, int(args[0]), edit=True)
 
@@ -341,4 +344,4 @@ def register(bot: DevtrackBot) -> None:
         bot.routes.callback(prefix, fn, role=ROLE_ADMIN)
     bot.routes.step(QUERY, on_query_text, role=ROLE_ADMIN)
     bot.routes.step(EMAIL, on_email_text, role=ROLE_ADMIN)
-    bot.routes.step(COMMENT, on_comment_text, role=ROLE_ADMIN)
+    bot.routes.step(COMMENT, on_comment_text, role=ROLE_ADMIN, media=True)

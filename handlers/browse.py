@@ -33,10 +33,13 @@ def before_read(ctx: Ctx, device_id: int | None = None) -> None:
 
 
 def card_view(ctx: Ctx, device_id: int, row: devices.DeviceRow | None = None, *,
-              settled: bool = False) -> tuple[str, types.InlineKeyboardMarkup]:
+              settled: bool = False,
+              more: tuple[list[str], list[list[types.InlineKeyboardButton]]] | None = None,
+              ) -> tuple[str, types.InlineKeyboardMarkup]:
     """Text and keyboard of a device card for this viewer (raises NotFound).
 
-    `settled`: the caller has just brought the device's holds up to date.
+    `settled`: the caller has just brought the device's holds up to date; `more`: lines and
+    button rows the caller adds at the end.
     """
     if row is None:
         if not settled:
@@ -48,13 +51,18 @@ def card_view(ctx: Ctx, device_id: int, row: devices.DeviceRow | None = None, *,
         more_lines, more_buttons = extension(ctx, row)
         lines.extend(more_lines)
         buttons.extend(more_buttons)
+    if more:
+        lines.extend(more[0])
+        buttons.extend(more[1])
     return render.card_text(row, ctx, lines), keyboards.card_keyboard(row, ctx, buttons)
 
 
 def send_card(ctx: Ctx, device_id: int, *, edit: bool = False, prefix: str = "",
-              row: devices.DeviceRow | None = None, settled: bool = False) -> None:
+              row: devices.DeviceRow | None = None, settled: bool = False,
+              more: tuple[list[str], list[list[types.InlineKeyboardButton]]] | None = None,
+              ) -> None:
     """Show a card as a new message, or in place of the pressed button's message."""
-    text, markup = card_view(ctx, device_id, row, settled=settled)
+    text, markup = card_view(ctx, device_id, row, settled=settled, more=more)
     if prefix:
         text = prefix + "\n\n" + text
     (ctx.show if edit else ctx.send)(text, markup)
@@ -175,16 +183,29 @@ def search_page_data(query: str) -> str | None:
 
 
 def show_search(ctx: Ctx, query: str, asked: int) -> None:
-    """Run a search and show its result: card, list or «not found»."""
+    """Run a search and show its result: card, list or «not found».
+
+    A sticker number opens that device's card at once; other devices containing the query
+    are one button away («Ещё совпадения»), and the paged list leaves the numbered one out.
+    """
     before_read(ctx)
-    page = devices.search(query, asked, ctx.now)
+    exact = devices.exact(query, ctx.now)
+    if exact is not None and ctx.callback is None:
+        more = devices.more_matches(query, exact.device.id)
+        data = search_page_data(query)
+        extra = ([texts.MORE_MATCHES.format(count=more)],
+                 [[button(texts.BTN_MORE_MATCHES, data.format(page=1))]] if data else [])
+        send_card(ctx, exact.device.id, row=exact, more=extra if more else None)
+        return
+    page = devices.search(query, asked, ctx.now, exclude_id=exact.device.id if exact else None)
+    shown = texts.e(query[:100])
     if page.total == 0:
-        ctx.send(texts.NOT_FOUND.format(query=texts.e(query[:100])))
+        ctx.send(texts.NOT_FOUND.format(query=shown))
         return
     if page.total == 1 and ctx.callback is None:
         send_card(ctx, page.rows[0].device.id, row=page.rows[0])
         return
-    title = texts.LIST_SEARCH.format(query=texts.e(query[:100]), total=page.total)
+    title = texts.LIST_SEARCH.format(query=shown, total=page.total)
     data = search_page_data(query)
     if data is None:
         page.pages = 1  # too long to page through buttons: the first page says it all

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+ASKED = "_asked"  # dialogue data: the last question, repeated after a message that is not text
+
 
 @dataclass
 class Dialog:
@@ -78,6 +80,7 @@ class Ctx:
     callback: types.CallbackQuery | None = None
     answered: bool = False
     interrupted: str | None = None
+    prompt: tuple[str, types.InlineKeyboardMarkup | None] | None = None
 
     @property
     def user_id(self) -> int:
@@ -101,6 +104,7 @@ class Ctx:
 
     def send(self, text: str, markup: types.InlineKeyboardMarkup | None = None) -> types.Message:
         """Send an HTML message to the current chat."""
+        self.prompt = (text, markup)
         return self.bot.send_message(self.chat_id, text, reply_markup=markup)
 
     def show(self, text: str, markup: types.InlineKeyboardMarkup | None = None) -> None:
@@ -109,12 +113,31 @@ class Ctx:
         if message is None:
             self.send(text, markup)
             return
+        self.prompt = (text, markup)
         try:
             self.bot.edit_message_text(text, self.chat_id, message.message_id, reply_markup=markup)
         except ApiTelegramException as exc:
             # Pressing a button that leads to the same screen is not an error.
             if "message is not modified" not in str(exc.description):
                 raise
+
+    def remember_question(self) -> None:
+        """Keep the last message of a dialogue, to repeat it after a sticker or a GIF."""
+        if not self.dialog.state or self.prompt is None:
+            return
+        text, markup = self.prompt
+        asked = {"text": text, "markup": json.loads(markup.to_json()) if markup else None}
+        if self.dialog.data.get(ASKED) != asked:
+            self.dialog.update(**{ASKED: asked})
+
+    def repeat_question(self) -> None:
+        """Send the dialogue's last question again, with its buttons."""
+        asked = self.dialog.data.get(ASKED)
+        if not asked:
+            return
+        markup = asked.get("markup")
+        self.send(asked["text"],
+                  types.InlineKeyboardMarkup.de_json(markup) if markup else None)
 
     def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Answer the pressed button once (stops the spinner)."""

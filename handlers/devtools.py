@@ -411,4 +411,4 @@ def register(bot: DevtrackBot) -> None:
     bot.register_message_handler(on_stray_code, func=is_stray_code,
                                  content_types=["text", "photo", "document"])
     bot.routes.callback(PREFIX, on_button, ROLE_DEVELOPER)
-    bot.routes.step(CODE_STATE, on_code, ROLE_DEVELOPER)
+    bot.routes.step(CODE_STATE, on_code, ROLE_DEVELOPER, media=True)

@@ -84,6 +84,7 @@ class ContextMiddleware(BaseMiddleware):
                 tell_failure(ctx)
             elif ctx is not None:
                 ctx.answer()
+                ctx.remember_question()
         finally:
             db.close()
 
