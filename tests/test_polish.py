@@ -104,7 +104,8 @@ def test_after_picking_a_person_a_number_searches_devices(harness, fleet):
 MEDIA = {
     "animation": {"file_id": "a", "file_unique_id": "a", "width": 1, "height": 1, "duration": 1},
     "video_note": {"file_id": "v", "file_unique_id": "v", "length": 1, "duration": 1},
-    "poll": {"id": "p", "question": "?", "options": [{"text": "a", "voter_count": 0, "persistent_id": "1"}],
+    "poll": {"id": "p", "question": "?",
+             "options": [{"text": "a", "voter_count": 0, "persistent_id": "1"}],
              "total_voter_count": 0, "is_closed": False, "is_anonymous": True,
              "type": "regular", "allows_multiple_answers": False},
     "dice": {"emoji": "🎲", "value": 3},
