@@ -86,7 +86,7 @@ def line_state(row: DeviceRow, today: date) -> str:
         return texts.LINE_OVERDUE.format(holder=holder)
     if loan.due_date:
         return texts.LINE_HELD_UNTIL.format(holder=holder,
-                                            date=texts.fmt_short_date(loan.due_date))
+                                            date=texts.fmt_date(loan.due_date))
     return texts.LINE_HELD.format(holder=holder)
 
 

@@ -212,7 +212,8 @@ def test_assign_back_steps_and_stale_buttons(harness, world, sender):
     harness.press(ADMIN_ID, f"asgp:{device.id}:{user.id}")
     harness.send(ADMIN_ID, "дома")
     call = harness.press(ADMIN_ID, f"asgs:{device.id}:due:back").last(ADMIN_ID)
-    assert call.text.startswith("Где <b>№49 Эвотор 7.2</b>")
+    assert call.text.startswith(texts.ASSIGN_ASK_PLACE.format(
+        number=49, name="Эвотор 7.2", person="Иван Петров (@ivan)"))
     call = harness.press(ADMIN_ID, f"asgs:{device.id}:place:back").last(ADMIN_ID)
     assert call.text == texts.ASSIGN_ASK_WHO.format(number=49, name="Эвотор 7.2")
     harness.press(ADMIN_ID, f"asgs:{device.id}:due:pick:week")

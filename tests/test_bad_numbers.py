@@ -82,3 +82,25 @@ def test_add_refuses_unicode_digits_as_a_number(harness, world, typed):
     no_failure(harness.sender)
     assert call.text.startswith(texts.ERR_NUMBER_FORMAT.split("«")[0])
     assert f"«{typed}»" in call.text
+
+
+def test_date_rule():
+    from datetime import date
+
+    from inventory.dates import parse_future_date
+    from inventory.errors import DateTooFar, InvalidDate
+
+    today = date(2026, 11, 26)
+    assert parse_future_date("29.02", today) == date(2028, 2, 29)
+    assert parse_future_date("29.2", date(2027, 3, 1)) == date(2028, 2, 29)
+    assert parse_future_date("1.12", today) == date(2026, 12, 1)
+    assert parse_future_date("25.11", today) == date(2027, 11, 25)
+    assert parse_future_date("26.11.2028", today) == date(2028, 11, 26)
+    for far in ("01.01.9999", "27.11.2028", "2029-01-01"):  # and 29.02 from March 2028: 2032
+        with pytest.raises(DateTooFar):
+            parse_future_date(far, today)
+    with pytest.raises(DateTooFar):
+        parse_future_date("29.02", date(2028, 3, 1))
+    for bad in ("²⁹.02", "٢٩.02", "30.02", "31.04.2027"):
+        with pytest.raises(InvalidDate):
+            parse_future_date(bad, today)

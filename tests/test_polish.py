@@ -136,3 +136,70 @@ def test_media_in_a_dialogue_repeat_the_question(harness, fleet, kind):
     call = harness.send(USER_ID, "офис").last(USER_ID)
     assert call.text == texts.ASK_DUE.split("<code>")[0] + call.text.split(
         texts.ASK_DUE.split("<code>")[0])[1]
+
+
+# --- an old «Взять», words and dates ---------------------------------------------------------
+
+
+def test_an_old_take_button_says_who_has_it_now(harness, seed, people):
+    _, anna, _ = people
+    device = seed.device(49)
+    card = harness.send(USER_ID, "49").last(USER_ID)
+    seed.loan(device, anna)
+    harness.sender.clear()
+    call = harness.press(USER_ID, card.button(texts.BTN_TAKE)["callback_data"]).last(USER_ID)
+    assert call.method == "editMessageText"
+    assert call.text.startswith(texts.TAKE_HELD_NOW.format(
+        number=49, name="Эвотор 7.2", holder="Анна (@anna_k)"))
+    assert "Пока вы оформляли" not in call.text
+    assert texts.STATE_HELD.split("{")[0] + "Анна (@anna_k)" in call.text
+
+
+def test_holder_names_are_not_declined(harness, seed, people):
+    _, anna, _ = people
+    seed.loan(seed.device(49), anna)
+    call = harness.send(USER_ID, "49").last(USER_ID)
+    assert "Сейчас у: Анна (@anna_k)" in call.text
+    call = harness.send(ADMIN_ID, "/all").last(ADMIN_ID)
+    assert "у: Анна" in call.text
+
+
+def take_until(harness, device_number: int, typed: str):
+    """Open the card, take, skip the place, type a due date; what the bot said last."""
+    card = harness.send(USER_ID, str(device_number)).last(USER_ID)
+    harness.press(USER_ID, card.button(texts.BTN_TAKE)["callback_data"])
+    harness.press(USER_ID, "tkp:skip")
+    return harness.send(USER_ID, typed).last(USER_ID)
+
+
+def test_29_february_in_a_common_year_is_the_next_one(harness, seed, people):
+    from models import Loan
+
+    seed.device(49)
+    take_until(harness, 49, "29.02")
+    assert Loan.get().due_date.isoformat() == "2028-02-29"
+
+
+@pytest.mark.parametrize("typed", ["01.01.9999", "27.11.2028", "2030-01-01"])
+def test_a_due_date_beyond_two_years_is_refused(harness, seed, people, typed):
+    from models import Loan
+
+    seed.device(49)
+    call = take_until(harness, 49, typed)
+    assert call.text == texts.DATE_TOO_FAR.format(limit="26.11.2028", example="03.12.2026")
+    assert Loan.select().count() == 0
+    assert harness.send(USER_ID, "26.11.2028").last(USER_ID).text.startswith(
+        texts.TAKEN.format(number=49, name="Эвотор 7.2"))
+
+
+def test_admin_assign_refuses_a_far_due_date_too(harness, seed, people):
+    from models import Loan
+
+    device = seed.device(49)
+    harness.press(ADMIN_ID, f"asg:{device.id}")
+    harness.send(ADMIN_ID, "anna@company.ru")
+    harness.press(ADMIN_ID, f"asgp:{device.id}:{people[1].id}")
+    harness.send(ADMIN_ID, "дома")
+    call = harness.send(ADMIN_ID, "01.01.9999").last(ADMIN_ID)
+    assert texts.DATE_TOO_FAR.format(limit="26.11.2028", example="03.12.2026") in call.text
+    assert Loan.select().count() == 0
