@@ -147,7 +147,7 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
     if card.queues:
         lines.append(texts.USER_QUEUES.format(count=len(card.queues)))
         lines.extend(texts.USER_QUEUE_LINE.format(
-            number=entry.device.number, name=texts.e(entry.device.name),
+            number=entry.device.number, name=render.cut(entry.device.name, render.NAME_IN_LINE),
             date=texts.fmt_date(local_date(entry.joined_at, ctx.config)))
             for entry in card.queues[:LINES_LIMIT])
         if len(card.queues) > LINES_LIMIT:

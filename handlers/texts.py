@@ -163,7 +163,6 @@ MINE_LINE = "<b>{number}</b> {name} — {due}"
 MINE_DUE = "срок {date}"
 MINE_NO_DUE = "без срока"
 MINE_OVERDUE = "⚠️ просрочено на {days}"
-HELD_MORE = "…и ещё {count}. Найти нужное: напишите номер или название."
 MINE_EMPTY = "У вас сейчас ничего нет. Найти устройство: напишите его номер или название, или /all."
 
 PERSON_HOLDS = "<b>{person}</b> — {email}\nНа руках: {count}"

@@ -12,7 +12,7 @@ from models import MODELS, DialogState, QueueEntry
 
 ADMIN_PREFIXES = {"add", "imp", "edit", "edf", "edv", "hist", "del", "delo", "asg", "asgp",
                   "asgs", "una", "unao", "usr", "usq", "ush", "use", "usc", "usx", "usd",
-                  "usdo"}
+                  "usdo", "ph"}
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def forged(world: dict) -> list[str]:
         f"asg:{free}", f"asgp:{free}:{user}", f"asgs:{free}:due:pick:week",
         f"una:{held}", f"unao:{held}:{loan}",
         f"usr:{other}", "usq:1:ivan", f"ush:{other}:1", f"use:{other}", f"usc:{other}",
-        f"usx:{other}", f"usd:{other}", f"usdo:{other}",
+        f"usx:{other}", f"usd:{other}", f"usdo:{other}", f"ph:{other}:1",
     ]
 
 
