@@ -13,7 +13,7 @@ from inventory.admin_people import person_for_email
 from inventory.devices import normalize, search_text_for
 from inventory.errors import Conflict, InvalidValue, NotAllowed, NotFound
 from inventory.history import history_query
-from inventory.importing import MAX_NUMBER, parse_date
+from inventory.importing import FIELD_LIMITS, MAX_NUMBER, parse_date
 from inventory.numbers import sticker_number
 from models import Category, Device, Loan, Person, db
 
@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 FIELDS = ("number", "name", "category", "serial", "registered_on", "firmware", "comment")
 OPTIONAL_FIELDS = ("registered_on", "firmware", "comment")
-LIMITS = {"name": 200, "serial": 200, "firmware": 200, "comment": 1000, "category": 100}
+LIMITS = {**{k: v for k, v in FIELD_LIMITS.items() if k != "place"}, "category": 100}
 
 
 # --- validation ------------------------------------------------------------------------------

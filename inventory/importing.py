@@ -31,7 +31,8 @@ MSG_HEADER_ONLY = "В файле только заголовок, строк с 
 
 # Lengths of the matching database columns (models.py).
 MAX_NUMBER = 2_147_483_647
-FIELD_LIMITS = {"name": 200, "serial": 200, "firmware": 200, "place": 200}
+# The same limits as /add and /edit (inventory.catalog.LIMITS is built from these).
+FIELD_LIMITS = {"name": 200, "serial": 200, "firmware": 200, "comment": 1000, "place": 200}
 
 FIELDS = (
     "number", "name", "category", "serial", "registered_on",
