@@ -182,8 +182,9 @@ def test_assign_by_search_pick_place_and_date(harness, world, sender, seed):
     assert (loan.person_id, loan.place, loan.due_date, loan.assigned_by_id) == (
         user.id, "склад", date(2026, 12, 10), admin.id)
     assert not QueueEntry.select().exists()
+    due = texts.NOTIFY_ASSIGNED_DUE.format(date="10.12.2026")
     assert texts.NOTIFY_ASSIGNED.format(number=49, name="Эвотор 7.2",
-                                        due=", вернуть до 10.12.2026") in sender.texts(USER_ID)
+                                        due=due) in sender.texts(USER_ID)
     assert AuditLog.get(AuditLog.action == "loan.assigned").actor_id == admin.id
 
 
