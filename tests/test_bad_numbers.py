@@ -104,3 +104,14 @@ def test_date_rule():
     for bad in ("²⁹.02", "٢٩.02", "30.02", "31.04.2027"):
         with pytest.raises(InvalidDate):
             parse_future_date(bad, today)
+
+
+def test_import_refuses_unicode_digit_numbers():
+    from inventory import importing
+
+    rows = [["Айди", "Название", "Категория", "Артикул"],
+            ["٣", "Весы", "Сканер", "S-1"], ["²", "Весы", "Сканер", "S-2"],
+            ["4", "Весы", "Сканер", "S-3"]]
+    existing = importing.ExistingData(categories={"сканер": "Сканер"})
+    plan = importing.build_plan(rows, existing)
+    assert sorted(error.row for error in plan.errors) == [2, 3]
