@@ -115,3 +115,13 @@ def test_import_refuses_unicode_digit_numbers():
     existing = importing.ExistingData(categories={"сканер": "Сканер"})
     plan = importing.build_plan(rows, existing)
     assert sorted(error.row for error in plan.errors) == [2, 3]
+
+
+@pytest.mark.parametrize("count", ["³", "٣", HUGE])
+def test_dev_log_with_odd_digits_shows_the_usage(harness, world, seed, count):
+    from conftest import DEV_ID
+
+    seed.person(DEV_ID, "dev@company.ru", name="Dev")
+    call = harness.send(DEV_ID, f"/dev log {count}").last(DEV_ID)
+    no_failure(harness.sender)
+    assert call.text.startswith(texts.DEV_LOG_USAGE.split("{")[0])
