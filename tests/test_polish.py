@@ -203,3 +203,11 @@ def test_admin_assign_refuses_a_far_due_date_too(harness, seed, people):
     call = harness.send(ADMIN_ID, "01.01.9999").last(ADMIN_ID)
     assert texts.DATE_TOO_FAR.format(limit="26.11.2028", example="03.12.2026") in call.text
     assert Loan.select().count() == 0
+
+
+def test_a_gif_before_registration_repeats_the_email_question(harness, seed):
+    harness.send(555, "привет")
+    question = harness.sender.last(555)
+    harness.sender.clear()
+    harness.update(message_update(555, None, animation=MEDIA["animation"]))
+    assert harness.sender.texts(555) == [texts.UNSUPPORTED_MESSAGE, question.text]
