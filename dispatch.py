@@ -15,6 +15,7 @@ from telebot import ExceptionHandler, TeleBot, types
 from telebot.storage import StateMemoryStorage
 
 from config import Config
+from handlers.fit import ALERT_LIMIT, CAPTION_LIMIT, fit
 from handlers.notifier import Notifier
 from handlers.routing import Routes
 from models import utcnow
@@ -143,3 +144,26 @@ class DevtrackBot(TeleBot):
         self.stop_polling()
         if self.executor is not None:
             self.executor.shutdown()
+
+    # Every outgoing text passes here, so no screen can exceed Telegram's limits.
+
+    def send_message(self, chat_id: Any, text: str, *args: Any, **kwargs: Any) -> types.Message:
+        """sendMessage with the text fitted to 4,096 UTF-16 units."""
+        return super().send_message(chat_id, fit(text), *args, **kwargs)
+
+    def edit_message_text(self, text: str, *args: Any, **kwargs: Any) -> Any:
+        """editMessageText with the text fitted to 4,096 UTF-16 units."""
+        return super().edit_message_text(fit(text), *args, **kwargs)
+
+    def send_document(self, chat_id: Any, document: Any, *args: Any, **kwargs: Any) -> Any:
+        """sendDocument with the caption fitted to 1,024 UTF-16 units."""
+        if kwargs.get("caption"):
+            kwargs["caption"] = fit(kwargs["caption"], CAPTION_LIMIT)
+        return super().send_document(chat_id, document, *args, **kwargs)
+
+    def answer_callback_query(self, callback_query_id: Any, text: str | None = None,
+                              *args: Any, **kwargs: Any) -> bool:
+        """answerCallbackQuery with the alert fitted to 200 characters (plain text)."""
+        if text:
+            text = text if len(text) <= ALERT_LIMIT else text[:ALERT_LIMIT - 1] + "…"
+        return super().answer_callback_query(callback_query_id, text, *args, **kwargs)

@@ -335,4 +335,4 @@ def register(bot: DevtrackBot) -> None:
     bot.register_message_handler(on_add, commands=["add"], func=admin_common.is_admin)
     bot.routes.callback(PREFIX, on_button, role=ROLE_ADMIN)
     for step in STEPS:
-        bot.routes.step(state_of(step), on_text, role=ROLE_ADMIN)
+        bot.routes.step(state_of(step), on_text, role=ROLE_ADMIN, media=True)

@@ -14,6 +14,7 @@ from handlers.keyboards import button
 from inventory import catalog, loans
 from inventory.errors import (
     Conflict,
+    DateTooFar,
     DomainError,
     DomainNotAllowed,
     InvalidDate,
@@ -112,6 +113,9 @@ def date_error(ctx: Ctx, err: DomainError, text: str) -> str:
     if isinstance(err, PastDate):
         return texts.PAST_DATE.format(date=texts.fmt_date(err.details["value"]),
                                       example=example_date)
+    if isinstance(err, DateTooFar):
+        return texts.DATE_TOO_FAR.format(limit=texts.fmt_date(err.details["limit"]),
+                                         example=example_date)
     if isinstance(err, InvalidDate):
         return texts.BAD_DATE.format(text=texts.e(text[:50]), example=example_date)
     raise err

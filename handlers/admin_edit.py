@@ -230,12 +230,13 @@ def history_line(ctx: Ctx, loan: Loan, *, show_device: bool, show_holder: bool) 
     who = []
     if show_device:
         who.append(texts.HISTORY_DEVICE.format(number=loan.device.number,
-                                               name=texts.e(loan.device.name)))
+                                               name=render.cut(loan.device.name,
+                                                               render.NAME_IN_LINE)))
     if show_holder:
         who.append(render.person_name(loan.person))
     line = texts.HISTORY_LINE.format(start=start, end=end, who=", ".join(who))
     if loan.place:
-        line += texts.HISTORY_PLACE.format(place=texts.e(loan.place))
+        line += texts.HISTORY_PLACE.format(place=render.cut(loan.place, render.PLACE_IN_LINE))
     if loan.due_date:
         line += texts.HISTORY_DUE.format(date=texts.fmt_date(loan.due_date))
     admin = assigner(loan)
@@ -307,5 +308,5 @@ def register(bot: DevtrackBot) -> None:
     bot.routes.callback("del", on_delete, role=ROLE_ADMIN)
     bot.routes.callback("delo", on_delete_confirmed, role=ROLE_ADMIN)
     bot.routes.step(ASK_NUMBER, on_number_text, role=ROLE_ADMIN)
-    bot.routes.step(VALUE, on_value_text, role=ROLE_ADMIN)
-    bot.routes.step(NEW_CATEGORY, on_value_text, role=ROLE_ADMIN)
+    bot.routes.step(VALUE, on_value_text, role=ROLE_ADMIN, media=True)
+    bot.routes.step(NEW_CATEGORY, on_value_text, role=ROLE_ADMIN, media=True)

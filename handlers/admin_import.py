@@ -13,7 +13,7 @@ import requests
 from telebot import apihelper, types
 from telebot.apihelper import ApiException
 
-from handlers import admin_common, affected, keyboards, texts
+from handlers import admin_common, affected, keyboards, render, texts
 from handlers.admin_common import button
 from handlers.context import Ctx, Dialog, ctx_of
 from handlers.routing import ROLE_ADMIN
@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 STATE = "import:confirm"
 # The dialogue state while an import is being written (see tell_interrupted).
 RUNNING = "import:running"
+# The preview lists the first warnings (80 unknown columns must not crowd out «Импортировать»).
+WARNINGS_SHOWN = 10
+WARNING_LENGTH = 200
 # Files above this size get a status message that is edited while they are read and checked.
 PROGRESS_BYTES = 200 * 1024
 # Plans above this many rows show progress while they are written.
@@ -137,7 +140,11 @@ def read_plan(ctx: Ctx, status: Status, raw: bytes, name: str,
 
 def warning_lines(plan: ImportPlan) -> list[str]:
     """The plan's warnings as message lines."""
-    return [texts.IMPORT_WARNING.format(text=texts.e(w)) for w in plan.warnings]
+    lines = [texts.IMPORT_WARNING.format(text=render.cut(w, WARNING_LENGTH))
+             for w in plan.warnings[:WARNINGS_SHOWN]]
+    if len(plan.warnings) > WARNINGS_SHOWN:
+        lines.append(texts.IMPORT_WARNINGS_MORE.format(count=len(plan.warnings) - WARNINGS_SHOWN))
+    return lines
 
 
 def preview_text(plan: ImportPlan, name: str) -> str:

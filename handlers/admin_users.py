@@ -157,7 +157,7 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
     if card.queues:
         lines.append(texts.USER_QUEUES.format(count=len(card.queues)))
         lines.extend(texts.USER_QUEUE_LINE.format(
-            number=entry.device.number, name=texts.e(entry.device.name),
+            number=entry.device.number, name=render.cut(entry.device.name, render.NAME_IN_LINE),
             date=texts.fmt_date(local_date(entry.joined_at, ctx.config)))
             for entry in card.queues[:LINES_LIMIT])
         if len(card.queues) > LINES_LIMIT:
@@ -194,6 +194,9 @@ def send_person(ctx: Ctx, person_id: int, *, edit: bool = False, prefix: str = "
 
 def on_person(ctx: Ctx, args: list[str]) -> None:
     """usr:<person id> — open a person card."""
+    if ctx.dialog.state == QUERY:
+        # The search is done: what is typed next is a device search again.
+        ctx.dialog.clear()
     if person_or_alert(ctx, int(args[0])) is not None:
         send_person(ctx, int(args[0]), edit=True)
 
@@ -456,4 +459,4 @@ def register(bot: DevtrackBot) -> None:
         bot.routes.callback(prefix, fn, role=ROLE_ADMIN)
     bot.routes.step(QUERY, on_query_text, role=ROLE_ADMIN)
     bot.routes.step(EMAIL, on_email_text, role=ROLE_ADMIN)
-    bot.routes.step(COMMENT, on_comment_text, role=ROLE_ADMIN)
+    bot.routes.step(COMMENT, on_comment_text, role=ROLE_ADMIN, media=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING
 
 import peewee as pw
@@ -11,9 +12,10 @@ from telebot import types
 from handlers import keyboards, render, texts
 from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
-from handlers.routing import pack
+from handlers.routing import ROLE_ADMIN, pack
 from inventory import devices, loans
 from inventory.errors import NotFound
+from inventory.numbers import sticker_number
 from models import Category, Person
 
 if TYPE_CHECKING:
@@ -32,10 +34,13 @@ def before_read(ctx: Ctx, device_id: int | None = None) -> None:
 
 
 def card_view(ctx: Ctx, device_id: int, row: devices.DeviceRow | None = None, *,
-              settled: bool = False) -> tuple[str, types.InlineKeyboardMarkup]:
+              settled: bool = False,
+              more: tuple[list[str], list[list[types.InlineKeyboardButton]]] | None = None,
+              ) -> tuple[str, types.InlineKeyboardMarkup]:
     """Text and keyboard of a device card for this viewer (raises NotFound).
 
-    `settled`: the caller has just brought the device's holds up to date.
+    `settled`: the caller has just brought the device's holds up to date; `more`: lines and
+    button rows the caller adds at the end.
     """
     if row is None:
         if not settled:
@@ -47,13 +52,18 @@ def card_view(ctx: Ctx, device_id: int, row: devices.DeviceRow | None = None, *,
         more_lines, more_buttons = extension(ctx, row)
         lines.extend(more_lines)
         buttons.extend(more_buttons)
+    if more:
+        lines.extend(more[0])
+        buttons.extend(more[1])
     return render.card_text(row, ctx, lines), keyboards.card_keyboard(row, ctx, buttons)
 
 
 def send_card(ctx: Ctx, device_id: int, *, edit: bool = False, prefix: str = "",
-              row: devices.DeviceRow | None = None, settled: bool = False) -> None:
+              row: devices.DeviceRow | None = None, settled: bool = False,
+              more: tuple[list[str], list[list[types.InlineKeyboardButton]]] | None = None,
+              ) -> None:
     """Show a card as a new message, or in place of the pressed button's message."""
-    text, markup = card_view(ctx, device_id, row, settled=settled)
+    text, markup = card_view(ctx, device_id, row, settled=settled, more=more)
     if prefix:
         text = prefix + "\n\n" + text
     (ctx.show if edit else ctx.send)(text, markup)
@@ -139,26 +149,47 @@ def on_category_page(ctx: Ctx, args: list[str]) -> None:
               [[button(texts.BTN_ALL_CATEGORIES, "cats")]])
 
 
-HELD_SHOWN = 40  # keeps the message under Telegram's 4096 characters and the keyboard small
+HELD_PAGE = 10  # lines per page of /mine and of an admin's view of a person
 
 
-def held_view(ctx: Ctx, title: str, held: list) -> None:
-    """A list of open loans (due dates, overdue marked) with a button per card."""
-    shown = held[:HELD_SHOWN]
+def held_view(ctx: Ctx, title: str, held: list, page: int = 1, data: str = "mine:{page}") -> None:
+    """A page of open loans (due dates, overdue marked), a button per card, ‹ n/m › below."""
+    pages = max(1, math.ceil(len(held) / HELD_PAGE))
+    if page > pages and ctx.callback is not None:
+        ctx.answer(texts.PAGE_GONE, alert=True)
+    page = min(max(1, page), pages)
+    shown = held[(page - 1) * HELD_PAGE:page * HELD_PAGE]
     lines = [title, ""] + [render.loan_line(loan, ctx.today) for loan in shown]
-    if len(held) > len(shown):
-        lines.append(texts.HELD_MORE.format(count=len(held) - len(shown)))
-    ctx.send("\n".join(lines), keyboards.device_buttons([loan.device for loan in shown]))
+    nav: list[types.InlineKeyboardButton] = []
+    if pages > 1:
+        if page > 1:
+            nav.append(types.InlineKeyboardButton(texts.BTN_PREV,
+                                                  callback_data=data.format(page=page - 1)))
+        nav.append(button(texts.PAGE.format(page=page, pages=pages), keyboards.NOOP))
+        if page < pages:
+            nav.append(types.InlineKeyboardButton(texts.BTN_NEXT,
+                                                  callback_data=data.format(page=page + 1)))
+    markup = keyboards.rows(*[[keyboards.device_button(loan.device)] for loan in shown], nav)
+    ctx.show("\n".join(lines), markup)
+
+
+def mine_view(ctx: Ctx, page: int) -> None:
+    """What the person holds, a page at a time."""
+    held = loans.held_by(ctx.person)
+    if not held:
+        ctx.show(texts.MINE_EMPTY)
+        return
+    held_view(ctx, texts.MINE_TITLE.format(count=len(held)), held, page)
 
 
 def on_mine(message: types.Message) -> None:
     """/mine — what the person holds, overdue marked."""
-    ctx = ctx_of(message)
-    held = loans.held_by(ctx.person)
-    if not held:
-        ctx.send(texts.MINE_EMPTY)
-        return
-    held_view(ctx, texts.MINE_TITLE.format(count=len(held)), held)
+    mine_view(ctx_of(message), 1)
+
+
+def on_mine_page(ctx: Ctx, args: list[str]) -> None:
+    """mine:<page>."""
+    mine_view(ctx, int(args[0]))
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -174,16 +205,29 @@ def search_page_data(query: str) -> str | None:
 
 
 def show_search(ctx: Ctx, query: str, asked: int) -> None:
-    """Run a search and show its result: card, list or «not found»."""
+    """Run a search and show its result: card, list or «not found».
+
+    A sticker number opens that device's card at once; other devices containing the query
+    are one button away («Ещё совпадения»), and the paged list leaves the numbered one out.
+    """
     before_read(ctx)
-    page = devices.search(query, asked, ctx.now)
+    exact = devices.exact(query, ctx.now)
+    if exact is not None and ctx.callback is None:
+        more = devices.more_matches(query, exact.device.id)
+        data = search_page_data(query)
+        extra = ([texts.MORE_MATCHES.format(count=more)],
+                 [[button(texts.BTN_MORE_MATCHES, data.format(page=1))]] if data else [])
+        send_card(ctx, exact.device.id, row=exact, more=extra if more else None)
+        return
+    page = devices.search(query, asked, ctx.now, exclude_id=exact.device.id if exact else None)
+    shown = texts.e(query[:100])
     if page.total == 0:
-        ctx.send(texts.NOT_FOUND.format(query=texts.e(query[:100])))
+        ctx.send(texts.NOT_FOUND.format(query=shown))
         return
     if page.total == 1 and ctx.callback is None:
         send_card(ctx, page.rows[0].device.id, row=page.rows[0])
         return
-    title = texts.LIST_SEARCH.format(query=texts.e(query[:100]), total=page.total)
+    title = texts.LIST_SEARCH.format(query=shown, total=page.total)
     data = search_page_data(query)
     if data is None:
         page.pages = 1  # too long to page through buttons: the first page says it all
@@ -192,7 +236,9 @@ def show_search(ctx: Ctx, query: str, asked: int) -> None:
 
 def on_search_page(ctx: Ctx, args: list[str]) -> None:
     """sq:<page>:<query>."""
-    show_search(ctx, ":".join(args[1:]), int(args[0]))
+    # The query as typed: the router's args have long numbers replaced (a serial can be one).
+    query = (ctx.callback.data if ctx.callback else "").split(":", 2)[2]
+    show_search(ctx, query, int(args[0]))
 
 
 def person_holdings(ctx: Ctx, text: str) -> bool:
@@ -206,14 +252,29 @@ def person_holdings(ctx: Ctx, text: str) -> bool:
         return False
     if person is None:
         return False
-    held = loans.held_by(person)
-    name = texts.e(person.name or person.email)
-    if not held:
-        ctx.send(texts.PERSON_HOLDS_NOTHING.format(person=name, email=texts.e(person.email)))
-        return True
-    held_view(ctx, texts.PERSON_HOLDS.format(person=name, email=texts.e(person.email),
-                                             count=len(held)), held)
+    person_holdings_view(ctx, person, 1)
     return True
+
+
+def person_holdings_view(ctx: Ctx, person: Person, page: int) -> None:
+    """A page of what one person holds, for an admin."""
+    held = loans.held_by(person)
+    name = render.short_name(person)
+    email = texts.e(person.email)
+    if not held:
+        ctx.show(texts.PERSON_HOLDS_NOTHING.format(person=name, email=email))
+        return
+    held_view(ctx, texts.PERSON_HOLDS.format(person=name, email=email, count=len(held)), held,
+              page, f"ph:{person.id}:{{page}}")
+
+
+def on_person_holdings_page(ctx: Ctx, args: list[str]) -> None:
+    """ph:<person id>:<page> — admins page through what a person holds."""
+    person = Person.get_or_none((Person.id == int(args[0])) & Person.deleted_at.is_null())
+    if person is None:
+        ctx.answer(texts.STALE_BUTTON, alert=True)
+        return
+    person_holdings_view(ctx, person, int(args[1]))
 
 
 def search(ctx: Ctx, text: str) -> None:
@@ -226,9 +287,10 @@ def search(ctx: Ctx, text: str) -> None:
 def open_payload(ctx: Ctx, payload: str) -> None:
     """/start <payload>: a sticker number opens its card; anything else is searched."""
     payload = payload.strip()
-    if payload.isdigit():
+    number = sticker_number(payload)
+    if number is not None:
         try:
-            send_card(ctx, devices.by_number(int(payload)).id)
+            send_card(ctx, devices.by_number(number).id)
             return
         except NotFound:
             pass
@@ -250,4 +312,6 @@ def register(bot: DevtrackBot) -> None:
     bot.routes.callback("cats", on_categories_back)
     bot.routes.callback("cat", on_category_page)
     bot.routes.callback("sq", on_search_page)
+    bot.routes.callback("mine", on_mine_page)
+    bot.routes.callback("ph", on_person_holdings_page, ROLE_ADMIN)
     bot.routes.callback(keyboards.NOOP, on_noop)

@@ -11,6 +11,7 @@ from handlers import texts
 from handlers.context import ctx_of
 from handlers.routing import allowed, outdated_text
 from inventory.errors import DomainError
+from inventory.numbers import button_argument
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -29,7 +30,7 @@ def on_callback(call: types.CallbackQuery) -> None:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
     try:
-        route.fn(ctx, rest.split(":") if rest else [])
+        route.fn(ctx, [button_argument(arg) for arg in rest.split(":")] if rest else [])
     except (ValueError, IndexError, KeyError):
         # Forged or mangled arguments behind a known prefix.
         logger.info("bad callback arguments from %s: %r", ctx.user_id, (call.data or "")[:64])

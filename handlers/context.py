@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+ASKED = "_asked"  # dialogue data: the last question, repeated after a message that is not text
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Ctx:
     callback: types.CallbackQuery | None = None
     answered: bool = False
     interrupted: str | None = None
+    prompt: tuple[str, types.InlineKeyboardMarkup | None] | None = None
 
     @property
     def user_id(self) -> int:
@@ -111,6 +113,7 @@ class Ctx:
     def send(self, text: str,
              markup: types.InlineKeyboardMarkup | None = None) -> types.Message | None:
         """Send an HTML message to the current chat (None: Telegram would not take it)."""
+        self.prompt = (text, markup)
         return self.reply(lambda: self.bot.send_message(self.chat_id, text, reply_markup=markup))
 
     def show(self, text: str, markup: types.InlineKeyboardMarkup | None = None) -> None:
@@ -119,8 +122,27 @@ class Ctx:
         if message is None:
             self.send(text, markup)
             return
+        self.prompt = (text, markup)
         self.reply(lambda: self.bot.edit_message_text(text, self.chat_id, message.message_id,
                                                       reply_markup=markup))
+
+    def remember_question(self) -> None:
+        """Keep the last message of a dialogue, to repeat it after a sticker or a GIF."""
+        if not self.dialog.state or self.prompt is None:
+            return
+        text, markup = self.prompt
+        asked = {"text": text, "markup": json.loads(markup.to_json()) if markup else None}
+        if self.dialog.data.get(ASKED) != asked:
+            self.dialog.update(**{ASKED: asked})
+
+    def repeat_question(self) -> None:
+        """Send the dialogue's last question again, with its buttons."""
+        asked = self.dialog.data.get(ASKED)
+        if not asked:
+            return
+        markup = asked.get("markup")
+        self.send(asked["text"],
+                  types.InlineKeyboardMarkup.de_json(markup) if markup else None)
 
     def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Answer the pressed button once (stops the spinner)."""

@@ -22,6 +22,7 @@ from handlers.context import Ctx, ctx_of, local_time
 from handlers.keyboards import button
 from handlers.routing import ROLE_DEVELOPER
 from inventory import backup, devtools, export, legacy_apply, legacy_read
+from inventory.numbers import ascii_digits
 from models import db
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def on_dev(message: types.Message) -> None:
     args = (message.text or "").split()[1:]
     if args and args[0].lower() == "log":
         count = args[1] if len(args) > 1 else str(LOG_CHOICES[0])
-        if len(args) > 2 or not count.isdigit() or not 1 <= int(count) <= MAX_LOG_LINES:
+        if len(args) > 2 or not ascii_digits(count) or not 1 <= int(count) <= MAX_LOG_LINES:
             ctx.send(texts.DEV_LOG_USAGE.format(limit=MAX_LOG_LINES))
             return
         send_log_tail(ctx, int(count))
@@ -452,4 +453,4 @@ def register(bot: DevtrackBot) -> None:
     bot.register_message_handler(on_stray_code, func=is_stray_code,
                                  content_types=["text", "photo", "document"])
     bot.routes.callback(PREFIX, on_button, ROLE_DEVELOPER)
-    bot.routes.step(CODE_STATE, on_code, ROLE_DEVELOPER)
+    bot.routes.step(CODE_STATE, on_code, ROLE_DEVELOPER, media=True)

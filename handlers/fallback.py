@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 from telebot import types
 
 from handlers import browse, texts
 from handlers.context import ctx_of
+from handlers.registration import help_text
 from handlers.routing import allowed, outdated_text
 from inventory.errors import DomainError
 
@@ -17,12 +19,29 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Everything a person can send in a private chat; what is not text gets a short explanation.
+CONTENT_TYPES = ["text", "document", "photo", "sticker", "voice", "video", "video_note",
+                 "animation", "audio", "contact", "location", "venue", "poll", "dice", "game",
+                 "story", "invoice"]
+COMMAND_RE = re.compile(r"^/([A-Za-z0-9_]+)(?:@\S+)?(?:\s|$)")
+
+
+def known_commands(bot: DevtrackBot) -> set[str]:
+    """Every command some handler answers (for some role)."""
+    found: set[str] = set()
+    for handler in bot.message_handlers:
+        found.update(c.lower() for c in handler["filters"].get("commands") or ())
+    return found
+
 
 def on_message(message: types.Message) -> None:
     """Dialogue step, or search."""
     ctx = ctx_of(message)
-    step = ctx.bot.routes.steps.get(ctx.dialog.state or "")
-    if step is not None and allowed(ctx, step[1]):
+    state = ctx.dialog.state or ""
+    step = ctx.bot.routes.steps.get(state)
+    is_text = message.content_type == "text"
+    if step is not None and allowed(ctx, step[1]) and (
+            is_text or state in ctx.bot.routes.media_steps):
         try:
             step[0](ctx, message)
         except DomainError as err:
@@ -30,17 +49,22 @@ def on_message(message: types.Message) -> None:
             ctx.dialog.clear()
             ctx.send(outdated_text(err, texts.DIALOG_OUTDATED))
         return
+    text = (message.text or "").strip()
+    if not is_text or not text:
+        ctx.send(texts.UNSUPPORTED_MESSAGE)
+        if state and (step is None or allowed(ctx, step[1])):
+            ctx.repeat_question()
+        return
     if ctx.dialog.state:
         ctx.dialog.clear()
-    text = (message.text or "").strip()
-    if not text:
-        ctx.send(texts.UNSUPPORTED_MESSAGE)
+    command = COMMAND_RE.match(text)
+    if command and command[1].lower() not in known_commands(ctx.bot):
+        ctx.send(texts.UNKNOWN_COMMAND + "\n\n" + help_text(ctx))
         return
+    # A command this person may not use reads as a failed search, so it reveals nothing.
     browse.search(ctx, text)
 
 
 def register(bot: DevtrackBot) -> None:
     """Wire the catch-all (must be registered last)."""
-    bot.register_message_handler(on_message, func=lambda m: True,
-                                 content_types=["text", "document", "photo", "sticker", "voice",
-                                                "video", "audio", "contact", "location"])
+    bot.register_message_handler(on_message, func=lambda m: True, content_types=CONTENT_TYPES)

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 def _value(value: Any) -> str:
     """Dates as 15.12.2026 (times with hours), lists comma-separated."""
     if isinstance(value, datetime):
-        return f"{value:%d.%m.%Y %H:%M}"
+        return texts.fmt_time(value)
     if isinstance(value, date):
         return texts.fmt_date(value)
     if isinstance(value, (list, tuple)):

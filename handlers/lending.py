@@ -16,6 +16,7 @@ from inventory.dates import parse_future_date
 from inventory.errors import (
     AlreadyReturned,
     AlreadyTaken,
+    DateTooFar,
     DomainError,
     HeldForQueue,
     InvalidDate,
@@ -74,6 +75,9 @@ def parse_typed_date(ctx: Ctx, text: str, choices: str) -> date | None:
     except PastDate as err:
         reply = texts.PAST_DATE.format(date=texts.fmt_date(err.details["value"]),
                                        example=example_date(ctx))
+    except DateTooFar as err:
+        reply = texts.DATE_TOO_FAR.format(limit=texts.fmt_date(err.details["limit"]),
+                                          example=example_date(ctx))
     ctx.send(reply, keyboards.due_keyboard(choices))
     return None
 
@@ -93,8 +97,10 @@ def refuse_take(ctx: Ctx, row: devices.DeviceRow) -> bool:
         if row.loan.person_id == me:
             ctx.answer(texts.ALREADY_YOURS, alert=True)
         else:
-            ctx.send(texts.TAKEN_BY_OTHER.format(**title(row.device),
-                                                 holder=render.person_name(row.loan.person)))
+            # An old card: say who has the device now and bring the card up to date.
+            line = texts.TAKE_HELD_NOW.format(**title(row.device),
+                                              holder=render.person_name(row.loan.person))
+            browse.send_card(ctx, row.device.id, edit=True, prefix=line, row=row)
         return True
     if row.hold is not None and row.hold.person_id != me:
         until = texts.fmt_time(local_time(row.hold.hold_until, ctx.config))

@@ -36,6 +36,7 @@ class ContextMiddleware(BaseMiddleware):
     def pre_process(self, update: Any, data: dict) -> CancelUpdate | None:
         """Attach a Ctx to the update; updates from groups and channels are ignored."""
         message = update.message if hasattr(update, "data") else update
+        scrub_nul(update)
         if message is not None and message.chat.type != "private":
             # devtrack is a personal assistant: it never talks in groups.
             return CancelUpdate()
@@ -88,8 +89,17 @@ class ContextMiddleware(BaseMiddleware):
                 tell_failure(ctx, exception)
             elif ctx is not None:
                 ctx.answer()
+                ctx.remember_question()
         finally:
             close_quietly()
+
+
+def scrub_nul(update: Any) -> None:
+    """Read U+0000 as an unknown character: PostgreSQL cannot store or compare it."""
+    for name in ("text", "caption", "data"):
+        value = getattr(update, name, None)
+        if isinstance(value, str) and "\x00" in value:
+            setattr(update, name, value.replace("\x00", "\ufffd"))
 
 
 def database_down(exc: BaseException) -> bool:

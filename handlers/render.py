@@ -7,24 +7,36 @@ from datetime import date
 
 from handlers import texts
 from handlers.context import Ctx, local_time
+from handlers.fit import shorten
 from inventory.devices import DeviceRow
 from models import Loan, Person
 
 logger = logging.getLogger(__name__)
+
+# Field lengths in one-line lists and cards: a page of lines always fits in a message.
+NAME_IN_LINE = 60
+PERSON_IN_LINE = 40
+PLACE_IN_LINE = 60
+COMMENT_IN_CARD = 1000
+
+
+def cut(value: str, limit: int) -> str:
+    """A field shortened with «…» and escaped."""
+    return texts.e(shorten(value, limit))
 
 
 def person_name(person: Person) -> str:
     """Name and @username, or the email when no name is known (escaped)."""
     name = person.name or person.email
     if person.username:
-        return texts.HOLDER_WITH_USERNAME.format(name=texts.e(name),
+        return texts.HOLDER_WITH_USERNAME.format(name=cut(name, PERSON_IN_LINE),
                                                  username=texts.e(person.username))
-    return texts.e(name)
+    return cut(name, PERSON_IN_LINE)
 
 
 def short_name(person: Person) -> str:
     """Name or email, for one-line lists (escaped)."""
-    return texts.e(person.name or person.email)
+    return cut(person.name or person.email, PERSON_IN_LINE)
 
 
 def state_lines(row: DeviceRow, ctx: Ctx) -> list[str]:
@@ -49,7 +61,7 @@ def state_lines(row: DeviceRow, ctx: Ctx) -> list[str]:
     else:
         lines.append(texts.STATE_DUE.format(date=texts.fmt_date(loan.due_date)))
     if loan.place:
-        lines.append(texts.STATE_PLACE.format(place=texts.e(loan.place)))
+        lines.append(texts.STATE_PLACE.format(place=cut(loan.place, PLACE_IN_LINE * 4)))
     return lines
 
 
@@ -66,7 +78,7 @@ def card_text(row: DeviceRow, ctx: Ctx, extra: list[str] | None = None) -> str:
     if device.registered_on:
         lines.append(texts.CARD_REGISTERED.format(date=texts.fmt_date(device.registered_on)))
     if device.comment:
-        lines.append(texts.CARD_COMMENT.format(comment=texts.e(device.comment)))
+        lines.append(texts.CARD_COMMENT.format(comment=cut(device.comment, COMMENT_IN_CARD)))
     lines.append("")
     lines.extend(state_lines(row, ctx))
     if extra:
@@ -86,13 +98,13 @@ def line_state(row: DeviceRow, today: date) -> str:
         return texts.LINE_OVERDUE.format(holder=holder)
     if loan.due_date:
         return texts.LINE_HELD_UNTIL.format(holder=holder,
-                                            date=texts.fmt_short_date(loan.due_date))
+                                            date=texts.fmt_date(loan.due_date))
     return texts.LINE_HELD.format(holder=holder)
 
 
 def list_line(row: DeviceRow, today: date) -> str:
     """One device in a list."""
-    return texts.LINE.format(number=row.device.number, name=texts.e(row.device.name),
+    return texts.LINE.format(number=row.device.number, name=cut(row.device.name, NAME_IN_LINE),
                              state=line_state(row, today))
 
 
@@ -105,5 +117,6 @@ def loan_line(loan: Loan, today: date) -> str:
         due = texts.MINE_DUE.format(date=texts.fmt_date(loan.due_date))
     else:
         due = texts.MINE_NO_DUE
-    return texts.MINE_LINE.format(number=loan.device.number, name=texts.e(loan.device.name),
+    return texts.MINE_LINE.format(number=loan.device.number,
+                                  name=cut(loan.device.name, NAME_IN_LINE),
                                   due=due)

@@ -47,6 +47,8 @@ class Routes:
     def __init__(self) -> None:
         self.callbacks: dict[str, CallbackRoute] = {}
         self.steps: dict[str, tuple[StepFn, str]] = {}
+        # States whose step reads photos, stickers and files itself (a caption, a re-ask).
+        self.media_steps: set[str] = set()
 
     def callback(self, prefix: str, fn: CallbackFn, role: str = ROLE_USER) -> None:
         """Route callback data `prefix:arg:arg` to fn(ctx, args)."""
@@ -54,11 +56,16 @@ class Routes:
             raise ValueError(f"callback prefix {prefix!r} registered twice")
         self.callbacks[prefix] = CallbackRoute(fn, role)
 
-    def step(self, state: str, fn: StepFn, role: str = ROLE_USER) -> None:
-        """Route messages of a chat in dialogue state `state` to fn(ctx, message)."""
+    def step(self, state: str, fn: StepFn, role: str = ROLE_USER, *, media: bool = False) -> None:
+        """Route messages of a chat in dialogue state `state` to fn(ctx, message).
+
+        Without `media` the step gets text only; anything else is answered by the catch-all.
+        """
         if state in self.steps:
             raise ValueError(f"dialogue state {state!r} registered twice")
         self.steps[state] = (fn, role)
+        if media:
+            self.media_steps.add(state)
 
 
 def allowed(ctx: Ctx, role: str) -> bool:

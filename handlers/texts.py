@@ -33,20 +33,15 @@ def fmt_date(value: date | None) -> str:
     return value.strftime("%d.%m.%Y") if value else ""
 
 
-def fmt_short_date(value: date) -> str:
-    """dd.mm."""
-    return value.strftime("%d.%m")
-
-
 def fmt_time(value: datetime) -> str:
-    """dd.mm.yyyy HH:MM (already in local time)."""
-    return value.strftime("%d.%m.%Y %H:%M")
+    """dd.mm.yyyy HH:MM (already in local time): the date through fmt_date."""
+    return f"{fmt_date(value.date())} {value:%H:%M}"
 
 
 # --- registration and help -------------------------------------------------------------------
 
 ASK_EMAIL = (
-    "Здравствуйте! Это devtrack — здесь видно, у кого какое общее оборудование.\n\n"
+    "Здравствуйте. Это devtrack — здесь видно, у кого какое общее оборудование.\n\n"
     "Чтобы начать, пришлите вашу рабочую почту, например <code>ivan.petrov@company.ru</code>."
 )
 ASK_EMAIL_DOMAINS = "Подойдёт адрес на {domains}."
@@ -62,8 +57,8 @@ EMAIL_TAKEN = (
     "Адрес {email} уже зарегистрирован с другого аккаунта Telegram. "
     "Если это ваш адрес, обратитесь к администратору."
 )
-REGISTERED = "Готово, вы зарегистрированы как <b>{email}</b>."
-ALREADY_REGISTERED = "Вы уже зарегистрированы как <b>{email}</b>."
+REGISTERED = "Готово, вы зарегистрированы: <b>{email}</b>."
+ALREADY_REGISTERED = "Вы уже зарегистрированы: <b>{email}</b>."
 NEED_REGISTRATION = "Сначала зарегистрируйтесь: пришлите рабочую почту."
 
 HELP_USER = (
@@ -109,7 +104,7 @@ NOTHING_TO_CANCEL = "Сейчас нечего отменять."
 DIALOG_OUTDATED = "Пока шёл диалог, всё изменилось, и он прерван. Откройте устройство заново."
 STALE_BUTTON = "Эта кнопка больше не действует. Откройте устройство заново."
 NOT_FOUND = "Ничего не найдено по запросу «{query}». Весь список: /all"
-UNSUPPORTED_MESSAGE = "Я понимаю только текст. Напишите номер, название или серийный номер."
+UNSUPPORTED_MESSAGE = "Я понимаю текст, кнопки и файлы CSV/XLSX. Напишите номер, название или серийный номер устройства."
 
 BTN_CANCEL = "Отмена"
 BTN_SKIP = "Пропустить"
@@ -127,18 +122,18 @@ CARD_FIRMWARE = "Прошивка: {firmware}"
 CARD_REGISTERED = "Дата регистрации: {date}"
 CARD_COMMENT = "Комментарий: {comment}"
 STATE_FREE = "🟢 Свободно"
-STATE_HELD = "🔴 У {holder} с {since}"
-STATE_DUE = "Вернуть до {date}"
+STATE_HELD = "🔴 Сейчас у: {holder}, с {since}"
+STATE_DUE = "Срок возврата: {date}"
 STATE_NO_DUE = "Без срока возврата"
-STATE_DUE_TODAY = "Вернуть сегодня, {date}"
+STATE_DUE_TODAY = "Срок возврата: сегодня, {date}"
 STATE_OVERDUE = "⚠️ Просрочено на {days} (срок был {date})"
 STATE_PLACE = "Место: {place}"
-STATE_HOLD = "🟡 Придержано для {person} до {until}"
+STATE_HOLD = "🟡 Придержано до {until}, для: {person}"
 HOLDER_WITH_USERNAME = "{name} (@{username})"
 
 BTN_TAKE = "Взять"
 BTN_RETURN = "Вернуть"
-BTN_CHANGE_DUE = "Изменить дату"
+BTN_CHANGE_DUE = "Изменить срок"
 BTN_CHANGE_PLACE = "Изменить место"
 BTN_EDIT = "Изменить"
 BTN_HISTORY = "История"
@@ -152,10 +147,10 @@ LIST_SEARCH = "<b>Найдено по запросу «{query}»</b>: {total}"
 LIST_EMPTY = "Здесь пока нет устройств."
 LINE = "<b>{number}</b> {name} — {state}"
 LINE_FREE = "свободно"
-LINE_HELD = "у {holder}"
-LINE_HELD_UNTIL = "у {holder} до {date}"
-LINE_OVERDUE = "⚠️ просрочено у {holder}"
-LINE_HOLD = "придержано для {person}"
+LINE_HELD = "у: {holder}"
+LINE_HELD_UNTIL = "у: {holder}, до {date}"
+LINE_OVERDUE = "⚠️ просрочено, у: {holder}"
+LINE_HOLD = "придержано для: {person}"
 BUTTON_DEVICE = "№{number} {name}"
 PAGE_GONE = "Такой страницы уже нет — показываю последнюю."
 CATEGORIES_TITLE = "<b>Категории</b> (свободно / всего)"
@@ -163,12 +158,11 @@ CATEGORY_BUTTON = "{name}: {free}/{total}"
 CATEGORIES_EMPTY = "Категорий пока нет."
 BTN_ALL_CATEGORIES = "‹ Категории"
 
-MINE_TITLE = "<b>У вас {count}</b>"
+MINE_TITLE = "<b>У вас устройств: {count}</b>"
 MINE_LINE = "<b>{number}</b> {name} — {due}"
-MINE_DUE = "до {date}"
+MINE_DUE = "срок {date}"
 MINE_NO_DUE = "без срока"
 MINE_OVERDUE = "⚠️ просрочено на {days}"
-HELD_MORE = "…и ещё {count}. Найти нужное: напишите номер или название."
 MINE_EMPTY = "У вас сейчас ничего нет. Найти устройство: напишите его номер или название, или /all."
 
 PERSON_HOLDS = "<b>{person}</b> — {email}\nНа руках: {count}"
@@ -177,18 +171,18 @@ PERSON_HOLDS_NOTHING = "<b>{person}</b> — {email}\nСейчас ничего �
 # --- take / return / change ------------------------------------------------------------------
 
 ASK_PLACE = "Берёте <b>№{number} {name}</b>.\nГде оно будет? Например: «офис, 3 этаж» или «дома»."
-ASK_DUE = "До какого числа? Выберите или напишите дату: <code>{example}</code>."
-BAD_DATE = "Не понял дату «{text}». Напишите, например, <code>{example}</code> или выберите кнопку."
-PAST_DATE = "{date} уже прошло. Напишите сегодняшнюю или будущую дату, например <code>{example}</code>."
+ASK_DUE = "Срок возврата? Выберите или напишите дату: <code>{example}</code>."
+BAD_DATE = "Не понял дату «{text}». Напишите, например, <code>{example}</code>, или выберите кнопку."
+PAST_DATE = "Дата {date} уже прошла. Напишите сегодняшнюю или будущую дату, например <code>{example}</code>."
 PLACE_TOO_LONG = "Слишком длинно — уложитесь в {limit} символов."
 TAKEN = "Записал: <b>№{number} {name}</b> у вас."
-TAKEN_BY_OTHER = "Пока вы оформляли, <b>№{number} {name}</b> взял(а) {holder}. Ничего не записано."
-HELD_FOR_OTHER = "<b>№{number} {name}</b> придержано для {person} до {until}: он(а) первый в очереди."
+TAKEN_BY_OTHER = "Пока вы оформляли, <b>№{number} {name}</b> успели взять. Сейчас у: {holder}. Ничего не записано."
+HELD_FOR_OTHER = "<b>№{number} {name}</b> придержано до {until} для первого в очереди: {person}."
 ASK_RETURN = "Вернули <b>№{number} {name}</b>?"
-RETURNED = "Спасибо! Возврат <b>№{number} {name}</b> записан."
-ASK_NEW_DUE = "Новая дата возврата <b>№{number} {name}</b>? Выберите или напишите: <code>{example}</code>."
+RETURNED = "Спасибо, возврат <b>№{number} {name}</b> записан."
+ASK_NEW_DUE = "Новый срок возврата <b>№{number} {name}</b>? Выберите или напишите: <code>{example}</code>."
 ASK_NEW_PLACE = "Где теперь <b>№{number} {name}</b>? Напишите место."
-DUE_CHANGED = "Срок возврата <b>№{number} {name}</b>: {due}."
+DUE_CHANGED = "Новый срок возврата <b>№{number} {name}</b>: {due}."
 PLACE_CHANGED = "Место <b>№{number} {name}</b>: {place}."
 NOT_HOLDER = "Это может сделать только тот, у кого устройство."
 ALREADY_RETURNED = "Устройство уже возвращено."
@@ -226,7 +220,7 @@ JOINED = "Вы в очереди на <b>№{number} {name}</b>, ваше мес
 LEFT_QUEUE = "Вы вышли из очереди на <b>№{number} {name}</b>."
 QUEUE_DEVICE_FREE = "<b>№{number} {name}</b> свободно — вставать в очередь не нужно, его можно взять сразу."
 QUEUE_ALREADY = "Вы уже в очереди, ваше место: {position}."
-QUEUE_ALREADY_HELD = "Устройство уже придержано для вас до {until} — нажмите «Взять»."
+QUEUE_ALREADY_HELD = "Устройство уже придержано для вас до {until}: нажмите «Взять»."
 QUEUE_NOT_IN = "Вас нет в очереди на это устройство."
 
 HOLD_OFFER = (
@@ -254,30 +248,30 @@ BTN_COLLEAGUE = "{name} · {email}"
 
 HANDOVER_ASK = (
     "Кому передать <b>№{number} {name}</b>? Напишите рабочую почту, имя или @username коллеги — "
-    "он(а) должен(на) быть зарегистрирован(а) в боте."
+    "коллега должен быть зарегистрирован в боте."
 )
 HANDOVER_NOBODY = "Среди зарегистрированных никого не нашёл по «{query}». Попробуйте почту или @username."
-HANDOVER_SELF = "Это вы. Напишите почту, имя или @username коллеги."
+HANDOVER_SELF = "Это ваш адрес. Напишите почту, имя или @username коллеги."
 HANDOVER_PICK = "Нашлось несколько человек — кому передать <b>№{number} {name}</b>?"
 HANDOVER_TOO_MANY = "Слишком много совпадений ({count}). Напишите почту или @username."
-HANDOVER_OFFERED = "Предложил {person} принять <b>№{number} {name}</b>. Сообщу, когда он(а) ответит."
+HANDOVER_OFFERED = "Предложение принять <b>№{number} {name}</b> отправлено. Кому: {person}. Сообщу, когда будет ответ."
 HANDOVER_REQUEST = (
-    "{holder} передаёт вам <b>№{number} {name}</b>.\n"
+    "Вам передают <b>№{number} {name}</b>. От кого: {holder}.\n"
     "Срок возврата: {due}. Примите, когда устройство будет у вас в руках."
 )
 HANDOVER_ACCEPTED_YOU = "Записал: <b>№{number} {name}</b> теперь у вас. Срок возврата: {due} — его можно изменить в карточке."
-HANDOVER_ACCEPTED_HOLDER = "{person} принял(а) <b>№{number} {name}</b> — устройство записано на него(неё)."
+HANDOVER_ACCEPTED_HOLDER = "Передача принята: <b>№{number} {name}</b> теперь у: {person}."
 HANDOVER_DECLINED_YOU = "Вы отклонили передачу <b>№{number} {name}</b>."
-HANDOVER_DECLINED_HOLDER = "{person} отклонил(а) передачу <b>№{number} {name}</b>. Устройство по-прежнему записано на вас."
+HANDOVER_DECLINED_HOLDER = "Передачу <b>№{number} {name}</b> отклонили (кому предлагали: {person}). Устройство по-прежнему записано на вас."
 HANDOVER_CANCELLED = "Передача <b>№{number} {name}</b> отменена."
-HANDOVER_CANCELLED_TO = "{holder} отменил(а) передачу <b>№{number} {name}</b>."
+HANDOVER_CANCELLED_TO = "Передача <b>№{number} {name}</b> отменена. От кого: {holder}."
 HANDOVER_VOID_TO = "Передача <b>№{number} {name}</b> отменена: устройство вернули."
-HANDOVER_PENDING_LINE = "⏳ Предложено передать {person} — ждём ответа."
-HANDOVER_PENDING_FOR_YOU = "⏳ {holder} предлагает передать устройство вам."
-HANDOVER_ALREADY_PENDING = "Передача <b>№{number} {name}</b> уже предложена {person}. Отмените её, чтобы предложить другому."
+HANDOVER_PENDING_LINE = "⏳ Ждём ответа на передачу. Кому: {person}."
+HANDOVER_PENDING_FOR_YOU = "⏳ Вам предлагают это устройство. От кого: {holder}."
+HANDOVER_ALREADY_PENDING = "Передача <b>№{number} {name}</b> уже предложена (кому: {person}). Отмените её, чтобы предложить другому."
 HANDOVER_GONE = "Это предложение передачи больше не действует."
 HANDOVER_UNDELIVERED = (
-    "Не смог написать {person}: бот заблокирован или недоступен. Передача отменена — "
+    "Не получилось написать (кому: {person}): бот заблокирован или недоступен. Передача отменена — "
     "попросите коллегу открыть бота и попробуйте снова."
 )
 
@@ -372,7 +366,7 @@ EXAMPLE_SERIAL = "00106700123456"
 EXAMPLE_FIRMWARE = "4.9.1"
 EXAMPLE_COMMENT = "с блоком питания"
 EXAMPLE_CATEGORY = "Счётчик купюр"
-EXAMPLE_REGISTERED = "01.02.2024"
+EXAMPLE_REGISTERED = fmt_date(date(2024, 2, 1))
 EXAMPLE_EMAIL = "ivan.petrov@company.ru"
 EXAMPLE_PLACE = "офис, 3 этаж"
 EMPTY_VALUE = "—"
@@ -406,8 +400,8 @@ ADD_ASK_HOLDER = (
     "У кого устройство сейчас? Напишите почту сотрудника, например <code>{example}</code> — "
     "можно и того, кто ещё не зарегистрирован в боте. Если устройство свободно, нажмите «Пропустить»."
 )
-ADD_ASK_PLACE = "Где устройство у {holder}? Например: «офис, 3 этаж». Можно пропустить."
-ADD_ASK_DUE = "До какого числа оно у {holder}? Выберите или напишите дату: <code>{example}</code>."
+ADD_ASK_PLACE = "Где устройство сейчас? У кого: {holder}. Например: «офис, 3 этаж». Можно пропустить."
+ADD_ASK_DUE = "Срок возврата? У кого: {holder}. Выберите или напишите дату: <code>{example}</code>."
 ADD_CURRENT = "Сейчас: {value}"
 ADD_SUMMARY = "<b>Проверьте новое устройство</b>\n\n{lines}\n\nВсё верно?"
 ADD_SUMMARY_FREE = "Свободно"
@@ -440,18 +434,18 @@ ASSIGN_ASK_WHO = "Кому выдать <b>№{number} {name}</b>? Напиши�
 ASSIGN_FOUND = "Кому из них выдать <b>№{number} {name}</b>? Или напишите запрос точнее."
 ASSIGN_FOUND_MORE = "Показаны {shown} из {total} — уточните запрос."
 ASSIGN_NOBODY = "Никого не нашлось по «{query}». Напишите почту, имя или @username, например <code>{example}</code>."
-ASSIGN_NEW_EMAIL = "Сотрудника с почтой {email} в боте ещё нет. Выдать на эту почту? Он(а) увидит устройство у себя, когда зарегистрируется."
+ASSIGN_NEW_EMAIL = "Сотрудника с почтой {email} в боте ещё нет. Выдать на эту почту? Устройство появится у сотрудника, когда он зарегистрируется."
 BTN_ASSIGN_NEW = "Выдать на {email}"
-ASSIGN_ALREADY_HELD = "Устройство сейчас у {holder}. Сначала снимите его с сотрудника."
-ASSIGN_ASK_PLACE = "Где <b>№{number} {name}</b> будет у {person}? Например: «офис, 3 этаж». Можно пропустить."
-ASSIGN_ASK_DUE = "До какого числа? Выберите или напишите дату: <code>{example}</code>."
-ASSIGNED = "Записал <b>№{number} {name}</b> на {person}."
-ASSIGN_TAKEN = "Пока вы оформляли, <b>№{number} {name}</b> взял(а) {holder}. Ничего не записано."
+ASSIGN_ALREADY_HELD = "Устройство сейчас у: {holder}. Сначала снимите его с сотрудника."
+ASSIGN_ASK_PLACE = "Где будет <b>№{number} {name}</b>? Кому: {person}. Например: «офис, 3 этаж». Можно пропустить."
+ASSIGN_ASK_DUE = "Срок возврата? Выберите или напишите дату: <code>{example}</code>."
+ASSIGNED = "Записал: <b>№{number} {name}</b>, сейчас у: {person}."
+ASSIGN_TAKEN = "Пока вы оформляли, <b>№{number} {name}</b> успели взять. Сейчас у: {holder}. Ничего не записано."
 NOTIFY_ASSIGNED = "Администратор записал на вас <b>№{number} {name}</b>{due}."
-NOTIFY_ASSIGNED_DUE = ", вернуть до {date}"
-UNASSIGN_ASK = "Снять <b>№{number} {name}</b> с {holder}? Ему (ей) придёт уведомление."
+NOTIFY_ASSIGNED_DUE = ", срок возврата: {date}"
+UNASSIGN_ASK = "Снять <b>№{number} {name}</b> с сотрудника? Сейчас у: {holder}. Сотруднику придёт уведомление."
 BTN_YES_UNASSIGN = "Да, снять"
-UNASSIGNED = "Снято с {holder}: <b>№{number} {name}</b> свободно."
+UNASSIGNED = "<b>№{number} {name}</b> свободно. Было у: {holder}."
 NOTIFY_UNASSIGNED = "Администратор отметил, что <b>№{number} {name}</b> больше не у вас. Если это ошибка — напишите администратору."
 
 # history
@@ -462,13 +456,13 @@ HISTORY_LINE = "{start} — {end} · {who}"
 HISTORY_NOW = "сейчас"
 HISTORY_PLACE = " · {place}"
 HISTORY_DUE = " · срок {date}"
-HISTORY_ASSIGNED_BY = " · выдал(а) {admin}"
+HISTORY_ASSIGNED_BY = " · выдача: {admin}"
 HISTORY_DEVICE = "№{number} {name}"
 
 # delete a device
 DELETE_ASK = "Удалить <b>№{number} {name}</b>? История выдач сохранится в журнале."
 BTN_YES_DELETE = "Да, удалить"
-DELETE_HELD = "Нельзя удалить: устройство у {holder}. Сначала снимите его с сотрудника."
+DELETE_HELD = "Нельзя удалить: устройство сейчас у: {holder}. Сначала снимите его с сотрудника."
 DELETED = "Устройство <b>№{number} {name}</b> удалено. История выдач сохранена в журнале."
 
 # file import
@@ -518,18 +512,18 @@ BTN_USER_CLEAR_COMMENT = "Удалить комментарий"
 BTN_USER_HISTORY = "История"
 BTN_USER_DELETE = "Удалить сотрудника"
 BTN_TO_USER = "‹ К сотруднику"
-USER_ASK_EMAIL = "Новая почта для {name}? Сейчас: {email}. Например: <code>{example}</code>."
+USER_ASK_EMAIL = "Новая почта? Сотрудник: {name}, сейчас: {email}. Например: <code>{example}</code>."
 USER_EMAIL_TAKEN = "Адрес {email} уже у другого сотрудника: {other}. Напишите другой адрес."
 USER_EMAIL_CHANGED = "Почта изменена: {email}."
-USER_ASK_COMMENT = "Комментарий о {name}? Например: «{example}». Сейчас: {current}"
-EXAMPLE_USER_COMMENT = "в отпуске до 15.12"
+USER_ASK_COMMENT = "Комментарий? Сотрудник: {name}. Например: «{example}». Сейчас: {current}"
+EXAMPLE_USER_COMMENT = "в отпуске до " + fmt_date(date(2026, 12, 15))
 USER_COMMENT_SAVED = "Комментарий сохранён."
 USER_COMMENT_CLEARED = "Комментарий удалён."
 USER_COMMENT_TOO_LONG = "Слишком длинно — уложитесь в {limit} символов."
-USER_DELETE_ASK = "Удалить {name} ({email})? Он(а) выйдет из очередей: {queues}. История выдач сохранится."
+USER_DELETE_ASK = "Удалить сотрудника: {name} ({email})? Мест в очередях освободится: {queues}. История выдач сохранится."
 USER_DELETE_HOLDS = "Нельзя удалить: у сотрудника на руках {count}. Сначала снимите устройства."
 USER_DELETE_SELF = "Себя удалить нельзя."
-USER_DELETED = "Сотрудник {name} ({email}) удалён. История выдач сохранена."
+USER_DELETED = "Сотрудник удалён: {name} ({email}). История выдач сохранена."
 USER_GONE = "Сотрудник не найден — возможно, его удалили."
 
 # --- reminders -------------------------------------------------------------------------------
@@ -549,7 +543,7 @@ WEEKDAYS_ON = ("В понедельник", "Во вторник", "В сред�
 BTN_EXTEND = "Продлить на неделю"
 BTN_NUMBERED = "№{number} · {label}"
 
-EXTENDED = "Продлено: <b>№{number} {name}</b> — вернуть до {date}."
+EXTENDED = "Продлено: <b>№{number} {name}</b>, срок возврата: {date}."
 EXTEND_STALE = "Срок уже изменён: {due}. Откройте устройство, чтобы продлить ещё."
 
 DIGEST_TITLE = "<b>Просрочено устройств: {count}</b> на {date}"
@@ -597,7 +591,7 @@ LEGACY_ADMIN_NOT_REGISTERED = "• {email}{name} — ещё не зарегис�
 LEGACY_ADMIN_IDS = "ADMIN_IDS={ids}"
 LEGACY_NO_ADMINS = "Администраторов в старом боте нет."
 LEGACY_COLUMNS = {"take_date": "дата взятия", "enqueue_date": "дата очереди",
-                  "return_date": "дата возврата"}
+                  "return_date": "возврат"}
 LEGACY_ISSUES = {
     "missing_category": "Категория «{name}» есть у устройств, но не в списке категорий — будет создана.",
     "category_merged": "Категория «{name}» отличается от «{kept}» только регистром или пробелами — устройства попадут в «{kept}».",
@@ -609,7 +603,7 @@ LEGACY_ISSUES = {
     "email_invalid": "{email}: не похоже на почту — перенесено как есть, исправьте в /users.",
     "email_domain": "{email}: домен не из EMAIL_DOMAINS — перенесено как есть.",
     "telegram_ids_differ": "{email}: у написаний почты разные Telegram id ({ids}) — оставлен {kept}.",
-    "telegram_id_taken": "{email}: Telegram id {telegram_id} уже у {other} — перенесён без Telegram id, бот привяжет его, когда сотрудник напишет эту почту.",
+    "telegram_id_taken": "{email}: Telegram id {telegram_id} уже занят (владелец: {other}) — перенесён без Telegram id, бот привяжет его, когда сотрудник напишет эту почту.",
     "telegram_id_differs": "{email}: в devtrack Telegram id {ours}, в старом боте {telegram_id} — оставлен id из devtrack.",
     "person_restored": "{email}: был удалён в devtrack — будет восстановлен.",
     "missing_device": "Запись #{record} ({email}) ссылается на несуществующее устройство №{number} — пропущена.",
@@ -617,7 +611,7 @@ LEGACY_ISSUES = {
     "finished_without_take": "Запись #{record} (№{number}, {email}): завершена, но устройство не брали — пропущена.",
     "two_open_takes": "№{number}: два открытых взятия — держателем станет {kept} (взял позже); взятие {email} от {taken} уходит в историю с возвратом {until}.",
     "place_cut": "№{number}: место длиннее {limit} символов — будет обрезано.",
-    "holder_differs": "№{number}: в devtrack устройство у {ours}, в старом боте у {email} — оставлено как в devtrack.",
+    "holder_differs": "№{number}: держатель в devtrack: {ours}, в старом боте: {email} — оставлено как в devtrack.",
     "no_dates": "Запись #{record} (№{number}, {email}): нет ни даты очереди, ни даты взятия — встанет в очередь по дате создания записи.",
     "future_date": "Запись #{record} (№{number}, {email}): {column} {value} в будущем — будет заменена временем переноса.",
     "queue_duplicate": "Запись #{record}: {email} стоит в очереди на №{number} второй раз — оставлено более раннее место.",
@@ -741,3 +735,11 @@ NOTIFY_HANDOVER_PERSON_DELETED = (
     "Передача <b>№{number} {name}</b> отменена: {person} больше нет среди сотрудников. "
     "Устройство остаётся у вас."
 )
+# --- everyday polish -------------------------------------------------------------------------
+
+MORE_MATCHES = "Ещё совпадения: {count}"
+BTN_MORE_MATCHES = "Показать ещё совпадения"
+UNKNOWN_COMMAND = "Не знаю такой команды. Вот что я умею:"
+TAKE_HELD_NOW = "<b>№{number} {name}</b> уже взяли. Сейчас у: {holder}."
+DATE_TOO_FAR = "Срок возврата — не дальше {limit}. Напишите дату ближе, например <code>{example}</code>."
+IMPORT_WARNINGS_MORE = "…и ещё предупреждений: {count}"

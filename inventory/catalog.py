@@ -13,15 +13,16 @@ from inventory.admin_people import person_for_email
 from inventory.devices import normalize, search_text_for
 from inventory.errors import Conflict, InvalidValue, NotAllowed, NotFound
 from inventory.history import history_query
-from inventory.importing import MAX_NUMBER, parse_date
+from inventory.importing import FIELD_LIMITS, MAX_NUMBER, parse_date
 from inventory.locks import lock_device
+from inventory.numbers import sticker_number
 from models import Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
 
 FIELDS = ("number", "name", "category", "serial", "registered_on", "firmware", "comment")
 OPTIONAL_FIELDS = ("registered_on", "firmware", "comment")
-LIMITS = {"name": 200, "serial": 200, "firmware": 200, "comment": 1000, "category": 100}
+LIMITS = {**{k: v for k, v in FIELD_LIMITS.items() if k != "place"}, "category": 100}
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -39,10 +40,10 @@ def _text(field: str, text: str, *, required: bool) -> str:
 
 def parse_number(text: str) -> int:
     """A sticker number: a positive integer that fits the database column."""
-    digits = text.strip().lstrip("№#").strip().replace(" ", "")
-    if not digits.isdigit() or not 0 < int(digits) <= MAX_NUMBER:
+    number = sticker_number(text.replace(" ", ""))
+    if number is None or number > MAX_NUMBER:
         raise InvalidValue(field="number", reason="not_number", text=text.strip())
-    return int(digits)
+    return number
 
 
 def check_number_free(number: int, exclude_id: int | None = None) -> None:

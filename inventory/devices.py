@@ -10,11 +10,13 @@ from datetime import date, datetime
 import peewee as pw
 
 from inventory.errors import NotFound
+from inventory.numbers import sticker_number
 from models import Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 8
+MAX_PAGE = 10**9  # keeps OFFSET within 64 bits for any page number a button can carry
 
 
 def normalize(text: str) -> str:
@@ -95,7 +97,7 @@ def _page(condition: pw.Expression, page: int, now: datetime, scan: bool = False
     page's ids from that one scan (COUNT() OVER ()); otherwise an indexed count is cheaper.
     """
     ordered = Device.select(Device.id).where(condition).order_by(Device.number)
-    asked = max(1, page)
+    asked = min(max(1, page), MAX_PAGE)
     found: list[tuple[int, int]] = []
     if scan:
         found = list(ordered.select_extend(pw.fn.COUNT(Device.id).over())
@@ -127,24 +129,49 @@ def _contains(field: pw.Field, needle: str) -> pw.Expression:
     return pw.Expression(field, operator, pattern)
 
 
-def _search_condition(query: str) -> pw.Expression | None:
-    """Number exact, or name/serial substring, ignoring case and «ё»."""
+def _search_condition(query: str, exclude_id: int | None = None) -> pw.Expression | None:
+    """Name, serial or category substring, ignoring case and «ё» (no number match here)."""
     needle = normalize(query)
-    if not needle:
+    if not needle or "\x00" in needle:
+        # No stored text holds U+0000 (PostgreSQL refuses it), so nothing can match.
         return None
+    if sticker_number(needle) is not None:
+        needle = needle.lstrip("№#").strip()  # «№49» looks for 49 in names and serials too
     condition = _contains(Device.search_text, needle)
-    digits = needle.lstrip("№#").strip()
-    if digits.isdigit() and len(digits) < 10:
-        condition = condition | (Device.number == int(digits))
+    # Categories are few: match their names here rather than copy them into every device row.
+    categories = [c.id for c in Category.select(Category.id, Category.name)
+                  if needle in normalize(c.name)]
+    if categories:
+        condition = condition | Device.category.in_(categories)
+    if exclude_id is not None:
+        condition = condition & (Device.id != exclude_id)
     return condition
 
 
-def search(query: str, page: int, now: datetime) -> Page:
-    """A page of devices matching a typed query."""
-    condition = _search_condition(query)
+def search(query: str, page: int, now: datetime, exclude_id: int | None = None) -> Page:
+    """A page of devices whose name, serial or category contains the query.
+
+    `exclude_id`: leave out the device the query named by its sticker number.
+    """
+    condition = _search_condition(query, exclude_id)
     if condition is None:
         return Page([], 1, 1, 0)
     return _page(condition, page, now, scan=True)
+
+
+def exact(query: str, now: datetime) -> DeviceRow | None:
+    """The device whose sticker number is the query («49», «№49»), if there is one."""
+    number = sticker_number(normalize(query))
+    if number is None:
+        return None
+    found = list(_rows_query(now).where(Device.number == number))
+    return _to_row(found[0]) if found else None
+
+
+def more_matches(query: str, exclude_id: int) -> int:
+    """How many other devices contain the query (for «Ещё совпадения» under an exact hit)."""
+    condition = _search_condition(query, exclude_id)
+    return 0 if condition is None else Device.select().where(condition).count()
 
 
 def card(device_id: int, now: datetime) -> DeviceRow:

@@ -53,6 +53,10 @@ class PastDate(DomainError):
     """The date lies in the past."""
 
 
+class DateTooFar(DomainError):
+    """A due date beyond the accepted horizon; details: value, limit."""
+
+
 class InvalidValue(DomainError):
     """A field value fails validation; details: field, reason."""
 

@@ -31,7 +31,8 @@ MSG_HEADER_ONLY = "В файле только заголовок, строк с 
 
 # Lengths of the matching database columns (models.py).
 MAX_NUMBER = 2_147_483_647
-FIELD_LIMITS = {"name": 200, "serial": 200, "firmware": 200, "place": 200}
+# The same limits as /add and /edit (inventory.catalog.LIMITS is built from these).
+FIELD_LIMITS = {"name": 200, "serial": 200, "firmware": 200, "comment": 1000, "place": 200}
 
 FIELDS = (
     "number", "name", "category", "serial", "registered_on",
@@ -149,10 +150,10 @@ _CHARDET_NAMES = {
 _CONTROL = re.compile("[\x01-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _MAX_CONTROL_SHARE = 0.01
 
-_DATE_DMY = re.compile(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4}|\d{2})")
-_DATE_ISO = re.compile(r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})")
+_DATE_DMY = re.compile(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4}|\d{2})", re.ASCII)
+_DATE_ISO = re.compile(r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})", re.ASCII)
 _TIME_TAIL = re.compile(r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
-_NUMBER = re.compile(r"\d+")
+_NUMBER = re.compile(r"\d+", re.ASCII)  # «²» or «٣» is not a sticker number
 _EMAIL = re.compile(r"^[a-z0-9._%+\-']+@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?"
                     r"(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)+$")
 

@@ -114,7 +114,8 @@ def test_happy_path_through_every_step(dialogue, world, sender, clock):
     assert (loan.person_id, loan.place, loan.due_date, loan.assigned_by_id) == (
         user.id, "офис, 3 этаж", date(2026, 12, 3), admin.id)
     assert {a.action for a in AuditLog.select()} >= {"device.created", "loan.assigned"}
-    assert texts.NOTIFY_ASSIGNED.format(number=49, name="Эвотор 7.2", due=", вернуть до 03.12.2026"
+    due = texts.NOTIFY_ASSIGNED_DUE.format(date="03.12.2026")
+    assert texts.NOTIFY_ASSIGNED.format(number=49, name="Эвотор 7.2", due=due
                                         ) in sender.texts(USER_ID)
     assert DialogState.get(DialogState.chat_id == ADMIN_ID).state is None
     # A user now finds it.

@@ -12,7 +12,7 @@ from models import MODELS, DialogState, QueueEntry
 
 ADMIN_PREFIXES = {"add", "imp", "edit", "edf", "edv", "hist", "del", "delo", "asg", "asgp",
                   "asgs", "una", "unao", "usr", "usq", "ush", "use", "usc", "usx", "usd",
-                  "usdo",
+                  "usdo", "ph",
                   # issue 18: access requests, admin rights, deleted people and restoring them
                   "acc", "usa", "usn", "usdl", "usdc", "usrs"}
 
@@ -85,6 +85,7 @@ def forged(world: dict) -> list[str]:
         f"usr:{other}", "usq:1:ivan", f"ush:{other}:1", f"use:{other}", f"usc:{other}",
         f"usx:{other}", f"usd:{other}", f"usdo:{other}",
         "acc:1:ok", f"usa:{user}", f"usn:{user}", "usdl:1", f"usdc:{other}", f"usrs:{other}",
+        f"ph:{other}:1",
     ]
 
 

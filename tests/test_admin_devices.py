@@ -182,8 +182,9 @@ def test_assign_by_search_pick_place_and_date(harness, world, sender, seed):
     assert (loan.person_id, loan.place, loan.due_date, loan.assigned_by_id) == (
         user.id, "склад", date(2026, 12, 10), admin.id)
     assert not QueueEntry.select().exists()
+    due = texts.NOTIFY_ASSIGNED_DUE.format(date="10.12.2026")
     assert texts.NOTIFY_ASSIGNED.format(number=49, name="Эвотор 7.2",
-                                        due=", вернуть до 10.12.2026") in sender.texts(USER_ID)
+                                        due=due) in sender.texts(USER_ID)
     assert AuditLog.get(AuditLog.action == "loan.assigned").actor_id == admin.id
 
 
@@ -212,7 +213,8 @@ def test_assign_back_steps_and_stale_buttons(harness, world, sender):
     harness.press(ADMIN_ID, f"asgp:{device.id}:{user.id}")
     harness.send(ADMIN_ID, "дома")
     call = harness.press(ADMIN_ID, f"asgs:{device.id}:due:back").last(ADMIN_ID)
-    assert call.text.startswith("Где <b>№49 Эвотор 7.2</b>")
+    assert call.text.startswith(texts.ASSIGN_ASK_PLACE.format(
+        number=49, name="Эвотор 7.2", person="Иван Петров (@ivan)"))
     call = harness.press(ADMIN_ID, f"asgs:{device.id}:place:back").last(ADMIN_ID)
     assert call.text == texts.ASSIGN_ASK_WHO.format(number=49, name="Эвотор 7.2")
     harness.press(ADMIN_ID, f"asgs:{device.id}:due:pick:week")
