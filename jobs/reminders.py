@@ -50,6 +50,9 @@ from models import AuditLog, Device, Loan, Person, init_db, utcnow
 logger = logging.getLogger(__name__)
 
 PROG = "python -m jobs.reminders"
+# Exit codes: the CronJob retries 1 and 3 (backoffLimit); 2 is a configuration error that no
+# retry can fix (podFailurePolicy fails the Job at once).
+EXIT_RUN_FAILED, EXIT_CONFIG, EXIT_UNDELIVERED = 1, 2, 3
 CLAIM_AHEAD_SECONDS = 1.0
 REQUIRED_TABLES = tuple(m._meta.table_name for m in (Person, Device, Loan, AuditLog))
 
@@ -130,6 +133,15 @@ class Report:
         else:
             holds = "n/a" if self.holds is None else str(self.holds)
         return f"{head}: {self.people}; admin digest: {self.digest}; expired holds: {holds}"
+
+    @property
+    def complete(self) -> bool:
+        """Nothing is still owed: no reminder or digest failed, the holds were applied.
+
+        A person who blocked the bot counts as unreachable, not failed: a retry cannot reach
+        them either. Failed sends released their claims, so a rerun delivers exactly those.
+        """
+        return not (self.people.failed or self.digest.failed or self.holds_failed)
 
 
 # --- one run ---------------------------------------------------------------------------------
@@ -350,7 +362,11 @@ def open_database(config: Config) -> pw.Database:
 def run_once(config: Config, *, today: date | None = None, dry_run: bool = False,
              out: TextIO | None = None, make_sender: Callable[[Config], Sender] | None = None,
              now: datetime | None = None) -> int:
-    """Open the database, do one run, print the report line; 1 with one line if it failed."""
+    """Open the database, do one run, print the report line; the exit code.
+
+    0: everything owed was delivered (or the person blocked the bot); 1: the run itself failed
+    (one line on stderr); 3: some reminders or digests could not be sent and are owed to a rerun.
+    """
     out = out or sys.stdout
     try:
         database = open_database(config)
@@ -382,6 +398,10 @@ def run_once(config: Config, *, today: date | None = None, dry_run: bool = False
         if isinstance(database, PooledDatabase):
             database.close_all()  # nothing to keep idle until tomorrow's run
     print(report.line(), file=out)
+    if not report.complete:
+        print("reminders: some messages could not be sent; a rerun sends only those",
+              file=sys.stderr)
+        return EXIT_UNDELIVERED
     return 0
 
 
@@ -500,7 +520,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ConfigError as err:
         for problem in err.problems:
             print(f"reminders: {problem}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     setup_logging(config.log_level)
     if args.loop:
         return loop(config, dry_run=args.dry_run)

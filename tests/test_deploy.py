@@ -463,6 +463,21 @@ def test_cronjob_fields() -> None:
     assert only_container(cronjob)["command"] == REMINDERS_CMD
 
 
+def test_cronjob_retries_what_the_job_reports_as_owed() -> None:
+    """Job exit codes and the CronJob agree: 1 and 3 are retried, 2 (configuration) is not."""
+    import jobs.reminders as job
+
+    spec = load_one("cronjob.yaml", "CronJob")["spec"]["jobTemplate"]["spec"]
+    assert spec["backoffLimit"] >= 3, "a short Telegram outage must be retried"
+    pod = pod_spec(load_one("cronjob.yaml", "CronJob"))
+    assert pod["restartPolicy"] == "Never", "podFailurePolicy requires restartPolicy Never"
+    rules = spec["podFailurePolicy"]["rules"]
+    fail_job = [r["onExitCodes"] for r in rules if r["action"] == "FailJob"]
+    assert fail_job == [{"containerName": "reminders", "operator": "In",
+                         "values": [job.EXIT_CONFIG]}]
+    assert {job.EXIT_RUN_FAILED, job.EXIT_UNDELIVERED}.isdisjoint(fail_job[0]["values"])
+
+
 def test_secret_example_covers_every_variable() -> None:
     """The example Secret sets every contract variable and every variable config.py reads."""
     secret = load_one("secret.example.yaml", "Secret")

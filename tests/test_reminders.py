@@ -841,3 +841,83 @@ def test_bench_section_runs(monkeypatch):
     from bench.__main__ import main as bench_main
 
     assert bench_main(["--small", "--section", "reminders", "--backend", "sqlite"]) == 0
+
+
+# --- exit codes: a run that owes messages fails, so the CronJob retries it ----------------------
+
+
+class Outage:
+    """telegram_sender with Telegram failing (502 on every retry) for some chats, no sleeps."""
+
+    def __init__(self, recorder, down: set[int]) -> None:
+        self.recorder, self.down = recorder, down
+
+    def __call__(self, config):
+        from bot import create_bot
+
+        self.notifier = Notifier(create_bot(config, threaded=False), sleep=lambda _s: None)
+        return self
+
+    def _fail_if_down(self, chat_id: int) -> None:
+        if chat_id in self.down:
+            self.recorder.fail("sendMessage", 502, "Bad Gateway", times=self.notifier.retries + 1)
+
+    def send(self, person, text, markup=None):
+        self._fail_if_down(person.telegram_id)
+        return self.notifier.send(person, text, markup)
+
+    def send_chat(self, chat_id, text, markup=None):
+        self._fail_if_down(chat_id)
+        return self.notifier.send_chat(chat_id, text, markup)
+
+
+def test_undelivered_reminders_exit_nonzero_and_a_rerun_sends_only_those(
+        config, three, sender, monkeypatch, capsys):
+    seed_overdue = Loan.update(due_date=THU - timedelta(days=1)).where(
+        Loan.person == three[2]).execute()
+    assert seed_overdue == 1  # an overdue loan, so the admin gets a digest
+    db.close()
+    blocked, down, fine = (p.telegram_id for p in three)
+    monkeypatch.setattr(job, "telegram_sender", Outage(sender, {down, ADMIN_ID}))
+    sender.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+
+    assert job.main(["--today", "2026-11-26"], environ=env_for(config)) == job.EXIT_UNDELIVERED
+    captured = capsys.readouterr()
+    assert "sent 1, skipped 0, unreachable 1, failed 1; admin digest: sent 0, skipped 0, " \
+           "unreachable 0, failed 1" in captured.out
+    assert captured.err.strip().splitlines() == [
+        "reminders: some messages could not be sent; a rerun sends only those"]
+    assert [len(sender.of("sendMessage", chat)) for chat in (blocked, down, fine, ADMIN_ID)] == [
+        1, 4, 1, 4]
+
+    # Telegram is back: the CronJob's retry delivers exactly what is still owed and exits 0.
+    sender.clear()
+    monkeypatch.setattr(job, "telegram_sender", Outage(sender, set()))
+    assert job.main(["--today", "2026-11-26"], environ=env_for(config)) == 0
+    assert [int(c.params["chat_id"]) for c in sender.of("sendMessage")] == [down, ADMIN_ID]
+    assert "sent 1, skipped 2, unreachable 0, failed 0; admin digest: sent 1" in (
+        capsys.readouterr().out)
+    sender.clear()
+    assert job.main(["--today", "2026-11-26"], environ=env_for(config)) == 0
+    assert sender.of("sendMessage") == []
+
+
+def test_a_person_who_blocked_the_bot_does_not_fail_the_run(config, three, sender, monkeypatch,
+                                                            capsys):
+    db.close()
+    monkeypatch.setattr(job, "telegram_sender", Outage(sender, set()))
+    sender.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    assert job.main(["--today", "2026-11-26"], environ=env_for(config)) == 0
+    assert "sent 2, skipped 0, unreachable 1, failed 0" in capsys.readouterr().out
+
+
+def test_failed_queue_holds_fail_the_run(config, three, sender, monkeypatch, capsys):
+    db.close()
+    monkeypatch.setattr(job, "telegram_sender", Outage(sender, set()))
+
+    def broken(*_args):
+        raise RuntimeError("holds are broken")
+
+    monkeypatch.setattr(job, "apply_queue_holds", broken)
+    assert job.main(["--today", "2026-11-26"], environ=env_for(config)) == job.EXIT_UNDELIVERED
+    assert "sent 3" in capsys.readouterr().out
