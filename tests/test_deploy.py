@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import posixpath
 import re
 import shlex
@@ -562,13 +563,23 @@ def test_compose_database_url_matches_postgres() -> None:
 # --------------------------------------------------------------------------- (d) Dockerfile
 
 
-def test_dockerfile_is_multi_stage_on_python_312_slim() -> None:
-    """A builder stage makes the venv; the runtime stage is python:3.12-slim without build tools."""
+def dockerfile_python_version() -> str:
+    """The exact Python version every stage of the Dockerfile is built on."""
+    versions = set()
+    for stage in dockerfile_stages():
+        image = stage[0].args.split()[0]
+        match = re.fullmatch(r"python:(\d+\.\d+\.\d+)-slim", image)
+        assert match, f"line {stage[0].line}: FROM {image} is not python:X.Y.Z-slim"
+        versions.add(match[1])
+    assert len(versions) == 1, f"stages on different Pythons: {versions}"
+    return versions.pop()
+
+
+def test_dockerfile_is_multi_stage_on_an_exact_python_slim() -> None:
+    """A builder stage makes the venv; the runtime stage is python:X.Y.Z-slim without tools."""
     stages = dockerfile_stages()
     assert len(stages) >= 2, "expected a builder stage and a runtime stage"
-    for stage in stages:
-        image = stage[0].args.split()[0]
-        assert image == "python:3.12-slim", f"line {stage[0].line}: FROM {image}"
+    dockerfile_python_version()
     runtime = final_stage()
     copies_from = [i.args for i in only(runtime, "COPY") if i.args.startswith("--from=")]
     assert any("/opt/venv" in c for c in copies_from), "runtime must copy the builder's venv"
@@ -576,6 +587,15 @@ def test_dockerfile_is_multi_stage_on_python_312_slim() -> None:
     for tool in ("apt-get", "gcc", "build-essential", "pip install"):
         assert tool not in runs, f"runtime stage must not run {tool}"
     assert "/opt/venv/bin" in env_of(runtime).get("PATH", ""), "venv must be first on PATH"
+
+
+def test_suite_runs_on_the_image_python() -> None:
+    """The interpreter running these tests (dev, CI) is exactly the image's Python."""
+    assert platform.python_version() == dockerfile_python_version(), (
+        f"tests run on Python {platform.python_version()} but the image is built on "
+        f"{dockerfile_python_version()}: use one version everywhere (Dockerfile FROM, the "
+        "interpreter make uses: PYTHON=python3.X)"
+    )
 
 
 def test_dockerfile_runtime_settings() -> None:
@@ -601,22 +621,100 @@ def test_dockerfile_runtime_settings() -> None:
     assert all(i.keyword != "RUN" for i in runtime[user_at:]), "nothing runs as root after USER"
 
 
-def test_dockerfile_installs_pinned_requirements_only() -> None:
-    """The image installs exactly requirements.txt, whose lines are all pinned."""
+def lock_pins(name: str) -> dict[str, str]:
+    """Package → version of a pip-compile lock file, checking every pin carries hashes."""
+    pins: dict[str, str] = {}
+    text = (REPO / name).read_text(encoding="utf-8")
+    for block in re.split(r"\n(?=[A-Za-z])", text):
+        head = block.split("\\", 1)[0].strip()
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)==([A-Za-z0-9.+!-]+)", head)
+        if not match:
+            continue
+        assert "--hash=sha256:" in block, f"{name}: {head} has no hash"
+        pins[canonical(match[1])] = match[2]
+    assert pins, f"{name} pins nothing"
+    return pins
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalised package name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def top_level_pins(name: str) -> dict[str, str]:
+    """Package → version of a readable requirements file (all pinned with ==)."""
+    pins: dict[str, str] = {}
+    for raw in (REPO / name).read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-r "):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)(?:\[[\w,]+\])?==([A-Za-z0-9.+!-]+)", line)
+        assert match, f"{name}: {line!r} is not pinned with =="
+        pins[canonical(match[1])] = match[2]
+    return pins
+
+
+def test_dockerfile_installs_the_lock_with_hashes() -> None:
+    """The image installs exactly requirements.lock, refusing any file without a known hash."""
     args = dockerfile_pip_args()
     positional = [a for a in args if not a.startswith("--")]
-    assert positional == ["-r", "requirements.txt"], f"pip install {args}"
+    assert positional == ["-r", "requirements.lock"], f"pip install {args}"
+    assert "--require-hashes" in args
     builder = dockerfile_stages()[0]
-    assert any(i.args.split()[0] == "requirements.txt" for i in only(builder, "COPY"))
-    for raw in (REPO / "requirements.txt").read_text(encoding="utf-8").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            assert re.fullmatch(r"[A-Za-z0-9._\[\],-]+==[A-Za-z0-9.+!-]+", line), (
-                f"requirements.txt: {line!r} is not pinned with =="
-            )
+    assert any(i.args.split()[0] == "requirements.lock" for i in only(builder, "COPY"))
     requirements = (REPO / "requirements.txt").read_text(encoding="utf-8").lower()
     for dev_only in ("pytest", "ruff", "hypothesis", "hadolint"):
         assert dev_only not in requirements, f"{dev_only} belongs in requirements-dev.txt"
+
+
+@pytest.mark.parametrize(("source", "lock"), [("requirements.txt", "requirements.lock"),
+                                              ("requirements-dev.txt", "requirements-dev.lock")])
+def test_locks_are_fresh(source: str, lock: str) -> None:
+    """Every top-level pin is in its lock at the same version (else: run `make lock`)."""
+    wanted = top_level_pins(source)
+    if source == "requirements-dev.txt":
+        wanted |= top_level_pins("requirements.txt")
+    locked = lock_pins(lock)
+    stale = {name: (version, locked.get(name)) for name, version in wanted.items()
+             if locked.get(name) != version}
+    assert not stale, f"{lock} is stale (wanted, locked): {stale}; run `make lock`"
+
+
+def test_dev_lock_agrees_with_the_runtime_lock() -> None:
+    """Tests run the very versions the image ships: shared packages have one version."""
+    runtime, dev = lock_pins("requirements.lock"), lock_pins("requirements-dev.lock")
+    missing = sorted(set(runtime) - set(dev))
+    assert not missing, f"requirements-dev.lock lacks runtime packages {missing}"
+    differ = {n: (v, dev[n]) for n, v in runtime.items() if dev[n] != v}
+    assert not differ, f"runtime vs dev versions differ: {differ}"
+
+
+def test_every_imported_package_is_a_direct_requirement() -> None:
+    """Code importing a third-party module lists its distribution, not only a transitive one."""
+    from importlib.metadata import packages_distributions
+
+    distribution_of = {module: {canonical(d) for d in dists}
+                       for module, dists in packages_distributions().items()}
+    local = {p.stem for p in REPO.glob("*.py")} | {p.name for p in REPO.iterdir() if p.is_dir()}
+    local |= {p.stem for p in (REPO / "tests").glob("*.py")}
+    runtime = set(top_level_pins("requirements.txt"))
+    everything = runtime | set(top_level_pins("requirements-dev.txt"))
+    unknown, unlisted = set(), set()
+    for path in REPO.rglob("*.py"):
+        if {".venv", ".venv-lock", "__pycache__"} & set(path.parts):
+            continue
+        is_app = path.relative_to(REPO).parts[0] not in ("tests", "bench")
+        text = path.read_text(encoding="utf-8")
+        for module in re.findall(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", text, re.M):
+            if module in sys.stdlib_module_names or module in local or module == "__future__":
+                continue
+            if module not in distribution_of:
+                unknown.add(f"{module} ({path.relative_to(REPO)})")
+            elif not distribution_of[module] & (runtime if is_app else everything):
+                names = "/".join(sorted(distribution_of[module]))
+                unlisted.add(f"{names} ({path.relative_to(REPO)})")
+    assert not unknown, f"imports of modules no installed distribution provides: {sorted(unknown)}"
+    assert not unlisted, f"imported but not listed in requirements*.txt: {sorted(unlisted)}"
 
 
 def test_dockerfile_copies_the_whole_app() -> None:
