@@ -45,6 +45,7 @@ from handlers.notifier import Delivery, Notifier
 from handlers.queue import expire_and_tell
 from handlers.reminders import digest_messages, reminder_messages
 from inventory import reminders
+from jobs.healthcheck import touch_heartbeat
 from models import AuditLog, Device, Loan, Person, init_db, utcnow
 
 logger = logging.getLogger(__name__)
@@ -412,60 +413,79 @@ def telegram_sender(config: Config) -> Notifier:
     return Notifier(create_bot(config, threaded=False), rate=config.reminder_rate)
 
 
-class DailyAt:
-    """Calls job once per local day at REMINDER_TIME in TIMEZONE; `schedule` ticks it.
-
-    schedule's own `.at("10:00", tz)` needs pytz, which devtrack does not depend on; zoneinfo
-    does the same here and follows DST. Started up to CATCH_UP after the hour (a restart, a
-    deploy), it still runs that day's reminders; later than that it waits for the next day.
-    """
-
-    CATCH_UP = timedelta(hours=2)
-
-    def __init__(self, config: Config, job: Callable[[], Any],
-                 clock: Callable[[], datetime] = utcnow) -> None:
-        self.config, self.job, self.clock = config, job, clock
-        local = local_time(clock(), config)
-        moment = datetime.combine(local.date(), config.reminder_time, local.tzinfo)
-        late = local - moment >= self.CATCH_UP
-        self.last_run: date | None = local.date() if late else None
-
-    def due(self) -> bool:
-        """Whether today's run (local date) is due and has not happened yet."""
-        local = local_time(self.clock(), self.config)
-        return local.time() >= self.config.reminder_time and local.date() != self.last_run
-
-    def __call__(self) -> None:
-        """Run the job if it is due."""
-        if self.due():
-            self.last_run = local_time(self.clock(), self.config).date()
-            self.job()
+CATCH_UP = timedelta(hours=2)
+# --loop: a run that still owes messages (Telegram down) is retried this often, this many times.
+RETRY_EVERY_MINUTES, RETRIES = 10, 6
 
 
 def schedule_daily(config: Config, job: Callable[[], Any],
-                   scheduler: schedule.Scheduler | None = None,
-                   clock: Callable[[], datetime] = utcnow, tick: float = 30.0) -> DailyAt:
-    """Register job daily at REMINDER_TIME in TIMEZONE; the trigger is checked every `tick` s."""
+                   scheduler: schedule.Scheduler | None = None) -> schedule.Job:
+    """Register job daily at REMINDER_TIME in TIMEZONE; schedule does the timing (with pytz).
+
+    schedule keeps the wall-clock time across DST changes of TIMEZONE, whatever the zone of the
+    machine it runs on.
+    """
     scheduler = scheduler or schedule.Scheduler()
-    trigger = DailyAt(config, job, clock)
-    scheduler.every(tick).seconds.do(trigger)
-    return trigger
+    at = config.reminder_time.strftime("%H:%M")
+    return scheduler.every().day.at(at, config.timezone).do(job)
+
+
+def missed_today(config: Config, now: datetime) -> bool:
+    """Whether `now` (naive UTC) is within CATCH_UP after today's REMINDER_TIME.
+
+    Started then (a restart, a deploy), the loop runs at once: the day's run may have been
+    missed, and if it was not, a second run sends nothing new.
+    """
+    local = local_time(now, config)
+    moment = datetime.combine(local.date(), config.reminder_time, local.tzinfo)
+    return timedelta(0) <= local - moment < CATCH_UP
+
+
+def retrying(job: Callable[[], int], scheduler: schedule.Scheduler) -> Callable[[], int]:
+    """Wrap a run: when it returns non-zero, retry it every RETRY_EVERY_MINUTES, RETRIES times.
+
+    Failed sends released their claims, so a retry delivers only what is still owed.
+    """
+    def retry(state: dict[str, int]) -> Any:
+        state["left"] -= 1
+        if job() == 0 or state["left"] <= 0:
+            return schedule.CancelJob
+        return None
+
+    def run() -> int:
+        code = job()
+        if code != 0:
+            logger.warning("the reminder run owes messages: retrying every %d minutes, %d times",
+                           RETRY_EVERY_MINUTES, RETRIES)
+            scheduler.every(RETRY_EVERY_MINUTES).minutes.do(retry, {"left": RETRIES})
+        return code
+
+    return run
 
 
 def loop(config: Config, *, dry_run: bool = False, stop: threading.Event | None = None,
-         poll: float = 5.0) -> int:
-    """--loop: run daily at REMINDER_TIME until SIGTERM/SIGINT; a failed run waits for the next."""
+         poll: float = 5.0, clock: Callable[[], datetime] = utcnow) -> int:
+    """--loop: run daily at REMINDER_TIME until SIGTERM/SIGINT; touches HEARTBEAT_FILE."""
     stop = stop or threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
     scheduler = schedule.Scheduler()
-    schedule_daily(config, lambda: run_once(config, dry_run=dry_run), scheduler)
+    daily = retrying(lambda: run_once(config, dry_run=dry_run), scheduler)
+    schedule_daily(config, daily, scheduler)
     logger.info("reminders scheduled daily at %s %s", config.reminder_time.strftime("%H:%M"),
                 config.timezone)
+    if missed_today(config, clock()):
+        logger.info("started shortly after %s: running today's reminders now",
+                    config.reminder_time.strftime("%H:%M"))
+        daily()
     try:
-        while not stop.wait(poll):
+        while True:
+            # The scheduler's healthcheck (compose) reads this: the loop is alive.
+            touch_heartbeat(config.heartbeat_file)
+            if stop.wait(poll):
+                break
             scheduler.run_pending()
     finally:
         for signum, handler in previous.items():

@@ -560,6 +560,93 @@ def test_compose_database_url_matches_postgres() -> None:
     assert url == "postgresql://u:p@postgres:5432/d", "settings from .env must reach the URL"
 
 
+def tracked_files() -> set[str]:
+    """Files a fresh clone has (git ls-files), or the working tree outside git."""
+    proc = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        return {p.relative_to(REPO).as_posix() for p in REPO.rglob("*") if p.is_file()}
+    return set(proc.stdout.splitlines())
+
+
+def test_compose_needs_nothing_a_fresh_clone_lacks() -> None:
+    """Without .env: env_file is optional and every variable the file uses has a default."""
+    text = COMPOSE.read_text(encoding="utf-8")
+    services = compose()["services"]
+    files = tracked_files()
+    assert ".env" not in files, ".env must never be committed"
+    for name, service in services.items():
+        for entry in service.get("env_file", []):
+            if isinstance(entry, dict) and entry.get("required") is False:
+                continue
+            path = entry["path"] if isinstance(entry, dict) else entry
+            assert path in files, f"{name}: env_file {path} is missing on a fresh clone; " \
+                                  "mark it `required: false`"
+        build = service.get("build")
+        if build is not None:
+            context = build if isinstance(build, str) else build.get("context", ".")
+            dockerfile = "Dockerfile" if isinstance(build, str) else build.get(
+                "dockerfile", "Dockerfile")
+            assert posixpath.normpath(posixpath.join(context, dockerfile)) in files
+    bare = re.findall(r"(?<!\$)\$\{(\w+)\}|(?<![$\w])\$(\w+)", text)
+    assert not [a or b for a, b in bare], f"variables without a default: {bare}"
+
+
+def test_compose_config_on_a_fresh_clone(tmp_path: Path) -> None:
+    """`docker compose config` (client-side, no engine needed) accepts a clone without .env."""
+    docker = shutil.which("docker")
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True,
+                           check=False) if docker else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("the docker compose plugin is not installed here; "
+                    "test_compose_needs_nothing_a_fresh_clone_lacks checks the same by reading")
+    for name in tracked_files():
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "COMPOSE_"))}
+    proc = subprocess.run([docker, "compose", "config", "--format", "json"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    resolved = json.loads(proc.stdout)["services"]
+    assert resolved["bot"]["environment"]["DATABASE_URL"].endswith("@postgres:5432/devtrack")
+
+
+def test_every_long_running_service_has_a_healthcheck() -> None:
+    """postgres, bot and scheduler each report health; the scheduler uses its own heartbeat."""
+    services = compose()["services"]
+    for name in ("postgres", "bot", "scheduler"):
+        assert services[name].get("healthcheck", {}).get("test"), f"{name}: no healthcheck"
+    scheduler = services["scheduler"]
+    assert scheduler["healthcheck"]["test"][-3:] == HEALTHCHECK_CMD
+    own = environment(scheduler).get("HEARTBEAT_FILE")
+    assert own and own != environment(services["bot"]).get("HEARTBEAT_FILE", "data/heartbeat")
+    assert "DATABASE_URL" in environment(scheduler), "the scheduler must use the postgres service"
+
+
+def test_gitignore_keeps_secrets_out() -> None:
+    """.env, .env.* and secret.yaml are ignored; .env.example stays tracked."""
+    files = tracked_files()
+    assert ".env.example" in files
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    probe = ["secret.yaml", ".env", ".env.production", ".env.local", ".env.example"]
+    proc = subprocess.run(["git", "check-ignore", "--no-index", *probe], cwd=REPO,
+                          capture_output=True, text=True, check=False)
+    ignored = set(proc.stdout.split())
+    assert ignored == set(probe) - {".env.example"}, ignored
+
+
+def test_manifests_pin_a_version_tag() -> None:
+    """The workloads name a version tag, never :latest (IfNotPresent would keep a stale one)."""
+    workloads = (load_one("deployment.yaml", "Deployment"), load_one("cronjob.yaml", "CronJob"))
+    for workload in workloads:
+        image = only_container(workload)["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository and "/" not in tag, f"{workload['kind']}: {image} has no tag"
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{workload['kind']}: {image}"
+
+
 # --------------------------------------------------------------------------- (d) Dockerfile
 
 
