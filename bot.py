@@ -232,6 +232,13 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     bot = create_bot(config)
     bot.on_poll.append(lambda: touch_heartbeat(config.heartbeat_file))
     stop = stop or threading.Event()
+    if config.metrics_port:
+        try:
+            bot.enable_metrics().serve(config.metrics_port)
+        except OSError as exc:
+            bot.shutdown()
+            raise StartupError(f"METRICS_PORT: cannot listen on port {config.metrics_port}: "
+                               f"{exc.strerror or exc}") from exc
 
     def on_signal(signum: int, _frame: object) -> None:
         logger.info("signal %s: stopping", signum)

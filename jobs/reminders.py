@@ -399,11 +399,28 @@ def run_once(config: Config, *, today: date | None = None, dry_run: bool = False
         if isinstance(database, PooledDatabase):
             database.close_all()  # nothing to keep idle until tomorrow's run
     print(report.line(), file=out)
+    code = 0
     if not report.complete:
         print("reminders: some messages could not be sent; a rerun sends only those",
               file=sys.stderr)
-        return EXIT_UNDELIVERED
-    return 0
+        code = EXIT_UNDELIVERED
+    if config.metrics_textfile and not dry_run:
+        write_metrics(config.metrics_textfile, report, code)
+    return code
+
+
+def write_metrics(path: str, report: Report, code: int) -> None:
+    """METRICS_TEXTFILE: the run's counts for the node-exporter textfile collector."""
+    from metrics import write_job_textfile
+
+    counts = {kind: {name: getattr(tally, name)
+                     for name in ("sent", "skipped", "unreachable", "failed")}
+              for kind, tally in (("reminder", report.people), ("digest", report.digest))}
+    try:
+        write_job_textfile(path, counts, code)
+    except OSError as exc:  # the run itself went fine; say why the numbers are missing
+        print(f"reminders: METRICS_TEXTFILE: cannot write {path}: {exc.strerror or exc}",
+              file=sys.stderr)
 
 
 def telegram_sender(config: Config) -> Notifier:

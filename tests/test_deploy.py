@@ -637,6 +637,17 @@ def test_gitignore_keeps_secrets_out() -> None:
     assert ignored == set(probe) - {".env.example"}, ignored
 
 
+def test_deployment_exposes_metrics_for_prometheus() -> None:
+    """Scrape annotations, the container port and the Secret's METRICS_PORT agree."""
+    deployment = load_one("deployment.yaml", "Deployment")
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    port = int(annotations["prometheus.io/port"])
+    ports = {p["name"]: p["containerPort"] for p in only_container(deployment)["ports"]}
+    assert ports["metrics"] == port == int(secret_data()["METRICS_PORT"])
+
+
 def test_manifests_pin_a_version_tag() -> None:
     """The workloads name a version tag, never :latest (IfNotPresent would keep a stale one)."""
     workloads = (load_one("deployment.yaml", "Deployment"), load_one("cronjob.yaml", "CronJob"))

@@ -158,3 +158,19 @@ def test_text_logs_stay_the_default(config, tmp_path, capsys, restore_logging):
     assert line.endswith("INFO devtrack.test [MainThread] hello")
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
+
+
+@pytest.mark.slow
+def test_metrics_port_in_use_is_one_line(api, tmp_path):
+    """METRICS_PORT already taken: one line naming METRICS_PORT, exit non-zero."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = start_bot(bot_env(api, tmp_path, METRICS_PORT=str(port)), tmp_path)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("devtrack: METRICS_PORT:"), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
