@@ -174,3 +174,31 @@ def test_metrics_port_in_use_is_one_line(api, tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("devtrack: METRICS_PORT:"), result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_unreachable_telegram_is_logged_once_while_retrying(config, caplog, monkeypatch):
+    """Connection refused: several attempts with growing pauses, one warning."""
+    from datetime import datetime
+
+    monkeypatch.setattr(bot_module, "TOKEN_RETRY_FIRST", 0.05)
+    closed = FakeBotAPI().start()
+    url = closed.base_url
+    closed.stop()  # nothing listens there any more
+    bot = bot_module.create_bot(replace(config, telegram_api_url=url), threaded=False)
+    attempts: list[datetime] = []
+    real_get_me = bot.get_me
+
+    def counting_get_me():
+        attempts.append(datetime.now())
+        return real_get_me()
+
+    monkeypatch.setattr(bot, "get_me", counting_get_me)
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    with caplog.at_level(logging.INFO, logger="devtrack"):
+        assert bot_module.check_token(bot, stop) is False
+    assert len(attempts) >= 3
+    gaps = [(b - a).total_seconds() for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert gaps[-1] > gaps[0]
+    warnings = [r for r in caplog.records if "cannot reach Telegram" in r.getMessage()]
+    assert len(warnings) == 1 and "ConnectionError" in warnings[0].getMessage()
