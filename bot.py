@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import logging.handlers
 import os
@@ -10,7 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import peewee as pw
@@ -24,6 +23,7 @@ from dispatch import DevtrackBot
 from handlers import texts
 from inventory.devices import ensure_categories
 from jobs.healthcheck import touch_heartbeat
+from logformat import make_formatter
 from models import db, init_db, utcnow
 from schema import apply_migrations
 
@@ -90,59 +90,6 @@ def setup_commands(bot: DevtrackBot) -> None:
             bot.set_my_commands(commands, scope=scope)
         except Exception as exc:  # noqa: BLE001 - a menu is a convenience, never a reason to stop
             logger.warning("could not set the command menu (%s): %s", scope.type, exc)
-
-
-class RedactingFormatter(logging.Formatter):
-    """Formats records and blanks out secrets (the token appears in Bot API URLs)."""
-
-    def __init__(self, fmt: str, secrets: list[str]) -> None:
-        super().__init__(fmt)
-        self.secrets = [s for s in secrets if s]
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Format, then redact."""
-        text = super().format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
-
-
-class JsonFormatter(RedactingFormatter):
-    """LOG_FORMAT=json: one JSON object per line, secrets blanked out of every string field."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__("%(message)s", secrets)
-
-    def redact(self, text: str) -> str:
-        """Blank out every secret."""
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Serialise the record; redaction happens before JSON escaping could hide a secret."""
-        entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "thread": record.threadName,
-            "message": self.redact(record.getMessage()),
-        }
-        if record.exc_info:
-            entry["exception"] = self.redact(self.formatException(record.exc_info))
-        if record.stack_info:
-            entry["stack"] = self.redact(self.formatStack(record.stack_info))
-        return json.dumps(entry, ensure_ascii=False)
-
-
-def make_formatter(config: Config) -> logging.Formatter:
-    """The formatter LOG_FORMAT asks for, both redacting the token and the developer code."""
-    secrets = [config.bot_token, config.developer_code]
-    if config.log_format == "json":
-        return JsonFormatter(secrets)
-    return RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
-                              secrets)
 
 
 def open_log_file(path: str) -> logging.Handler:

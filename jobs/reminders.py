@@ -535,10 +535,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def setup_logging(level: str) -> None:
-    """Log to stderr; the report line goes to stdout."""
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def setup_logging(config: Config) -> None:
+    """Log to stderr in LOG_FORMAT, secrets redacted; the report line goes to stdout."""
+    from logformat import make_formatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(make_formatter(config, "%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=config.log_level, handlers=[handler])
     # requests/urllib3 at DEBUG would print URLs that contain the token.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
 
@@ -558,7 +561,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         for problem in err.problems:
             print(f"reminders: {problem}", file=sys.stderr)
         return EXIT_CONFIG
-    setup_logging(config.log_level)
+    setup_logging(config)
     if args.loop:
         return loop(config, dry_run=args.dry_run)
     return run_once(config, today=args.today, dry_run=args.dry_run)

@@ -202,3 +202,16 @@ def test_unreachable_telegram_is_logged_once_while_retrying(config, caplog, monk
     assert gaps[-1] > gaps[0]
     warnings = [r for r in caplog.records if "cannot reach Telegram" in r.getMessage()]
     assert len(warnings) == 1 and "ConnectionError" in warnings[0].getMessage()
+
+
+def test_reminder_job_logs_json_with_redaction(config, capsys, restore_logging):
+    """The job's stderr log follows LOG_FORMAT too, with the same redaction."""
+    import jobs.reminders as job
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    job.setup_logging(replace(config, log_format="json"))
+    logging.getLogger("jobs.reminders").warning("token %s", config.bot_token)
+    entry = json.loads(capsys.readouterr().err.strip())
+    assert entry["message"] == "token ***" and entry["logger"] == "jobs.reminders"
