@@ -493,6 +493,7 @@ def loop(config: Config, *, dry_run: bool = False, stop: threading.Event | None 
     schedule_daily(config, daily, scheduler)
     logger.info("reminders scheduled daily at %s %s", config.reminder_time.strftime("%H:%M"),
                 config.timezone)
+    touch_heartbeat(config.heartbeat_file)
     if missed_today(config, clock()):
         logger.info("started shortly after %s: running today's reminders now",
                     config.reminder_time.strftime("%H:%M"))
