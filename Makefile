@@ -25,6 +25,9 @@ $(STAMP): requirements.lock requirements-dev.lock
 	touch $(STAMP)
 
 lock: ## Re-lock requirements*.txt into requirements*.lock (full tree, hashes)
+	@for f in requirements.lock requirements-dev.lock; do \
+		if grep -qs '^<<<<<<<' $$f; then echo "$$f has merge conflict markers: re-resolving it"; rm $$f; fi; \
+	done
 	test -x $(LOCK_VENV)/bin/pip-compile || \
 		($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q "$(PIP_TOOLS)")
 	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) -o requirements.lock requirements.txt
