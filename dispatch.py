@@ -17,7 +17,7 @@ from telebot.storage import StateMemoryStorage
 from config import Config
 from handlers.notifier import Notifier
 from handlers.routing import Routes
-from metrics import BotMetrics
+from metrics import BotMetrics, count_api_calls, stop_counting_api_calls
 from models import utcnow
 
 logger = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class LoggingExceptionHandler(ExceptionHandler):
         """Log, count and mark the exception handled."""
         logger.error("handler failed: %s\n%s", exception, traceback.format_exc())
         if self.metrics is not None:
-            self.metrics.errors.labels(getattr(_handling, "kind", "unknown")).inc()
+            self.metrics.errors.labels(getattr(_handling, "kind", None) or "unknown").inc()
         return True
 
 
@@ -134,8 +134,6 @@ class DevtrackBot(TeleBot):
 
     def enable_metrics(self) -> BotMetrics:
         """Count updates, latency, errors and Bot API calls from now on."""
-        from metrics import count_api_calls
-
         self.metrics = BotMetrics()
         self.exception_handler.metrics = self.metrics
         count_api_calls(self.metrics)
@@ -179,7 +177,5 @@ class DevtrackBot(TeleBot):
         if self.executor is not None:
             self.executor.shutdown()
         if self.metrics is not None:
-            from metrics import stop_counting_api_calls
-
             self.metrics.close()
             stop_counting_api_calls(self.metrics)
