@@ -778,6 +778,20 @@ def test_locks_are_fresh(source: str, lock: str) -> None:
     assert not stale, f"{lock} is stale (wanted, locked): {stale}; run `make lock`"
 
 
+def test_make_builds_the_venv_from_the_locks_with_hashes() -> None:
+    """The venv `make test` (and so CI) runs in is rebuilt from the locks, hash-checked."""
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    rule = re.search(r"^\$\(STAMP\):(?P<deps>.*)\n(?P<recipe>(?:\t.*\n)+)", makefile, re.M)
+    assert rule, "no $(STAMP) rule in the Makefile"
+    assert {"requirements.lock", "requirements-dev.lock"} <= set(rule["deps"].split())
+    installs = [line for line in rule["recipe"].splitlines() if "pip install" in line]
+    assert len(installs) == 1 and "--require-hashes" in installs[0]
+    assert installs[0].rstrip().endswith("-r requirements-dev.lock")
+    assert re.search(r"^test: \$\(STAMP\)", makefile, re.M)
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make test" in ci
+
+
 def test_dev_lock_agrees_with_the_runtime_lock() -> None:
     """Tests run the very versions the image ships: shared packages have one version."""
     runtime, dev = lock_pins("requirements.lock"), lock_pins("requirements-dev.lock")
