@@ -134,7 +134,7 @@ def _search_condition(query: str) -> pw.Expression | None:
         return None
     condition = _contains(Device.search_text, needle)
     digits = needle.lstrip("№#").strip()
-    if digits.isdigit() and len(digits) < 10:
+    if digits.isdecimal() and len(digits) < 10:  # isdigit() also accepts «¹», int() does not
         condition = condition | (Device.number == int(digits))
     return condition
 
