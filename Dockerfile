@@ -3,10 +3,12 @@
 #
 #   docker build -t devtrack:latest .
 #
-# Stage 1 builds a virtualenv from the pinned requirements.txt; stage 2 copies only that venv
-# and the application code onto a clean python:3.12-slim, so no build tools or pip caches ship.
+# Stage 1 builds a virtualenv from requirements.lock (the whole dependency tree, every file
+# checked against its hash); stage 2 copies only that venv and the application code onto a clean
+# python slim image, so no build tools or pip caches ship. The Python version is pinned to the
+# exact patch release development and CI run (tests/test_deploy.py checks they agree).
 
-FROM python:3.12-slim AS builder
+FROM python:3.11.7-slim AS builder
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -16,12 +18,12 @@ RUN python -m venv /opt/venv
 ENV PATH="/opt/venv/bin:${PATH}"
 
 WORKDIR /build
-# Only requirements.txt first: the dependency layer stays cached until the pins change.
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+# Only the lock first: the dependency layer stays cached until the pins change.
+COPY requirements.lock .
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 
 
-FROM python:3.12-slim AS runtime
+FROM python:3.11.7-slim AS runtime
 
 LABEL org.opencontainers.image.title="devtrack" \
       org.opencontainers.image.description="Telegram bot that tracks shared hardware"

@@ -3,17 +3,36 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pip-compile runs in its own small venv, so `make lock` works even when the locks are stale,
+# conflicted or name a package that does not resolve yet.
+LOCK_VENV ?= .venv-lock
+PIP_TOOLS := pip-tools==7.6.2
+# --no-emit-*: the lock must not carry this machine's package sources; --allow-unsafe: pip and
+# setuptools are locked too, so a --require-hashes install does not trip over them.
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-find-links --no-emit-index-url --no-emit-trusted-host
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench migration clean
+.PHONY: help run test lint bench migration lock clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The venv installs exactly the locked tree, every file checked against its hash.
+$(STAMP): requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	$(BIN)/pip install --disable-pip-version-check -q --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
+
+lock: ## Re-lock requirements*.txt into requirements*.lock (full tree, hashes)
+	@for f in requirements.lock requirements-dev.lock; do \
+		if grep -qs '^<<<<<<<' $$f; then echo "$$f has merge conflict markers: re-resolving it"; rm $$f; fi; \
+	done
+	test -x $(LOCK_VENV)/bin/pip-compile || \
+		($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q "$(PIP_TOOLS)")
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) -o requirements.lock requirements.txt
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) -c requirements.lock \
+		-o requirements-dev.lock requirements-dev.txt
 
 run: $(STAMP) ## Start the bot (SQLite in data/ unless DATABASE_URL says otherwise)
 	$(BIN)/python bot.py
@@ -32,4 +51,4 @@ migration: $(STAMP) ## Create a migration from model changes: make migration NAM
 	$(BIN)/python -c "import sys; from models import init_db; from schema import create_migration, apply_migrations; d = init_db('sqlite:///:memory:'); apply_migrations(d); print(create_migration(d, sys.argv[1]) or 'no changes')" "$(NAME)"
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import peewee as pw
+import requests
 from dotenv import load_dotenv
 from telebot import apihelper, types
 
@@ -22,14 +23,22 @@ from dispatch import DevtrackBot
 from handlers import admin_import, menus
 from inventory import access
 from inventory.devices import ensure_categories
-from inventory.legacy_read import password_of
 from jobs.healthcheck import touch_heartbeat
+from logformat import make_formatter
 from models import db, init_db, utcnow
 from schema import apply_migrations
 
 logger = logging.getLogger("devtrack")
 
 POLL_TIMEOUT = 10
+# getMe retries while Telegram is unreachable: 1, 2, 4 ... seconds, at most a minute apart.
+TOKEN_RETRY_FIRST, TOKEN_RETRY_MAX = 1.0, 60.0
+# Telegram answers 401 to a revoked or mistyped token and 404 to one that is not a token at all.
+TOKEN_REJECTED = (401, 404)
+
+
+class StartupError(Exception):
+    """A start-up problem that is reported as one line naming its variable."""
 
 
 def configure_api_url(base_url: str) -> None:
@@ -76,37 +85,29 @@ def setup_commands(bot: DevtrackBot) -> None:
         menus.publish(bot, commands, scope)
 
 
-class RedactingFormatter(logging.Formatter):
-    """Formats records and blanks out secrets (the token appears in Bot API URLs)."""
-
-    def __init__(self, fmt: str, secrets: list[str]) -> None:
-        super().__init__(fmt)
-        self.secrets = [s for s in secrets if s]
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Format, then redact."""
-        text = super().format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+def open_log_file(path: str) -> logging.Handler:
+    """The rotating LOG_FILE handler; StartupError naming LOG_FILE if it cannot be written."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return logging.handlers.RotatingFileHandler(
+            path, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
+        )
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise StartupError(f"LOG_FILE: cannot write {path}: {reason}") from exc
 
 
 def setup_logging(config: Config) -> None:
     """Log to stdout and to a rotating LOG_FILE, never showing the token or the code."""
-    Path(config.log_file).parent.mkdir(parents=True, exist_ok=True)
-    fmt = RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
-                             [config.bot_token, config.developer_code,
-                              password_of(config.legacy_database_url),
-                              config.smtp.password if config.smtp else ""])
+    # Opened first: an unwritable LOG_FILE must leave the logging set-up untouched.
+    rotating = open_log_file(config.log_file)
+    fmt = make_formatter(config)
     root = logging.getLogger()
     root.setLevel(config.log_level)
     for handler in list(root.handlers):
         root.removeHandler(handler)
     stream = logging.StreamHandler(sys.stdout)
     stream.setFormatter(fmt)
-    rotating = logging.handlers.RotatingFileHandler(
-        config.log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
-    )
     rotating.setFormatter(fmt)
     root.addHandler(stream)
     root.addHandler(rotating)
@@ -142,13 +143,53 @@ def tell_interrupted_work(bot: DevtrackBot) -> None:
         db.close()
 
 
+def check_token(bot: DevtrackBot, stop: threading.Event) -> bool:
+    """getMe until it answers; caches the bot user. False if stopped meanwhile.
+
+    A token Telegram rejects raises StartupError naming BOT_TOKEN. While Telegram cannot be
+    reached (network, 5xx, 429) it retries with backoff and says so once, not on every attempt.
+    """
+    delay = TOKEN_RETRY_FIRST
+    waiting = False
+    while not stop.is_set():
+        try:
+            # TeleBot.user caches getMe in _user: set it so handlers reading bot.user.username
+            # never make a second call.
+            bot._user = bot.get_me()
+        except apihelper.ApiTelegramException as exc:
+            if exc.error_code in TOKEN_REJECTED:
+                raise StartupError(
+                    f"BOT_TOKEN: Telegram rejected the token ({exc.error_code} "
+                    f"{exc.description}); copy it again from @BotFather") from exc
+            problem = f"{exc.error_code} {exc.description}"
+        except (apihelper.ApiHTTPException, requests.RequestException) as exc:
+            problem = type(exc).__name__
+        else:
+            if waiting:
+                logger.info("reached Telegram at %s", bot.config.telegram_api_url)
+            logger.info("logged in as @%s", bot.user.username)
+            return True
+        if not waiting:
+            logger.warning("cannot reach Telegram at %s (%s); retrying with backoff until it "
+                           "answers", bot.config.telegram_api_url, problem)
+            waiting = True
+        stop.wait(delay)
+        delay = min(delay * 2, TOKEN_RETRY_MAX)
+    return False
+
+
 def run(config: Config, stop: threading.Event | None = None) -> int:
     """Run the bot until SIGTERM/SIGINT (or `stop`), then shut down cleanly."""
     bot = create_bot(config)
     bot.on_poll.append(lambda: touch_heartbeat(config.heartbeat_file))
-    setup_commands(bot)
-    tell_interrupted_work(bot)
     stop = stop or threading.Event()
+    if config.metrics_port:
+        try:
+            bot.enable_metrics().serve(config.metrics_port)
+        except OSError as exc:
+            bot.shutdown()
+            raise StartupError(f"METRICS_PORT: cannot listen on port {config.metrics_port}: "
+                               f"{exc.strerror or exc}") from exc
 
     def on_signal(signum: int, _frame: object) -> None:
         logger.info("signal %s: stopping", signum)
@@ -157,6 +198,11 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+    if not check_token(bot, stop):
+        logger.info("devtrack stopped before it could reach Telegram")
+        return 0
+    setup_commands(bot)
+    tell_interrupted_work(bot)
     poller = threading.Thread(
         target=bot.infinity_polling,
         kwargs={"timeout": POLL_TIMEOUT + 10, "long_polling_timeout": POLL_TIMEOUT,
@@ -186,14 +232,22 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         for problem in err.problems:
             print(f"devtrack: {problem}", file=sys.stderr)
         return 2
-    setup_logging(config)
+    try:
+        setup_logging(config)
+    except StartupError as err:
+        print(f"devtrack: {err}", file=sys.stderr)
+        return 2
     try:
         prepare_database(config)
     except (pw.DatabaseError, OSError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"devtrack: DATABASE_URL: cannot open the database: {first_line}", file=sys.stderr)
         return 1
-    return run(config)
+    try:
+        return run(config)
+    except StartupError as err:
+        print(f"devtrack: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

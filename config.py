@@ -74,6 +74,20 @@ class Config:
     # email | approve | open: how a newcomer proves who they are (see README).
     registration: str = "approve"
     smtp: SmtpSettings | None = field(default=None, repr=False)
+    log_format: str = "text"
+    metrics_port: int | None = None
+    metrics_textfile: str = ""
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret that must never reach a log line (empty ones left out)."""
+        try:
+            legacy_password = unquote(urlparse(self.legacy_database_url).password or "")
+        except ValueError:
+            legacy_password = ""
+        smtp_password = self.smtp.password if self.smtp else ""
+        return [s for s in (self.bot_token, self.developer_code, smtp_password, legacy_password)
+                if s]
 
     @property
     def tz(self) -> ZoneInfo:
@@ -104,7 +118,7 @@ def _ids(name: str, raw: str, problems: list[str]) -> frozenset[int]:
 
 
 def _weekdays(raw: str, problems: list[str]) -> frozenset[int]:
-    """Parse REMINDER_WEEKDAYS: names (mon..sun), numbers 1-7, or ranges like 1-5."""
+    """Parse REMINDER_WEEKDAYS: names (mon..sun), numbers 1-7, ranges (1-5, sat-mon wraps)."""
     days: set[int] = set()
     for part in raw.lower().replace(" ", "").split(","):
         if not part:
@@ -120,7 +134,9 @@ def _weekdays(raw: str, problems: list[str]) -> frozenset[int]:
         if len(nums) > 2 or any(n not in range(7) for n in nums):
             problems.append(f"REMINDER_WEEKDAYS: {part!r} is not a weekday (mon..sun or 1..7)")
             continue
-        days.update(range(nums[0], nums[-1] + 1))
+        first, last = nums[0], nums[-1]
+        # A range whose end comes before its start runs on past Sunday: sat-mon = sat, sun, mon.
+        days.update((first + k) % 7 for k in range((last - first) % 7 + 1))
     if not days and not any(p.startswith("REMINDER_WEEKDAYS") for p in problems):
         problems.append("REMINDER_WEEKDAYS: no weekday given")
     return frozenset(days)
@@ -165,6 +181,14 @@ def parse_smtp_url(raw: str, sender: str, problems: list[str]) -> SmtpSettings |
         user=unquote(parsed.username or ""), password=unquote(parsed.password or ""),
         sender=sender,
     )
+def _port(name: str, raw: str, problems: list[str]) -> int | None:
+    """Parse an optional TCP port; empty means off."""
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        problems.append(f"{name}: {raw!r} is not a TCP port (1-65535), or leave it empty")
+        return None
+    return int(raw)
 
 
 def load_config(environ: Mapping[str, str], *, require_token: bool = True) -> Config:
@@ -243,6 +267,12 @@ def load_config(environ: Mapping[str, str], *, require_token: bool = True) -> Co
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         problems.append(f"LOG_LEVEL: {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
 
+    log_format = get("LOG_FORMAT", "text").lower()
+    if log_format not in ("text", "json"):
+        problems.append(f"LOG_FORMAT: {log_format!r} is not text or json")
+
+    metrics_port = _port("METRICS_PORT", get("METRICS_PORT"), problems)
+
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -265,4 +295,7 @@ def load_config(environ: Mapping[str, str], *, require_token: bool = True) -> Co
         legacy_database_url=legacy_url,
         registration=registration,
         smtp=smtp,
+        log_format=log_format,
+        metrics_port=metrics_port,
+        metrics_textfile=get("METRICS_TEXTFILE"),
     )

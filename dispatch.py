@@ -18,9 +18,12 @@ from config import Config
 from handlers.fit import ALERT_LIMIT, CAPTION_LIMIT, fit
 from handlers.notifier import Notifier
 from handlers.routing import Routes
+from metrics import BotMetrics, count_api_calls, stop_counting_api_calls
 from models import utcnow
 
 logger = logging.getLogger(__name__)
+# The kind of update the current thread is handling, for the error counter.
+_handling = threading.local()
 
 
 def chat_key(update: Any) -> int | None:
@@ -83,9 +86,14 @@ class ChatSerialExecutor:
 class LoggingExceptionHandler(ExceptionHandler):
     """Logs handler exceptions with their traceback; the middleware tells the person."""
 
+    def __init__(self) -> None:
+        self.metrics: BotMetrics | None = None
+
     def handle(self, exception: Exception) -> bool:
-        """Log and mark the exception handled."""
+        """Log, count and mark the exception handled."""
         logger.error("handler failed: %s\n%s", exception, traceback.format_exc())
+        if self.metrics is not None:
+            self.metrics.errors.labels(getattr(_handling, "kind", None) or "unknown").inc()
         return True
 
 
@@ -122,9 +130,34 @@ class DevtrackBot(TeleBot):
         self.before_read: list[Callable[..., None]] = []
         # The one way to message other people (403/429/5xx/network handled, never raises).
         self.notifier = Notifier(self)
+        # Set by enable_metrics() when METRICS_PORT is configured.
+        self.metrics: BotMetrics | None = None
+
+    def enable_metrics(self) -> BotMetrics:
+        """Count updates, latency, errors and Bot API calls from now on."""
+        self.metrics = BotMetrics()
+        self.exception_handler.metrics = self.metrics
+        count_api_calls(self.metrics)
+        return self.metrics
+
+    def _measured(self, task: Callable[..., Any], kind: str) -> Callable[..., Any]:
+        """task (one update through middleware and handlers), counted and timed by kind."""
+        metrics = self.metrics
+
+        def measured(*args: Any, **kwargs: Any) -> Any:
+            _handling.kind = kind
+            try:
+                with metrics.update(kind):
+                    return task(*args, **kwargs)
+            finally:
+                _handling.kind = None
+
+        return measured
 
     def _exec_task(self, task: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Dispatch through the per-chat executor instead of TeleBot's shared pool."""
+        if self.metrics is not None and kwargs.get("update_type"):
+            task = self._measured(task, kwargs["update_type"])
         if self.executor is None:
             super()._exec_task(task, *args, **kwargs)
             return
@@ -144,6 +177,9 @@ class DevtrackBot(TeleBot):
         self.stop_polling()
         if self.executor is not None:
             self.executor.shutdown()
+        if self.metrics is not None:
+            self.metrics.close()
+            stop_counting_api_calls(self.metrics)
 
     # Every outgoing text passes here, so no screen can exceed Telegram's limits.
 

@@ -156,6 +156,7 @@ class Notifier:
                                _who(chat_id, person), wait)
                 return Delivery.FAILED
             logger.info("429 from Telegram: waiting %.1f s", wait)
+            self._count_retry("429")
             self.sleep(wait)
             return None
         if code >= 500:
@@ -170,8 +171,15 @@ class Notifier:
             logger.warning("notification to chat %s failed after %d attempts: %s", chat_id,
                            attempt, type(exc).__name__)
             return Delivery.FAILED
+        self._count_retry("network" if isinstance(exc, requests.RequestException) else "5xx")
         self.sleep(self.backoff * 2 ** (attempt - 1))
         return None
+
+    def _count_retry(self, reason: str) -> None:
+        """Tell the bot's metrics (when METRICS_PORT is on) that a send is being repeated."""
+        metrics = getattr(self.bot, "metrics", None)
+        if metrics is not None:
+            metrics.notifier_retries.labels(reason).inc()
 
     @staticmethod
     def _set_reachable(person: Person, reachable: bool) -> None:

@@ -45,11 +45,15 @@ from handlers.notifier import Delivery, Notifier
 from handlers.queue import expire_and_tell
 from handlers.reminders import digest_messages, reminder_messages
 from inventory import access, reminders
+from jobs.healthcheck import touch_heartbeat
 from models import AuditLog, Device, Loan, Person, init_db, utcnow
 
 logger = logging.getLogger(__name__)
 
 PROG = "python -m jobs.reminders"
+# Exit codes: the CronJob retries 1 and 3 (backoffLimit); 2 is a configuration error that no
+# retry can fix (podFailurePolicy fails the Job at once).
+EXIT_RUN_FAILED, EXIT_CONFIG, EXIT_UNDELIVERED = 1, 2, 3
 CLAIM_AHEAD_SECONDS = 1.0
 REQUIRED_TABLES = tuple(m._meta.table_name for m in (Person, Device, Loan, AuditLog))
 
@@ -130,6 +134,15 @@ class Report:
         else:
             holds = "n/a" if self.holds is None else str(self.holds)
         return f"{head}: {self.people}; admin digest: {self.digest}; expired holds: {holds}"
+
+    @property
+    def complete(self) -> bool:
+        """Nothing is still owed: no reminder or digest failed, the holds were applied.
+
+        A person who blocked the bot counts as unreachable, not failed: a retry cannot reach
+        them either. Failed sends released their claims, so a rerun delivers exactly those.
+        """
+        return not (self.people.failed or self.digest.failed or self.holds_failed)
 
 
 # --- one run ---------------------------------------------------------------------------------
@@ -351,7 +364,11 @@ def open_database(config: Config) -> pw.Database:
 def run_once(config: Config, *, today: date | None = None, dry_run: bool = False,
              out: TextIO | None = None, make_sender: Callable[[Config], Sender] | None = None,
              now: datetime | None = None) -> int:
-    """Open the database, do one run, print the report line; 1 with one line if it failed."""
+    """Open the database, do one run, print the report line; the exit code.
+
+    0: everything owed was delivered (or the person blocked the bot); 1: the run itself failed
+    (one line on stderr); 3: some reminders or digests could not be sent and are owed to a rerun.
+    """
     out = out or sys.stdout
     try:
         database = open_database(config)
@@ -383,7 +400,28 @@ def run_once(config: Config, *, today: date | None = None, dry_run: bool = False
         if isinstance(database, PooledDatabase):
             database.close_all()  # nothing to keep idle until tomorrow's run
     print(report.line(), file=out)
-    return 0
+    code = 0
+    if not report.complete:
+        print("reminders: some messages could not be sent; a rerun sends only those",
+              file=sys.stderr)
+        code = EXIT_UNDELIVERED
+    if config.metrics_textfile and not dry_run:
+        write_metrics(config.metrics_textfile, report, code)
+    return code
+
+
+def write_metrics(path: str, report: Report, code: int) -> None:
+    """METRICS_TEXTFILE: the run's counts for the node-exporter textfile collector."""
+    from metrics import write_job_textfile
+
+    counts = {kind: {name: getattr(tally, name)
+                     for name in ("sent", "skipped", "unreachable", "failed")}
+              for kind, tally in (("reminder", report.people), ("digest", report.digest))}
+    try:
+        write_job_textfile(path, counts, code)
+    except OSError as exc:  # the run itself went fine; say why the numbers are missing
+        print(f"reminders: METRICS_TEXTFILE: cannot write {path}: {exc.strerror or exc}",
+              file=sys.stderr)
 
 
 def telegram_sender(config: Config) -> Notifier:
@@ -393,60 +431,80 @@ def telegram_sender(config: Config) -> Notifier:
     return Notifier(create_bot(config, threaded=False), rate=config.reminder_rate)
 
 
-class DailyAt:
-    """Calls job once per local day at REMINDER_TIME in TIMEZONE; `schedule` ticks it.
-
-    schedule's own `.at("10:00", tz)` needs pytz, which devtrack does not depend on; zoneinfo
-    does the same here and follows DST. Started up to CATCH_UP after the hour (a restart, a
-    deploy), it still runs that day's reminders; later than that it waits for the next day.
-    """
-
-    CATCH_UP = timedelta(hours=2)
-
-    def __init__(self, config: Config, job: Callable[[], Any],
-                 clock: Callable[[], datetime] = utcnow) -> None:
-        self.config, self.job, self.clock = config, job, clock
-        local = local_time(clock(), config)
-        moment = datetime.combine(local.date(), config.reminder_time, local.tzinfo)
-        late = local - moment >= self.CATCH_UP
-        self.last_run: date | None = local.date() if late else None
-
-    def due(self) -> bool:
-        """Whether today's run (local date) is due and has not happened yet."""
-        local = local_time(self.clock(), self.config)
-        return local.time() >= self.config.reminder_time and local.date() != self.last_run
-
-    def __call__(self) -> None:
-        """Run the job if it is due."""
-        if self.due():
-            self.last_run = local_time(self.clock(), self.config).date()
-            self.job()
+CATCH_UP = timedelta(hours=2)
+# --loop: a run that still owes messages (Telegram down) is retried this often, this many times.
+RETRY_EVERY_MINUTES, RETRIES = 10, 6
 
 
 def schedule_daily(config: Config, job: Callable[[], Any],
-                   scheduler: schedule.Scheduler | None = None,
-                   clock: Callable[[], datetime] = utcnow, tick: float = 30.0) -> DailyAt:
-    """Register job daily at REMINDER_TIME in TIMEZONE; the trigger is checked every `tick` s."""
+                   scheduler: schedule.Scheduler | None = None) -> schedule.Job:
+    """Register job daily at REMINDER_TIME in TIMEZONE; schedule does the timing (with pytz).
+
+    schedule keeps the wall-clock time across DST changes of TIMEZONE, whatever the zone of the
+    machine it runs on.
+    """
     scheduler = scheduler or schedule.Scheduler()
-    trigger = DailyAt(config, job, clock)
-    scheduler.every(tick).seconds.do(trigger)
-    return trigger
+    at = config.reminder_time.strftime("%H:%M")
+    return scheduler.every().day.at(at, config.timezone).do(job)
+
+
+def missed_today(config: Config, now: datetime) -> bool:
+    """Whether `now` (naive UTC) is within CATCH_UP after today's REMINDER_TIME.
+
+    Started then (a restart, a deploy), the loop runs at once: the day's run may have been
+    missed, and if it was not, a second run sends nothing new.
+    """
+    local = local_time(now, config)
+    moment = datetime.combine(local.date(), config.reminder_time, local.tzinfo)
+    return timedelta(0) <= local - moment < CATCH_UP
+
+
+def retrying(job: Callable[[], int], scheduler: schedule.Scheduler) -> Callable[[], int]:
+    """Wrap a run: when it returns non-zero, retry it every RETRY_EVERY_MINUTES, RETRIES times.
+
+    Failed sends released their claims, so a retry delivers only what is still owed.
+    """
+    def retry(state: dict[str, int]) -> Any:
+        state["left"] -= 1
+        if job() == 0 or state["left"] <= 0:
+            return schedule.CancelJob
+        return None
+
+    def run() -> int:
+        code = job()
+        if code != 0:
+            logger.warning("the reminder run owes messages: retrying every %d minutes, %d times",
+                           RETRY_EVERY_MINUTES, RETRIES)
+            scheduler.every(RETRY_EVERY_MINUTES).minutes.do(retry, {"left": RETRIES})
+        return code
+
+    return run
 
 
 def loop(config: Config, *, dry_run: bool = False, stop: threading.Event | None = None,
-         poll: float = 5.0) -> int:
-    """--loop: run daily at REMINDER_TIME until SIGTERM/SIGINT; a failed run waits for the next."""
+         poll: float = 5.0, clock: Callable[[], datetime] = utcnow) -> int:
+    """--loop: run daily at REMINDER_TIME until SIGTERM/SIGINT; touches HEARTBEAT_FILE."""
     stop = stop or threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
     scheduler = schedule.Scheduler()
-    schedule_daily(config, lambda: run_once(config, dry_run=dry_run), scheduler)
+    daily = retrying(lambda: run_once(config, dry_run=dry_run), scheduler)
+    schedule_daily(config, daily, scheduler)
     logger.info("reminders scheduled daily at %s %s", config.reminder_time.strftime("%H:%M"),
                 config.timezone)
+    touch_heartbeat(config.heartbeat_file)
+    if missed_today(config, clock()):
+        logger.info("started shortly after %s: running today's reminders now",
+                    config.reminder_time.strftime("%H:%M"))
+        daily()
     try:
-        while not stop.wait(poll):
+        while True:
+            # The scheduler's healthcheck (compose) reads this: the loop is alive.
+            touch_heartbeat(config.heartbeat_file)
+            if stop.wait(poll):
+                break
             scheduler.run_pending()
     finally:
         for signum, handler in previous.items():
@@ -479,10 +537,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def setup_logging(level: str) -> None:
-    """Log to stderr; the report line goes to stdout."""
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def setup_logging(config: Config) -> None:
+    """Log to stderr in LOG_FORMAT, secrets redacted; the report line goes to stdout."""
+    from logformat import make_formatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(make_formatter(config, "%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=config.log_level, handlers=[handler])
     # requests/urllib3 at DEBUG would print URLs that contain the token.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
 
@@ -501,8 +562,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ConfigError as err:
         for problem in err.problems:
             print(f"reminders: {problem}", file=sys.stderr)
-        return 2
-    setup_logging(config.log_level)
+        return EXIT_CONFIG
+    setup_logging(config)
     if args.loop:
         return loop(config, dry_run=args.dry_run)
     return run_once(config, today=args.today, dry_run=args.dry_run)

@@ -125,3 +125,35 @@ def test_registration_defaults_follow_smtp():
 def test_approve_without_admins_is_fine_for_jobs():
     # The schema CLI and the jobs load the config without a token and answer no requests.
     assert load_config({}, require_token=False).registration == "approve"
+
+
+@pytest.mark.parametrize(("raw", "days"), [
+    ("sat-mon", {5, 6, 0}),
+    ("fri-tue", {4, 5, 6, 0, 1}),
+    ("7-1", {6, 0}),
+    ("sun-sat", set(range(7))),
+    ("mon-fri", set(range(5))),
+    ("wed", {2}),
+    ("mon, sat-sun", {0, 5, 6}),
+])
+def test_weekday_ranges_may_wrap_past_sunday(raw, days):
+    assert load_config({**GOOD, "REMINDER_WEEKDAYS": raw}).reminder_weekdays == days
+
+
+@pytest.mark.parametrize("raw", ["sat-xyz", "mon-tue-wed", "0-3", "8"])
+def test_bad_weekday_ranges_name_the_variable(raw):
+    with pytest.raises(ConfigError) as info:
+        load_config({**GOOD, "REMINDER_WEEKDAYS": raw})
+    assert info.value.problems == [
+        f"REMINDER_WEEKDAYS: {raw!r} is not a weekday (mon..sun or 1..7)"]
+
+
+def test_observability_variables():
+    config = load_config({**GOOD, "LOG_FORMAT": "JSON", "METRICS_PORT": "9108",
+                          "METRICS_TEXTFILE": "/var/lib/node-exporter/devtrack.prom"})
+    assert (config.log_format, config.metrics_port) == ("json", 9108)
+    assert config.metrics_textfile == "/var/lib/node-exporter/devtrack.prom"
+    assert (load_config(GOOD).log_format, load_config(GOOD).metrics_port) == ("text", None)
+    with pytest.raises(ConfigError) as info:
+        load_config({**GOOD, "LOG_FORMAT": "xml", "METRICS_PORT": "70000"})
+    assert [p.split(":")[0] for p in info.value.problems] == ["LOG_FORMAT", "METRICS_PORT"]

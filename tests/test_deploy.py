@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import posixpath
 import re
 import shlex
@@ -463,6 +464,21 @@ def test_cronjob_fields() -> None:
     assert only_container(cronjob)["command"] == REMINDERS_CMD
 
 
+def test_cronjob_retries_what_the_job_reports_as_owed() -> None:
+    """Job exit codes and the CronJob agree: 1 and 3 are retried, 2 (configuration) is not."""
+    import jobs.reminders as job
+
+    spec = load_one("cronjob.yaml", "CronJob")["spec"]["jobTemplate"]["spec"]
+    assert spec["backoffLimit"] >= 3, "a short Telegram outage must be retried"
+    pod = pod_spec(load_one("cronjob.yaml", "CronJob"))
+    assert pod["restartPolicy"] == "Never", "podFailurePolicy requires restartPolicy Never"
+    rules = spec["podFailurePolicy"]["rules"]
+    fail_job = [r["onExitCodes"] for r in rules if r["action"] == "FailJob"]
+    assert fail_job == [{"containerName": "reminders", "operator": "In",
+                         "values": [job.EXIT_CONFIG]}]
+    assert {job.EXIT_RUN_FAILED, job.EXIT_UNDELIVERED}.isdisjoint(fail_job[0]["values"])
+
+
 def test_secret_example_covers_every_variable() -> None:
     """The example Secret sets every contract variable and every variable config.py reads."""
     secret = load_one("secret.example.yaml", "Secret")
@@ -544,16 +560,124 @@ def test_compose_database_url_matches_postgres() -> None:
     assert url == "postgresql://u:p@postgres:5432/d", "settings from .env must reach the URL"
 
 
+def tracked_files() -> set[str]:
+    """Files a fresh clone has (git ls-files), or the working tree outside git."""
+    proc = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        return {p.relative_to(REPO).as_posix() for p in REPO.rglob("*") if p.is_file()}
+    return set(proc.stdout.splitlines())
+
+
+def test_compose_needs_nothing_a_fresh_clone_lacks() -> None:
+    """Without .env: env_file is optional and every variable the file uses has a default."""
+    text = COMPOSE.read_text(encoding="utf-8")
+    services = compose()["services"]
+    files = tracked_files()
+    assert ".env" not in files, ".env must never be committed"
+    for name, service in services.items():
+        for entry in service.get("env_file", []):
+            if isinstance(entry, dict) and entry.get("required") is False:
+                continue
+            path = entry["path"] if isinstance(entry, dict) else entry
+            assert path in files, f"{name}: env_file {path} is missing on a fresh clone; " \
+                                  "mark it `required: false`"
+        build = service.get("build")
+        if build is not None:
+            context = build if isinstance(build, str) else build.get("context", ".")
+            dockerfile = "Dockerfile" if isinstance(build, str) else build.get(
+                "dockerfile", "Dockerfile")
+            assert posixpath.normpath(posixpath.join(context, dockerfile)) in files
+    bare = re.findall(r"(?<!\$)\$\{(\w+)\}|(?<![$\w])\$(\w+)", text)
+    assert not [a or b for a, b in bare], f"variables without a default: {bare}"
+
+
+def test_compose_config_on_a_fresh_clone(tmp_path: Path) -> None:
+    """`docker compose config` (client-side, no engine needed) accepts a clone without .env."""
+    docker = shutil.which("docker")
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True,
+                           check=False) if docker else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("the docker compose plugin is not installed here; "
+                    "test_compose_needs_nothing_a_fresh_clone_lacks checks the same by reading")
+    for name in tracked_files():
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "COMPOSE_"))}
+    proc = subprocess.run([docker, "compose", "config", "--format", "json"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    resolved = json.loads(proc.stdout)["services"]
+    assert resolved["bot"]["environment"]["DATABASE_URL"].endswith("@postgres:5432/devtrack")
+
+
+def test_every_long_running_service_has_a_healthcheck() -> None:
+    """postgres, bot and scheduler each report health; the scheduler uses its own heartbeat."""
+    services = compose()["services"]
+    for name in ("postgres", "bot", "scheduler"):
+        assert services[name].get("healthcheck", {}).get("test"), f"{name}: no healthcheck"
+    scheduler = services["scheduler"]
+    assert scheduler["healthcheck"]["test"][-3:] == HEALTHCHECK_CMD
+    own = environment(scheduler).get("HEARTBEAT_FILE")
+    assert own and own != environment(services["bot"]).get("HEARTBEAT_FILE", "data/heartbeat")
+    assert "DATABASE_URL" in environment(scheduler), "the scheduler must use the postgres service"
+
+
+def test_gitignore_keeps_secrets_out() -> None:
+    """.env, .env.* and secret.yaml are ignored; .env.example stays tracked."""
+    files = tracked_files()
+    assert ".env.example" in files
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    probe = ["secret.yaml", ".env", ".env.production", ".env.local", ".env.example"]
+    proc = subprocess.run(["git", "check-ignore", "--no-index", *probe], cwd=REPO,
+                          capture_output=True, text=True, check=False)
+    ignored = set(proc.stdout.split())
+    assert ignored == set(probe) - {".env.example"}, ignored
+
+
+def test_deployment_exposes_metrics_for_prometheus() -> None:
+    """Scrape annotations, the container port and the Secret's METRICS_PORT agree."""
+    deployment = load_one("deployment.yaml", "Deployment")
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    port = int(annotations["prometheus.io/port"])
+    ports = {p["name"]: p["containerPort"] for p in only_container(deployment)["ports"]}
+    assert ports["metrics"] == port == int(secret_data()["METRICS_PORT"])
+
+
+def test_manifests_pin_a_version_tag() -> None:
+    """The workloads name a version tag, never :latest (IfNotPresent would keep a stale one)."""
+    workloads = (load_one("deployment.yaml", "Deployment"), load_one("cronjob.yaml", "CronJob"))
+    for workload in workloads:
+        image = only_container(workload)["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository and "/" not in tag, f"{workload['kind']}: {image} has no tag"
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{workload['kind']}: {image}"
+
+
 # --------------------------------------------------------------------------- (d) Dockerfile
 
 
-def test_dockerfile_is_multi_stage_on_python_312_slim() -> None:
-    """A builder stage makes the venv; the runtime stage is python:3.12-slim without build tools."""
+def dockerfile_python_version() -> str:
+    """The exact Python version every stage of the Dockerfile is built on."""
+    versions = set()
+    for stage in dockerfile_stages():
+        image = stage[0].args.split()[0]
+        match = re.fullmatch(r"python:(\d+\.\d+\.\d+)-slim", image)
+        assert match, f"line {stage[0].line}: FROM {image} is not python:X.Y.Z-slim"
+        versions.add(match[1])
+    assert len(versions) == 1, f"stages on different Pythons: {versions}"
+    return versions.pop()
+
+
+def test_dockerfile_is_multi_stage_on_an_exact_python_slim() -> None:
+    """A builder stage makes the venv; the runtime stage is python:X.Y.Z-slim without tools."""
     stages = dockerfile_stages()
     assert len(stages) >= 2, "expected a builder stage and a runtime stage"
-    for stage in stages:
-        image = stage[0].args.split()[0]
-        assert image == "python:3.12-slim", f"line {stage[0].line}: FROM {image}"
+    dockerfile_python_version()
     runtime = final_stage()
     copies_from = [i.args for i in only(runtime, "COPY") if i.args.startswith("--from=")]
     assert any("/opt/venv" in c for c in copies_from), "runtime must copy the builder's venv"
@@ -561,6 +685,15 @@ def test_dockerfile_is_multi_stage_on_python_312_slim() -> None:
     for tool in ("apt-get", "gcc", "build-essential", "pip install"):
         assert tool not in runs, f"runtime stage must not run {tool}"
     assert "/opt/venv/bin" in env_of(runtime).get("PATH", ""), "venv must be first on PATH"
+
+
+def test_suite_runs_on_the_image_python() -> None:
+    """The interpreter running these tests (dev, CI) is exactly the image's Python."""
+    assert platform.python_version() == dockerfile_python_version(), (
+        f"tests run on Python {platform.python_version()} but the image is built on "
+        f"{dockerfile_python_version()}: use one version everywhere (Dockerfile FROM, the "
+        "interpreter make uses: PYTHON=python3.X)"
+    )
 
 
 def test_dockerfile_runtime_settings() -> None:
@@ -586,22 +719,114 @@ def test_dockerfile_runtime_settings() -> None:
     assert all(i.keyword != "RUN" for i in runtime[user_at:]), "nothing runs as root after USER"
 
 
-def test_dockerfile_installs_pinned_requirements_only() -> None:
-    """The image installs exactly requirements.txt, whose lines are all pinned."""
+def lock_pins(name: str) -> dict[str, str]:
+    """Package → version of a pip-compile lock file, checking every pin carries hashes."""
+    pins: dict[str, str] = {}
+    text = (REPO / name).read_text(encoding="utf-8")
+    for block in re.split(r"\n(?=[A-Za-z])", text):
+        head = block.split("\\", 1)[0].strip()
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)==([A-Za-z0-9.+!-]+)", head)
+        if not match:
+            continue
+        assert "--hash=sha256:" in block, f"{name}: {head} has no hash"
+        pins[canonical(match[1])] = match[2]
+    assert pins, f"{name} pins nothing"
+    return pins
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalised package name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def top_level_pins(name: str) -> dict[str, str]:
+    """Package → version of a readable requirements file (all pinned with ==)."""
+    pins: dict[str, str] = {}
+    for raw in (REPO / name).read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-r "):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)(?:\[[\w,]+\])?==([A-Za-z0-9.+!-]+)", line)
+        assert match, f"{name}: {line!r} is not pinned with =="
+        pins[canonical(match[1])] = match[2]
+    return pins
+
+
+def test_dockerfile_installs_the_lock_with_hashes() -> None:
+    """The image installs exactly requirements.lock, refusing any file without a known hash."""
     args = dockerfile_pip_args()
     positional = [a for a in args if not a.startswith("--")]
-    assert positional == ["-r", "requirements.txt"], f"pip install {args}"
+    assert positional == ["-r", "requirements.lock"], f"pip install {args}"
+    assert "--require-hashes" in args
     builder = dockerfile_stages()[0]
-    assert any(i.args.split()[0] == "requirements.txt" for i in only(builder, "COPY"))
-    for raw in (REPO / "requirements.txt").read_text(encoding="utf-8").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            assert re.fullmatch(r"[A-Za-z0-9._\[\],-]+==[A-Za-z0-9.+!-]+", line), (
-                f"requirements.txt: {line!r} is not pinned with =="
-            )
+    assert any(i.args.split()[0] == "requirements.lock" for i in only(builder, "COPY"))
     requirements = (REPO / "requirements.txt").read_text(encoding="utf-8").lower()
     for dev_only in ("pytest", "ruff", "hypothesis", "hadolint"):
         assert dev_only not in requirements, f"{dev_only} belongs in requirements-dev.txt"
+
+
+@pytest.mark.parametrize(("source", "lock"), [("requirements.txt", "requirements.lock"),
+                                              ("requirements-dev.txt", "requirements-dev.lock")])
+def test_locks_are_fresh(source: str, lock: str) -> None:
+    """Every top-level pin is in its lock at the same version (else: run `make lock`)."""
+    wanted = top_level_pins(source)
+    if source == "requirements-dev.txt":
+        wanted |= top_level_pins("requirements.txt")
+    locked = lock_pins(lock)
+    stale = {name: (version, locked.get(name)) for name, version in wanted.items()
+             if locked.get(name) != version}
+    assert not stale, f"{lock} is stale (wanted, locked): {stale}; run `make lock`"
+
+
+def test_make_builds_the_venv_from_the_locks_with_hashes() -> None:
+    """The venv `make test` (and so CI) runs in is rebuilt from the locks, hash-checked."""
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    rule = re.search(r"^\$\(STAMP\):(?P<deps>.*)\n(?P<recipe>(?:\t.*\n)+)", makefile, re.M)
+    assert rule, "no $(STAMP) rule in the Makefile"
+    assert {"requirements.lock", "requirements-dev.lock"} <= set(rule["deps"].split())
+    installs = [line for line in rule["recipe"].splitlines() if "pip install" in line]
+    assert len(installs) == 1 and "--require-hashes" in installs[0]
+    assert installs[0].rstrip().endswith("-r requirements-dev.lock")
+    assert re.search(r"^test: \$\(STAMP\)", makefile, re.M)
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make test" in ci
+
+
+def test_dev_lock_agrees_with_the_runtime_lock() -> None:
+    """Tests run the very versions the image ships: shared packages have one version."""
+    runtime, dev = lock_pins("requirements.lock"), lock_pins("requirements-dev.lock")
+    missing = sorted(set(runtime) - set(dev))
+    assert not missing, f"requirements-dev.lock lacks runtime packages {missing}"
+    differ = {n: (v, dev[n]) for n, v in runtime.items() if dev[n] != v}
+    assert not differ, f"runtime vs dev versions differ: {differ}"
+
+
+def test_every_imported_package_is_a_direct_requirement() -> None:
+    """Code importing a third-party module lists its distribution, not only a transitive one."""
+    from importlib.metadata import packages_distributions
+
+    distribution_of = {module: {canonical(d) for d in dists}
+                       for module, dists in packages_distributions().items()}
+    local = {p.stem for p in REPO.glob("*.py")} | {p.name for p in REPO.iterdir() if p.is_dir()}
+    local |= {p.stem for p in (REPO / "tests").glob("*.py")}
+    runtime = set(top_level_pins("requirements.txt"))
+    everything = runtime | set(top_level_pins("requirements-dev.txt"))
+    unknown, unlisted = set(), set()
+    for path in REPO.rglob("*.py"):
+        if {".venv", ".venv-lock", "__pycache__"} & set(path.parts):
+            continue
+        is_app = path.relative_to(REPO).parts[0] not in ("tests", "bench")
+        text = path.read_text(encoding="utf-8")
+        for module in re.findall(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", text, re.M):
+            if module in sys.stdlib_module_names or module in local or module == "__future__":
+                continue
+            if module not in distribution_of:
+                unknown.add(f"{module} ({path.relative_to(REPO)})")
+            elif not distribution_of[module] & (runtime if is_app else everything):
+                names = "/".join(sorted(distribution_of[module]))
+                unlisted.add(f"{names} ({path.relative_to(REPO)})")
+    assert not unknown, f"imports of modules no installed distribution provides: {sorted(unknown)}"
+    assert not unlisted, f"imported but not listed in requirements*.txt: {sorted(unlisted)}"
 
 
 def test_dockerfile_copies_the_whole_app() -> None:

@@ -624,3 +624,14 @@ def test_read_table_of_large_cp1251_file_is_fast() -> None:
     started = time.perf_counter()
     assert len(read_table(raw, "big.csv")) == 10_001
     assert time.perf_counter() - started < 2.0
+
+
+def test_encoding_measurement_runs(monkeypatch):
+    """bench.encoding (docs/encoding.md) still runs; the scorer reads short cp866 upper case."""
+    from bench import encoding
+
+    monkeypatch.setattr(encoding, "SIZES", {"one row": 1, "5 rows, UPPER CASE": -5})
+    rows = encoding.measure(samples=5)
+    right = {(size, enc, name): accuracy for size, enc, name, accuracy, _ms in rows}
+    assert right[("5 rows, UPPER CASE", "cp866", "decode_bytes")] == 100
+    assert all(right[("one row", enc, "decode_bytes")] == 100 for enc in encoding.ENCODINGS)

@@ -21,6 +21,7 @@ COVERED = {
     "make help": "this file",
     "make bench": "tests/test_bench*.py run the same entry point on tiny sizes",
     "make migration": "tests/test_migrations.py (model drift is empty)",
+    "make lock": "tests/test_deploy.py (the locks agree with requirements*.txt)",
     "cp .env.example .env": "tests/test_config.py (every variable documented)",
     ".venv/bin/python -m schema": "this file and tests/test_migrations.py",
     ".venv/bin/python -m jobs.reminders": "this file and tests/test_reminders.py",

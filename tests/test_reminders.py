@@ -770,42 +770,125 @@ def test_bad_arguments_and_config(config, capsys):
     assert "REMINDER_WEEKDAYS" in capsys.readouterr().err
 
 
-def test_daily_trigger_fires_once_a_day_at_the_local_hour(config):
-    from conftest import Clock
+class FrozenTime:
+    """Stands in for schedule's `datetime` module: now() is a settable UTC instant."""
 
-    clock = Clock(datetime(2026, 11, 26, 6, 59))  # 09:59 in Moscow
+    def __init__(self, monkeypatch, utc: datetime) -> None:
+        import datetime as real
+        import types
+
+        import schedule
+
+        self.utc = utc
+        frozen = self
+
+        class Datetime(real.datetime):
+            @classmethod
+            def now(cls, tz=None):
+                aware = frozen.utc.replace(tzinfo=real.UTC)
+                # Naive local time of the machine, exactly as datetime.now() gives it.
+                moment = aware.astimezone(tz) if tz else aware.astimezone().replace(tzinfo=None)
+                return cls.fromtimestamp(moment.timestamp(), tz) if tz else cls(
+                    *moment.timetuple()[:6], moment.microsecond)
+
+        fake = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real)
+                                        if not k.startswith("__")})
+        fake.datetime = Datetime
+        monkeypatch.setattr(schedule, "datetime", fake)
+
+    def advance(self, **delta: float) -> None:
+        """Move the clock on."""
+        self.utc += timedelta(**delta)
+
+
+def test_schedule_runs_daily_at_the_local_hour_of_timezone(config, monkeypatch):
+    import schedule
+
+    frozen = FrozenTime(monkeypatch, datetime(2026, 11, 26, 6, 59))  # 09:59 in Moscow
     calls: list[datetime] = []
-    trigger = job.DailyAt(config, lambda: calls.append(clock.now), clock)
-    trigger()
+    scheduler = schedule.Scheduler()
+    job.schedule_daily(config, lambda: calls.append(frozen.utc), scheduler)
+    scheduler.run_pending()
     assert calls == []
-    clock.advance(minutes=1)  # 10:00 Moscow = 07:00 UTC
-    trigger()
-    trigger()
+    frozen.advance(minutes=1)  # 10:00 Moscow = 07:00 UTC, whatever the machine's zone
+    scheduler.run_pending()
+    scheduler.run_pending()
     assert calls == [datetime(2026, 11, 26, 7, 0)]
-    clock.advance(hours=23, minutes=59)
-    trigger()
+    frozen.advance(hours=23, minutes=59)
+    scheduler.run_pending()
     assert len(calls) == 1
-    clock.advance(minutes=1)
-    trigger()
+    frozen.advance(minutes=1)
+    scheduler.run_pending()
     assert calls[-1] == datetime(2026, 11, 27, 7, 0)
 
 
-def test_daily_trigger_follows_dst_and_catches_up_after_a_restart(config):
-    from conftest import Clock
+def test_schedule_follows_dst_of_timezone(config, monkeypatch):
+    import schedule
 
     berlin = replace(config, timezone="Europe/Berlin")
     # 29.03.2026: clocks go forward, so 10:00 in Berlin is 08:00 UTC instead of 09:00.
-    clock = Clock(datetime(2026, 3, 29, 7, 59))
+    frozen = FrozenTime(monkeypatch, datetime(2026, 3, 28, 12, 0))
     calls: list[datetime] = []
-    trigger = job.DailyAt(berlin, lambda: calls.append(clock.now), clock)
-    clock.advance(minutes=1)
-    trigger()
+    scheduler = schedule.Scheduler()
+    job.schedule_daily(berlin, lambda: calls.append(frozen.utc), scheduler)
+    frozen.advance(hours=19, minutes=59)  # 29.03 07:59 UTC = 09:59 CEST
+    scheduler.run_pending()
+    assert calls == []
+    frozen.advance(minutes=1)
+    scheduler.run_pending()
     assert calls == [datetime(2026, 3, 29, 8, 0)]
-    # Started at 11:30 local (a restart): still today's run; at 12:30: tomorrow's.
-    late = Clock(datetime(2026, 11, 26, 8, 30))
-    assert job.DailyAt(config, lambda: None, late).due()
-    later = Clock(datetime(2026, 11, 26, 9, 30))
-    assert not job.DailyAt(config, lambda: None, later).due()
+
+
+@pytest.mark.parametrize(("utc", "missed"), [
+    (datetime(2026, 11, 26, 6, 59), False),  # 09:59 Moscow: the schedule will run at 10:00
+    (datetime(2026, 11, 26, 7, 0), True),
+    (datetime(2026, 11, 26, 8, 59), True),   # 11:59: a restart shortly after, run now
+    (datetime(2026, 11, 26, 9, 0), False),   # 12:00: too late, wait for tomorrow
+])
+def test_a_loop_started_shortly_after_the_hour_catches_up(config, utc, missed):
+    assert job.missed_today(config, utc) is missed
+
+
+def test_loop_retries_a_run_that_owes_messages(config, monkeypatch):
+    import schedule
+
+    frozen = FrozenTime(monkeypatch, datetime(2026, 11, 26, 12, 0))
+    codes = iter([job.EXIT_UNDELIVERED, job.EXIT_UNDELIVERED, 0])
+    runs: list[datetime] = []
+
+    def run() -> int:
+        runs.append(frozen.utc)
+        return next(codes)
+
+    scheduler = schedule.Scheduler()
+    daily = job.retrying(run, scheduler)
+    assert daily() == job.EXIT_UNDELIVERED
+    for _ in range(6):
+        frozen.advance(minutes=job.RETRY_EVERY_MINUTES)
+        scheduler.run_pending()
+    assert runs == [datetime(2026, 11, 26, 12, 0), datetime(2026, 11, 26, 12, 10),
+                    datetime(2026, 11, 26, 12, 20)]
+    assert scheduler.jobs == [], "the retries stop once everything was delivered"
+
+
+def test_loop_touches_its_heartbeat(config, tmp_path, monkeypatch):
+    stop = threading.Event()
+    beat = tmp_path / "scheduler-heartbeat"
+    monkeypatch.setattr(job, "run_once", lambda *a, **k: 0)
+    thread = threading.Thread(target=job.loop, args=(replace(config, heartbeat_file=str(beat)),),
+                              kwargs={"stop": stop, "poll": 0.01,
+                                      "clock": lambda: datetime(2026, 11, 26, 12, 0)},
+                              daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not beat.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert beat.exists()
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_loop_runs_due_jobs_until_stopped(config, monkeypatch):
@@ -825,7 +908,8 @@ def test_loop_runs_due_jobs_until_stopped(config, monkeypatch):
     monkeypatch.setattr(job, "schedule_daily", due_at_once)
     monkeypatch.setattr(job, "run_once", fake_run_once)
     thread = threading.Thread(target=job.loop, args=(config,), daemon=True,
-                              kwargs={"stop": stop, "poll": 0.01, "dry_run": True})
+                              kwargs={"stop": stop, "poll": 0.01, "dry_run": True,
+                                      "clock": lambda: datetime(2026, 11, 26, 12, 0)})
     thread.start()
     try:
         thread.join(5)
@@ -841,3 +925,83 @@ def test_bench_section_runs(monkeypatch):
     from bench.__main__ import main as bench_main
 
     assert bench_main(["--small", "--section", "reminders", "--backend", "sqlite"]) == 0
+
+
+# --- exit codes: a run that owes messages fails, so the CronJob retries it ----------------------
+
+
+class Outage:
+    """telegram_sender with Telegram failing (502 on every retry) for some chats, no sleeps."""
+
+    def __init__(self, recorder, down: set[int]) -> None:
+        self.recorder, self.down = recorder, down
+
+    def __call__(self, config):
+        from bot import create_bot
+
+        self.notifier = Notifier(create_bot(config, threaded=False), sleep=lambda _s: None)
+        return self
+
+    def _fail_if_down(self, chat_id: int) -> None:
+        if chat_id in self.down:
+            self.recorder.fail("sendMessage", 502, "Bad Gateway", times=self.notifier.retries + 1)
+
+    def send(self, person, text, markup=None):
+        self._fail_if_down(person.telegram_id)
+        return self.notifier.send(person, text, markup)
+
+    def send_chat(self, chat_id, text, markup=None):
+        self._fail_if_down(chat_id)
+        return self.notifier.send_chat(chat_id, text, markup)
+
+
+def test_undelivered_reminders_exit_nonzero_and_a_rerun_sends_only_those(
+        config, three, sender, monkeypatch, capsys):
+    seed_overdue = Loan.update(due_date=THU - timedelta(days=1)).where(
+        Loan.person == three[2]).execute()
+    assert seed_overdue == 1  # an overdue loan, so the admin gets a digest
+    db.close()
+    blocked, down, fine = (p.telegram_id for p in three)
+    monkeypatch.setattr(job, "telegram_sender", Outage(sender, {down, ADMIN_ID}))
+    sender.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+
+    assert job.main(["--today", "2026-11-26"], environ=env_for(config)) == job.EXIT_UNDELIVERED
+    captured = capsys.readouterr()
+    assert "sent 1, skipped 0, unreachable 1, failed 1; admin digest: sent 0, skipped 0, " \
+           "unreachable 0, failed 1" in captured.out
+    assert captured.err.strip().splitlines() == [
+        "reminders: some messages could not be sent; a rerun sends only those"]
+    assert [len(sender.of("sendMessage", chat)) for chat in (blocked, down, fine, ADMIN_ID)] == [
+        1, 4, 1, 4]
+
+    # Telegram is back: the CronJob's retry delivers exactly what is still owed and exits 0.
+    sender.clear()
+    monkeypatch.setattr(job, "telegram_sender", Outage(sender, set()))
+    assert job.main(["--today", "2026-11-26"], environ=env_for(config)) == 0
+    assert [int(c.params["chat_id"]) for c in sender.of("sendMessage")] == [down, ADMIN_ID]
+    assert "sent 1, skipped 2, unreachable 0, failed 0; admin digest: sent 1" in (
+        capsys.readouterr().out)
+    sender.clear()
+    assert job.main(["--today", "2026-11-26"], environ=env_for(config)) == 0
+    assert sender.of("sendMessage") == []
+
+
+def test_a_person_who_blocked_the_bot_does_not_fail_the_run(config, three, sender, monkeypatch,
+                                                            capsys):
+    db.close()
+    monkeypatch.setattr(job, "telegram_sender", Outage(sender, set()))
+    sender.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    assert job.main(["--today", "2026-11-26"], environ=env_for(config)) == 0
+    assert "sent 2, skipped 0, unreachable 1, failed 0" in capsys.readouterr().out
+
+
+def test_failed_queue_holds_fail_the_run(config, three, sender, monkeypatch, capsys):
+    db.close()
+    monkeypatch.setattr(job, "telegram_sender", Outage(sender, set()))
+
+    def broken(*_args):
+        raise RuntimeError("holds are broken")
+
+    monkeypatch.setattr(job, "apply_queue_holds", broken)
+    assert job.main(["--today", "2026-11-26"], environ=env_for(config)) == job.EXIT_UNDELIVERED
+    assert "sent 3" in capsys.readouterr().out
