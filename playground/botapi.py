@@ -279,12 +279,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, verb: str) -> None:
         """Dispatch to the fake and write its answer."""
         body = self._read_body()
-        status, payload, content_type = self.server.fake._dispatch(
+        status, payload, content_type, *more = self.server.fake._dispatch(
             verb, self.path, dict(self.headers.items()), body
         )
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (more[0] if more else {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.send_header("Connection", "close")
             self.end_headers()

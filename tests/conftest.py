@@ -49,6 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """--require-postgres turns a missing PostgreSQL into a failure instead of a skip."""
     parser.addoption("--require-postgres", action="store_true",
                      help="fail PostgreSQL cases instead of skipping them")
+    parser.addoption("--require-browser", action="store_true",
+                     help="fail the browser test instead of skipping it without Chromium")
 
 
 def pytest_configure(config: pytest.Config) -> None:
