@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -24,8 +25,10 @@ BANNER = """
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
     parser = argparse.ArgumentParser(prog="python -m playground", description=__doc__)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help="port on 127.0.0.1 (0 picks a free one; default %(default)s)")
+    parser.add_argument("--port", type=int,
+                        default=int(os.environ.get("PLAYGROUND_PORT") or DEFAULT_PORT),
+                        help="port on 127.0.0.1, 0 picks a free one (default: PLAYGROUND_PORT "
+                             "or %(default)s)")
     parser.add_argument("--data-dir", type=Path, default=Path("data"),
                         help="where playground.db and the log live (default %(default)s)")
     parser.add_argument("--delay-ms", type=float, default=0.0,
