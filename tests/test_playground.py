@@ -258,6 +258,8 @@ def ask(playground: Playground, user_id: int, text: str) -> str:
 
 
 def test_the_real_bot_answers_in_the_playground(running):
+    assert running.url.startswith("http://127.0.0.1:")
+    assert running.api._server.server_address[0] == "127.0.0.1"
     assert running.db_path.exists() and running.db_path.parent != ROOT / "data"
     assert "11 Эвотор 7.3" in ask(running, EMPLOYEE.user_id, "/mine")
     menus = {c.params.get("scope", {}).get("chat_id") for c in running.api.calls("setMyCommands")}

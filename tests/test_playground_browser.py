@@ -154,6 +154,11 @@ def test_newcomer_takes_a_device_admin_imports_developer_exports_reminders_go_ou
     page.goto(playground + "/?start=49")
     bot_says("АТОЛ SB2109 BT")
     expect(page).to_have_url(re.compile(r"/$"))  # the link is not replayed on reload
+    # So does a t.me link to the bot (a sticker's QR code), without leaving the page.
+    cards_before = page.locator(".msg.in", has_text="АТОЛ SB2109 BT").count()
+    page.click("#deep-link-example")
+    expect(page.locator(".msg.in", has_text="АТОЛ SB2109 BT")).to_have_count(cards_before + 1)
+    assert page.url.startswith(playground)
 
     # The admin imports a CSV file by upload: a preview, then «Импортировать».
     page.click("[data-identity=admin]")
