@@ -121,17 +121,21 @@ class Playground:
             db.close()
 
     def reset(self) -> str:
-        """Empty the playground database, seed it again and clear every chat."""
+        """Keep a dump of the playground, empty it, seed it again and clear every chat."""
         with self._lock:
             db.connect(reuse_if_open=True)
             try:
+                dump = backup.make_dump(db, utcnow())
+                kept = self.data_dir / "playground-backups" / dump.file_name
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                kept.write_bytes(dump.data)  # nothing is lost, not even playground data
                 backup.wipe(db)
             finally:
                 db.close()
             self._seed()
             self.api.forget_chats()
-        logger.info("playground reset")
-        return "The sample inventory is back; every chat is empty."
+        logger.info("playground reset; the previous data is in %s", kept)
+        return f"The sample inventory is back; every chat is empty. Previous data: {kept}"
 
     def reminders(self, now: datetime | None = None) -> str:
         """Run the real reminder job once, sending through the emulator; return its report."""

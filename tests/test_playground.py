@@ -19,6 +19,7 @@ import telebot
 from telebot import apihelper, types
 
 from handlers import texts
+from inventory.backup import read_dump
 from inventory.reminders import due_loans
 from models import Category, Device, Loan, Person, QueueEntry, db
 from playground.app import Playground, playground_env
@@ -290,6 +291,9 @@ def test_reset_brings_the_sample_back_and_empties_chats(running):
     answer = page_post(running.api, "/api/reset")
     assert answer.status_code == 200
     assert running.api.chat_messages(ADMIN.user_id) == []
+    kept = list((running.data_dir / "playground-backups").glob("*.zip"))
+    assert len(kept) == 1 and str(kept[0]) in answer.json()["result"]
+    assert read_dump(kept[0].read_bytes()).counts["loan"] == 0  # the state before the reset
     db.connect(reuse_if_open=True)
     try:
         assert Loan.select().where(Loan.returned_at.is_null()).count() == 9

@@ -429,6 +429,15 @@ function wire() {
     openDeepLink(start);
   });
   $("alert-ok").addEventListener("click", () => { $("alert").hidden = true; });
+  // The command menu closes like Telegram's: a click elsewhere or Escape.
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("#command-menu, #menu-button")) $("command-menu").hidden = true;
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    $("command-menu").hidden = true;
+    $("alert").hidden = true;
+  });
   $("run-reminders").addEventListener("click", async () => {
     const button = $("run-reminders");
     button.disabled = true;
