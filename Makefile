@@ -11,6 +11,7 @@ PIP_TOOLS := pip-tools==7.6.2
 # setuptools are locked too, so a --require-hashes install does not trip over them.
 LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-find-links --no-emit-index-url --no-emit-trusted-host
+CHROMIUM := /usr/bin/chromium
 
 .DEFAULT_GOAL := help
 .PHONY: help run test lint bench migration lock clean
@@ -34,11 +35,20 @@ lock: ## Re-lock requirements*.txt into requirements*.lock (full tree, hashes)
 	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) -c requirements.lock \
 		-o requirements-dev.lock requirements-dev.txt
 
-run: $(STAMP) ## Start the bot (SQLite in data/ unless DATABASE_URL says otherwise)
-	$(BIN)/python bot.py
+run: $(STAMP) ## Start the bot; with no BOT_TOKEN (env or .env) the local playground instead
+	@if $(BIN)/python -m playground.token_check; then $(BIN)/python bot.py; \
+	else echo "No BOT_TOKEN: starting the playground (see README, Quick start)"; \
+	$(BIN)/python -m playground; fi
 
-test: $(STAMP) ## Run the whole test suite (PostgreSQL cases need TEST_DATABASE_URL)
+test: $(STAMP) $(CHROMIUM) ## Run the whole test suite (PostgreSQL cases need TEST_DATABASE_URL)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The browser test drives Debian's Chromium; as root we install it, otherwise the test says how.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "$(CHROMIUM) is missing and this is not root: the browser test will be skipped" \
+	  "(sudo apt-get install chromium)"; fi
 
 lint: $(STAMP) ## Check the code with ruff
 	$(BIN)/ruff check .

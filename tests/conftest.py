@@ -19,14 +19,8 @@ from telebot import apihelper, types
 
 from config import Config
 from models import MODELS, db, make_database
+from playground.telegram_rules import check_request
 from schema import apply_migrations
-
-try:
-    from telegram_rules import check_request
-except ImportError:  # pragma: no cover - the rules module is optional while it is written
-    def check_request(method: str, params: dict) -> tuple[int, str] | None:
-        """No validation available."""
-        return None
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -58,6 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """--require-postgres turns a missing PostgreSQL into a failure instead of a skip."""
     parser.addoption("--require-postgres", action="store_true",
                      help="fail PostgreSQL cases instead of skipping them")
+    parser.addoption("--require-browser", action="store_true",
+                     help="fail the browser test instead of skipping it without Chromium")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -6,11 +6,11 @@ import json
 
 import pytest
 from e2e import button_data, reply_to, running_bot, say
-from fakebotapi import FakeBotAPI
 from smtpserver import SmtpServer
 
 from handlers import texts
 from models import AccessRequest, AuditLog, Person, init_db
+from playground.botapi import FakeBotAPI
 
 pytestmark = pytest.mark.slow
 NEWCOMER = 4343

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from e2e import button_data, press, reply_to, running_bot, say
-from fakebotapi import FakeBotAPI
 
 from handlers import texts
 from inventory.devices import search_text_for
 from models import Category, Device, Loan, Person, init_db
+from playground.botapi import FakeBotAPI
 from schema import apply_migrations
 
 pytestmark = pytest.mark.slow

@@ -18,10 +18,10 @@ import psycopg2
 import pytest
 from conftest import PG_URL
 from e2e import press, running_bot, say
-from fakebotapi import FakeBotAPI
 
 from handlers import texts
 from models import Loan, init_db
+from playground.botapi import FakeBotAPI
 
 pytestmark = pytest.mark.slow
 USER = 4343

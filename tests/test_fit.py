@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 from conftest import ADMIN_ID, USER_ID
-from telegram_rules import MAX_TEXT_LENGTH, visible_text
 from test_admin_import import HEADER, ROWS, csv_bytes, downloads, upload  # noqa: F401
 
 from handlers import texts
 from handlers.fit import fit, utf16_len, visible_length
 from inventory import importing
 from models import Device
+from playground.telegram_rules import MAX_TEXT_LENGTH, visible_text
 
 LONG_COMMENT = ("Очень подробный комментарий из старой таблицы & <примечание> " * 90)[:5000]
 

@@ -10,12 +10,12 @@ import pytest
 import requests
 from conftest import USER_ID
 from e2e import running_bot, say
-from fakebotapi import FakeBotAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 import metrics
 from handlers import texts
 from handlers.notifier import Delivery, Notifier
+from playground.botapi import FakeBotAPI
 
 USER = 4545
 

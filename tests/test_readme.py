@@ -15,7 +15,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 # Command prefixes and what runs them besides this file.
 COVERED = {
-    "make run": "tests/test_config.py (no token: one clear line)",
+    "make run": "tests/test_playground.py (no token: the playground opens)",
+    ".venv/bin/python -m playground": "tests/test_playground*.py",
     "make test": ".ci/run",
     "make lint": ".ci/run",
     "make help": "this file",

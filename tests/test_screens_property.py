@@ -13,12 +13,12 @@ import pytest
 from conftest import ADMIN_ID, USER_ID, truncate_all
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from telegram_rules import MAX_TEXT_LENGTH, visible_text
 
 from handlers import texts
 from handlers.fit import utf16_len
 from inventory.devices import search_text_for
 from models import Category, Device, Loan, Person, QueueEntry
+from playground.telegram_rules import MAX_TEXT_LENGTH, visible_text
 
 SCREENS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                    suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from e2e import ROOT, TOKEN, bot_env, running_bot, say
-from fakebotapi import BOT_USERNAME, FakeBotAPI
 
 import bot as bot_module
 from handlers import texts
+from playground.botapi import BOT_USERNAME, FakeBotAPI
 
 USER = 4343
 

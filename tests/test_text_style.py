@@ -107,7 +107,7 @@ def test_dates_render_as_dd_mm_yyyy():
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
 def test_templates_are_valid_telegram_html(name):
-    from telegram_rules import parse_html
+    from playground.telegram_rules import parse_html
 
     filled = PLACEHOLDER.sub("x", TEMPLATES[name])
     parse_html(filled)  # raises on a tag Telegram does not know or an unbalanced one

@@ -15,12 +15,8 @@ import telebot
 from telebot import apihelper, types
 from telebot.apihelper import ApiTelegramException
 
-if __package__:
-    from .fakebotapi import BOT_ID, FakeBotAPI
-    from .telegram_rules import check_request, parse_html, visible_text
-else:  # tests/ is not a package: pytest put tests/ itself on sys.path
-    from fakebotapi import BOT_ID, FakeBotAPI
-    from telegram_rules import check_request, parse_html, visible_text
+from playground.botapi import BOT_ID, FakeBotAPI
+from playground.telegram_rules import check_request, parse_html, visible_text
 
 TOKEN = "123456:TEST-token"
 USER = 4242
@@ -566,7 +562,10 @@ def test_rules_length_on_visible_text() -> None:
     assert problem("&amp;" * 4097) == too_long
     assert problem("x" * 4096, None) is None
     assert problem("<b>" + "x" * 4094, None) == too_long
-    assert problem("😀" * 4096, None) is None
+    # Telegram counts UTF-16 code units: an emoji outside the BMP is two of them.
+    assert problem("😀" * 2048, None) is None
+    assert problem("😀" * 2049, None) == too_long
+    assert problem("я" * 4095 + "😀", None) == too_long
     for empty in ("", "   \n", "<b></b>"):
         assert problem(empty) == "Bad Request: message text is empty"
     assert check_request("editMessageText", {"chat_id": 1, "message_id": 2, "text": "x" * 4097})

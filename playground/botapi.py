@@ -1,8 +1,11 @@
-"""A fake Telegram Bot API HTTP server on 127.0.0.1 for end-to-end tests (standard library only).
+"""A local Telegram Bot API emulator on 127.0.0.1 (standard library only).
 
-Point pyTelegramBotAPI at it with ``apihelper.API_URL = fake.api_url`` and
-``apihelper.FILE_URL = fake.file_url`` (and ``NO_PROXY=127.0.0.1,localhost``).  Requests are
-validated with ``telegram_rules.check_request``; every call is recorded as a ``Call``.
+The playground serves the real bot from it, and the end-to-end tests drive the bot through it.
+Point pyTelegramBotAPI at it with ``TELEGRAM_API_URL=emulator.base_url`` (or
+``apihelper.API_URL = fake.api_url`` and ``apihelper.FILE_URL = fake.file_url``) and
+``NO_PROXY=127.0.0.1,localhost``.  Requests are validated with ``telegram_rules.check_request``
+so it refuses what Telegram refuses; every call is recorded as a ``Call``; every change of a
+chat bumps ``version`` so a viewer can wait for it (``wait_for_change``).
 """
 
 from __future__ import annotations
@@ -20,10 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-if __package__:
-    from . import telegram_rules as rules
-else:  # tests/ is not a package: pytest put tests/ itself on sys.path
-    import telegram_rules as rules
+from playground import telegram_rules as rules
 
 BOT_ID = 1000
 BOT_USERNAME = "devtrack_test_bot"
@@ -279,12 +279,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, verb: str) -> None:
         """Dispatch to the fake and write its answer."""
         body = self._read_body()
-        status, payload, content_type = self.server.fake._dispatch(
+        status, payload, content_type, *more = self.server.fake._dispatch(
             verb, self.path, dict(self.headers.items()), body
         )
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (more[0] if more else {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.send_header("Connection", "close")
             self.end_headers()
@@ -318,9 +320,16 @@ class FakeBotAPI:
         require_known_chat: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        delay: float = 0.0,
+        bot_username: str = BOT_USERNAME,
     ) -> None:
-        """Configure; token=None accepts any token, strict is telegram_rules' strict mode."""
+        """Configure; token=None accepts any token, strict is telegram_rules' strict mode.
+
+        delay: seconds added to every answer except getUpdates (a network-like latency).
+        """
         self.token = token
+        self.delay = delay
+        self.bot_user: dict[str, Any] = {**BOT_USER, "username": bot_username}
         self.strict = strict
         self.require_known_chat = require_known_chat
         self._address = (host, port)
@@ -349,6 +358,9 @@ class FakeBotAPI:
         self._callback_counter = 0
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.errors: list[str] = []
+        self.version = 0
+        self._alerts: list[dict[str, Any]] = []
+        self._callback_chats: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -582,13 +594,14 @@ class FakeBotAPI:
                 mid = message_id if message_id is not None else self._new_message_id(user_id)
                 self._message_ids[user_id] = max(self._message_ids.get(user_id, 0), mid)
                 message = {
-                    "message_id": mid, "from": dict(BOT_USER), "chat": self._chat(user_id),
+                    "message_id": mid, "from": dict(self.bot_user), "chat": self._chat(user_id),
                     "date": int(time.time()), "text": message_text,
                 }
                 stored = self._store(user_id, message, message_text, [], None)
             self._callback_counter += 1
             query_id = f"{user_id}{self._callback_counter:08d}"
             self._callback_ids.add(query_id)
+            self._callback_chats[query_id] = user_id
             query = {
                 "id": query_id,
                 "from": user,
@@ -765,7 +778,51 @@ class FakeBotAPI:
         stored = _Stored(message, visible, entities, markup)
         with self._cond:
             self._messages[(chat_id, int(message["message_id"]))] = stored
+            self._changed()
         return stored
+
+    def _changed(self) -> None:
+        """Bump the version and wake whoever waits for a change (call with the lock held)."""
+        with self._cond:
+            self.version += 1
+            self._cond.notify_all()
+
+    def wait_for_change(self, since: int, timeout: float) -> int:
+        """Block until version > since (or timeout, or stop); return the version."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.version <= since and not self._stopping.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self.version
+
+    def alerts(self, chat_id: int, since: int = 0) -> list[dict[str, Any]]:
+        """answerCallbackQuery texts shown in a chat after version `since`, oldest first."""
+        with self._cond:
+            return [dict(a) for a in self._alerts if a["chat_id"] == chat_id
+                    and a["version"] > since]
+
+    def commands_for(self, chat_id: int) -> list[dict[str, Any]]:
+        """The command menu a private chat shows: its chat scope, else the default one."""
+        with self._cond:
+            for scope in ({"type": "chat", "chat_id": chat_id}, {"type": "default"}):
+                key = self._commands_key({"scope": scope})
+                if key in self.commands:
+                    return list(self.commands[key])
+            return []
+
+    def forget_chats(self) -> None:
+        """Drop every message, pending update, file and alert (a fresh start for a viewer)."""
+        with self._cond:
+            self._messages.clear()
+            self._updates.clear()
+            self._alerts.clear()
+            self._message_ids.clear()
+            self._callback_ids.clear()
+            self._callback_chats.clear()
+            self._changed()
 
     def message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
         """Current state of a message (after edits), None if unknown or deleted."""
@@ -873,6 +930,8 @@ class FakeBotAPI:
         if implementation is None:
             description = "Not Found: method not found"
             return 404, {"ok": False, "error_code": 404, "description": description}
+        if self.delay > 0 and call.method.lower() != "getupdates":
+            self._stopping.wait(self.delay)
         delay = self._take_rule(self._delays, call.method, call.chat_id)
         if delay is not None:
             self._stopping.wait(delay.seconds)
@@ -933,7 +992,7 @@ class FakeBotAPI:
     def _m_get_me(self, call: Call) -> Any:
         """getMe."""
         return {
-            **BOT_USER,
+            **self.bot_user,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
             "supports_inline_queries": False,
@@ -992,7 +1051,7 @@ class FakeBotAPI:
         markup = _normal_markup(call.params.get("reply_markup"))
         message: dict[str, Any] = {
             "message_id": self._new_message_id(chat_id),
-            "from": dict(BOT_USER),
+            "from": dict(self.bot_user),
             "chat": self._chat(chat_id),
             "date": int(time.time()),
             "text": visible,
@@ -1029,7 +1088,7 @@ class FakeBotAPI:
             document = self._document_json(self._files[file_id])
         message: dict[str, Any] = {
             "message_id": self._new_message_id(chat_id),
-            "from": dict(BOT_USER),
+            "from": dict(self.bot_user),
             "chat": self._chat(chat_id),
             "date": int(time.time()),
             "document": document,
@@ -1089,6 +1148,7 @@ class FakeBotAPI:
             if markup is not None:
                 message["reply_markup"] = markup
             message["edit_date"] = int(time.time())
+            self._changed()
             return json.loads(json.dumps(message))
 
     def _m_edit_message_reply_markup(self, call: Call) -> Any:
@@ -1109,6 +1169,7 @@ class FakeBotAPI:
             if markup is not None:
                 message["reply_markup"] = markup
             message["edit_date"] = int(time.time())
+            self._changed()
             return json.loads(json.dumps(message))
 
     def _m_delete_message(self, call: Call) -> Any:
@@ -1119,6 +1180,7 @@ class FakeBotAPI:
             if key not in self._messages:
                 raise ApiError(400, "Bad Request: message to delete not found")
             del self._messages[key]  # type: ignore[arg-type]
+            self._changed()
         return True
 
     def _m_answer_callback_query(self, call: Call) -> Any:
@@ -1131,6 +1193,14 @@ class FakeBotAPI:
                     "Bad Request: query is too old and response timeout expired or query ID is "
                     "invalid",
                 )
+            text = call.params.get("text")
+            if text:
+                self.version += 1
+                self._alerts.append({
+                    "version": self.version, "chat_id": self._callback_chats.get(query_id),
+                    "text": str(text), "show_alert": bool(call.params.get("show_alert")),
+                })
+                self._cond.notify_all()
         return True
 
     def _m_get_file(self, call: Call) -> Any:

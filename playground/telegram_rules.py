@@ -1,6 +1,6 @@
 """Pure checks that refuse what the real Telegram Bot API refuses (standard library only).
 
-Shared by the fake Bot API HTTP server (``fakebotapi``) and by in-process recording senders.
+Shared by the Bot API emulator (``playground.botapi``) and by in-process recording senders.
 The HTML scanner follows TDLib's ``parse_html`` (tags, attributes, entities, error texts and
 UTF-8 byte offsets).  One deliberate difference, on by default (``strict=True``): a ``&`` that
 does not start a complete ``&name;`` / ``&#N;`` reference is refused, while real Telegram keeps
@@ -368,6 +368,11 @@ def visible_text(text: str, parse_mode: str | None, *, strict: bool = True) -> s
     raise ValueError(f"visible_text does not implement parse_mode {parse_mode!r}")
 
 
+def utf16_length(text: str) -> int:
+    """Length in UTF-16 code units, the unit of Telegram's limits and entity offsets."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def _trimmed(text: str) -> str:
     """Text without the leading/trailing whitespace Telegram removes before checking length."""
     return text.strip(" \t\r\n\v\f")
@@ -395,7 +400,7 @@ def _check_formatted(
     visible = _trimmed(visible)
     if not visible and required:
         raise _Reject("Bad Request: message text is empty")
-    if len(visible) > limit:
+    if utf16_length(visible) > limit:
         if field == "caption":
             raise _Reject("Bad Request: message caption is too long")
         raise _Reject("Bad Request: message is too long")

@@ -1,0 +1,1 @@
+"""The local playground: a Bot API emulator and a chat page to try devtrack without Telegram."""
