@@ -63,7 +63,9 @@ def setup_commands(bot: DevtrackBot) -> None:
     """Publish command menus per role; a refusal is logged and start-up goes on."""
     config = bot.config
     admin_extra = [types.BotCommand("add", texts.CMD_ADD), types.BotCommand("edit", texts.CMD_EDIT),
-                   types.BotCommand("users", texts.CMD_USERS)]
+                   types.BotCommand("users", texts.CMD_USERS),
+                   types.BotCommand("labels", texts.CMD_LABELS),
+                   types.BotCommand("export", texts.CMD_EXPORT)]
     dev_extra = [types.BotCommand("dev", texts.CMD_DEV)]
     menus: list[tuple[list[types.BotCommand], types.BotCommandScope]] = [
         (user_commands(), types.BotCommandScopeDefault())

@@ -82,6 +82,8 @@ HELP_ADMIN = (
     "/add — добавить устройство (или пришлите CSV/XLSX файлом)\n"
     "/edit — изменить устройство по номеру\n"
     "/users — сотрудники\n"
+    "/labels — наклейки с QR-кодами (PDF)\n"
+    "/export — выгрузка устройств и истории выдач в таблицу\n"
     "Почта или @username в поиске покажет, что у человека."
 )
 HELP_DEVELOPER = "\n\n<b>Разработчику</b>\n/dev — обслуживание: логи, выгрузки, резервные копии."
@@ -563,3 +565,65 @@ DIGEST_NOT_REGISTERED = " (ещё не зарегистрирован в бот�
 def devices_count(n: int) -> str:
     """'3 устройства'."""
     return f"{n} {plural(n, 'устройство', 'устройства', 'устройств')}"
+
+# --- labels and admin export -----------------------------------------------------------------
+
+CMD_LABELS = "Наклейки с QR-кодами"
+CMD_EXPORT = "Выгрузка в таблицу"
+
+LABELS_CHOOSE = "Для каких устройств напечатать наклейки с QR-кодом?"
+BTN_LABELS_ALL = "Все ({count})"
+BTN_LABELS_CATEGORY = "{name} ({count})"
+BTN_LABELS_NUMBERS = "Номера…"
+BTN_LABELS_NEW = "Без наклеек ({count})"
+LABELS_NO_DEVICES = "Устройств пока нет — наклейки печатать не для чего. Добавьте их: /add"
+LABELS_ASK_NUMBERS = "Напишите номера через запятую, диапазоны через дефис. Например: <code>101-130, 145, 150</code>"
+LABELS_REVERSED = "«{text}» — начало диапазона больше конца; может быть, {fixed}?"
+LABELS_NOT_A_NUMBER = "«{text}» — не номер и не диапазон."
+LABELS_TOO_MANY = "«{text}» — слишком много номеров: не больше {limit} за раз."
+LABELS_MISSING = "Нет устройств с номерами: {numbers}."
+LABELS_VALID = "Годятся: {numbers} — {devices}."
+LABELS_RETYPE = "Напишите номера ещё раз или нажмите «Отмена»."
+LABELS_FIX_OR_GO = "Можно продолжить с ними или написать номера заново."
+BTN_LABELS_CONTINUE = "Продолжить: {devices}"
+LABELS_NOTHING = "Нет устройств для наклеек: {what}."
+LABELS_WHAT_ALL = "все устройства"
+LABELS_WHAT_CATEGORY = "категория «{name}»"
+LABELS_WHAT_NUMBERS = "номера {numbers}"
+LABELS_WHAT_NEW = "устройства без наклеек"
+LABELS_ASK_LAYOUT = "Наклейки: {what} — {devices}. На какой бумаге печатать?"
+BTN_LAYOUT_A4X24 = "A4, 3 × 8 (70 × 37 мм)"
+BTN_LAYOUT_A4X40 = "A4, 4 × 10 (52,5 × 29,7 мм)"
+BTN_LAYOUT_THERMAL = "Термопринтер 58 × 40 мм"
+LABELS_PROGRESS = "Готовлю наклейки: {done} из {total}…"
+LABELS_DONE = "Готово: {labels}."
+LABELS_CAPTION = "Наклейки: {labels}, {layout}. Печатайте в масштабе 100% (без «подогнать по размеру»)."
+LABELS_CAPTION_PART = "Наклейки, часть {part} из {parts}: {labels}, {layout}."
+LABELS_NO_USERNAME = "Не удалось узнать у Telegram имя бота для ссылок в QR-кодах. Попробуйте через минуту."
+LABELS_SEND_FAILED = "Не удалось отправить файл с наклейками. Попробуйте ещё раз чуть позже."
+LABELS_TOO_BIG = "Файл с наклейками вышел больше {limit} МБ — выберите меньше устройств за раз."
+
+EXPORT_CHOOSE = "Выгрузка: устройства и история выдач. В каком формате?"
+BTN_EXPORT_XLSX = "Excel (XLSX)"
+BTN_EXPORT_CSV = "CSV"
+EXPORT_ASK_PERIOD = "История выдач за какой срок?"
+BTN_PERIOD_DAYS = "{days}"
+BTN_PERIOD_ALL = "За всё время"
+BTN_PERIOD_NONE = "Только устройства"
+EXPORT_CAPTION = "Устройства: {devices}; выдачи {period}: {loans}. Лист «Устройства» можно загрузить обратно как импорт."
+EXPORT_CAPTION_DEVICES = "Устройства: {devices}. Файл можно загрузить обратно как импорт."
+EXPORT_CAPTION_LOANS = "Выдачи {period}: {loans}."
+EXPORT_PERIOD_DAYS = "за {days} (с {start})"
+EXPORT_PERIOD_ALL = "за всё время"
+EXPORT_SEND_FAILED = "Не удалось отправить файл. Попробуйте ещё раз чуть позже."
+EXPORT_TOO_BIG = "Файл вышел больше {limit} МБ — выберите срок истории короче."
+
+
+def labels_count(n: int) -> str:
+    """'3 наклейки'."""
+    return f"{n} {plural(n, 'наклейка', 'наклейки', 'наклеек')}"
+
+
+def loans_count(n: int) -> str:
+    """'3 выдачи'."""
+    return f"{n} {plural(n, 'выдача', 'выдачи', 'выдач')}"
