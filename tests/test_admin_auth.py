@@ -12,7 +12,7 @@ from models import MODELS, DialogState, QueueEntry
 
 ADMIN_PREFIXES = {"add", "imp", "edit", "edf", "edv", "hist", "del", "delo", "asg", "asgp",
                   "asgs", "una", "unao", "usr", "usq", "ush", "use", "usc", "usx", "usd",
-                  "usdo"}
+                  "usdo", "lbl", "axp"}
 
 
 @pytest.fixture
@@ -53,7 +53,8 @@ def reply_to_press(harness, data: str) -> list[tuple[str, dict]]:
 
 
 @pytest.mark.parametrize("command", ["/add", "/edit", "/edit 49", "/users", "/users ivan",
-                                     "/users ivan@company.ru", "/add@devtrack_test_bot"])
+                                     "/users ivan@company.ru", "/add@devtrack_test_bot",
+                                     "/labels", "/export"])
 def test_admin_commands_look_like_a_failed_search(harness, world, command):
     before = snapshot()
     reply = reply_to_message(harness, command)
@@ -82,6 +83,7 @@ def forged(world: dict) -> list[str]:
         f"una:{held}", f"unao:{held}:{loan}",
         f"usr:{other}", "usq:1:ivan", f"ush:{other}:1", f"use:{other}", f"usc:{other}",
         f"usx:{other}", f"usd:{other}", f"usdo:{other}",
+        "lbl:all", "lbl:go:a4x24", "axp:f:xlsx", "axp:go:csv:all",
     ]
 
 

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import openpyxl
 import peewee as pw
 import pytest
-from conftest import ADMIN_ID, DEV_ID, USER_ID
+from conftest import ADMIN_ID, DEV_ID, LATEST_MIGRATION, USER_ID
 
 from bot import setup_commands
 from handlers import devtools as dev_handlers
@@ -175,7 +175,7 @@ def test_dump_button_sends_a_zip_of_every_table(harness, sender, fleet):
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         manifest = json.loads(archive.read("manifest.json"))
     assert manifest["tables"] == before
-    assert manifest["schema_version"] == "001_initial"
+    assert manifest["schema_version"] == LATEST_MIGRATION
     assert "python -m jobs.restore" in sender.of("sendDocument")[0].params["caption"]
 
 
@@ -413,7 +413,7 @@ def test_wipe_with_the_right_code(backend, harness, sender, config, fleet):
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert json.loads(archive.read("manifest.json"))["tables"]["device"] == before["device"]
     assert sender.last(DEV_ID).text == texts.DEV_WIPE_DONE.format(
-        version="001_initial", categories=len(config.categories))
+        version=LATEST_MIGRATION, categories=len(config.categories))
     after = counts()
     assert after == {**{name: 0 for name in after}, "category": len(config.categories),
                      "auditlog": 1}

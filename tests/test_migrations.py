@@ -9,6 +9,7 @@ from pathlib import Path
 
 import peewee as pw
 import pytest
+from conftest import LATEST_MIGRATION
 
 from models import MODELS, PARTIAL_INDEXES, Category, Device, Loan, Person, utcnow
 from schema import apply_migrations, model_drift, schema_version
@@ -17,7 +18,7 @@ from schema import apply_migrations, model_drift, schema_version
 def test_migrations_create_every_table(backend, database):
     tables = set(database.get_tables())
     assert {m._meta.table_name for m in MODELS} <= tables
-    assert schema_version(database) == "001_initial"
+    assert schema_version(database) == LATEST_MIGRATION
     assert apply_migrations(database) == []  # nothing pending after the first run
 
 
@@ -65,8 +66,8 @@ def test_schema_cli_upgrade_status_and_guarded_rollback(tmp_path):
     assert "applied  001_initial" in run_schema(tmp_path, "status").stdout
     refused = run_schema(tmp_path, "rollback")
     assert refused.returncode == 2 and "--yes" in refused.stderr
-    assert "applied  001_initial" in run_schema(tmp_path, "status").stdout
+    assert f"applied  {LATEST_MIGRATION}" in run_schema(tmp_path, "status").stdout
     done = run_schema(tmp_path, "rollback", "--yes")
-    assert done.returncode == 0 and "rolled back: 001_initial" in done.stdout
-    assert "pending  001_initial" in run_schema(tmp_path, "status").stdout
-    assert "applied: 001_initial" in run_schema(tmp_path, "upgrade").stdout
+    assert done.returncode == 0 and f"rolled back: {LATEST_MIGRATION}" in done.stdout
+    assert f"pending  {LATEST_MIGRATION}" in run_schema(tmp_path, "status").stdout
+    assert f"applied: {LATEST_MIGRATION}" in run_schema(tmp_path, "upgrade").stdout
