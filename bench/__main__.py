@@ -13,7 +13,7 @@ from bench.common import Result, backends, table
 logger = logging.getLogger(__name__)
 
 # Each section module exposes run(backend: str, small: bool) -> list[Result].
-SECTIONS = ["bench.handlers", "bench.importing", "bench.reminders"]
+SECTIONS = ["bench.handlers", "bench.importing", "bench.reminders", "bench.labels"]
 
 
 def main(argv: list[str] | None = None) -> int:

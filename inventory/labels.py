@@ -93,7 +93,7 @@ class Layout:
 # tile A4 exactly) and a 58 mm thermal roll with 40 mm labels.
 LAYOUTS: dict[str, Layout] = {
     layout.key: layout for layout in (
-        Layout("a4x24", 210, 297, 3, 8, 70, 37, 0, 0.5, 3, 22, 9, 7, 2),
+        Layout("a4x24", 210, 297, 3, 8, 70, 37, 0, 0.5, 3, 22, 9, 7, 3),
         Layout("a4x40", 210, 297, 4, 10, 52.5, 29.7, 0, 0, 2, 16, 7, 6, 2),
         Layout("thermal", 58, 40, 1, 1, 58, 40, 0, 0, 2, 20, 8, 6.5, 3),
     )
