@@ -102,6 +102,18 @@ def selection(data: dict[str, Any]) -> list[tuple[int, Label]]:
     raise KeyError(kind)
 
 
+def selection_size(data: dict[str, Any]) -> int:
+    """How many devices a stored selection means now (a COUNT, not the rows)."""
+    kind = data.get("kind")
+    if kind == ALL:
+        return label_select.count(None)
+    if kind == CATEGORY:
+        return label_select.count(label_select.category_condition(int(data["category"])))
+    if kind == NEW:
+        return label_select.unlabelled_count()
+    return len(selection(data))  # typed numbers: already bounded by MAX_NUMBERS
+
+
 def describe(data: dict[str, Any]) -> str:
     """What a selection is, in words."""
     kind = data.get("kind")
@@ -117,7 +129,7 @@ def describe(data: dict[str, Any]) -> str:
 
 def ask_layout(ctx: Ctx, **data: Any) -> None:
     """Remember the selection and ask for the label stock."""
-    count = len(selection(data))
+    count = selection_size(data)
     if not count:
         ctx.dialog.clear()
         ctx.show(texts.LABELS_NOTHING.format(what=describe(data)))

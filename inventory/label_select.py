@@ -100,6 +100,12 @@ def spans(numbers: Iterable[int]) -> list[tuple[int, int]]:
     return result
 
 
+def count(condition: pw.Expression | None) -> int:
+    """How many devices match condition (one COUNT query)."""
+    query = Device.select()
+    return (query.where(condition) if condition is not None else query).count()
+
+
 def _labels(condition: pw.Expression | None) -> list[tuple[int, Label]]:
     """(device id, label) of the devices matching condition, by number, in one query."""
     query = (Device.select(Device.id, Device.number, Device.name, Category.name)
@@ -115,14 +121,22 @@ def select_all() -> list[tuple[int, Label]]:
     return _labels(None)
 
 
+def category_condition(category_id: int) -> pw.Expression:
+    """Devices of one category."""
+    return Device.category == category_id
+
+
 def select_category(category_id: int) -> list[tuple[int, Label]]:
     """Devices of one category."""
-    return _labels(Device.category == category_id)
+    return _labels(category_condition(category_id))
+
+
+UNLABELLED = Device.labelled_at.is_null()  # no label printed yet (added since the last print)
 
 
 def select_unlabelled() -> list[tuple[int, Label]]:
     """Devices no label was printed for yet (added since labels were last printed)."""
-    return _labels(Device.labelled_at.is_null())
+    return _labels(UNLABELLED)
 
 
 def select_numbers(numbers: list[int]) -> list[tuple[int, Label]]:
@@ -153,7 +167,7 @@ def categories() -> list[CategoryChoice]:
 
 def unlabelled_count() -> int:
     """How many devices have never had a label printed."""
-    return Device.select().where(Device.labelled_at.is_null()).count()
+    return count(UNLABELLED)
 
 
 def mark_labelled(device_ids: list[int], *, actor: Person | None, now: datetime,
