@@ -150,6 +150,9 @@ def ask_numbers(ctx: Ctx) -> None:
 
 def on_numbers_text(ctx: Ctx, message: types.Message) -> None:
     """Typed numbers: go on, or say what is wrong and offer the valid part."""
+    if not (message.text or "").strip():  # a photo, a sticker, a file
+        ctx.send(texts.LABELS_ASK_NUMBERS, keyboards.cancel_keyboard())
+        return
     choice = label_select.choose_numbers(message.text or "")
     valid = label_select.spans(choice.numbers)
     if valid and not choice.problems and not choice.missing:
@@ -159,8 +162,8 @@ def on_numbers_text(ctx: Ctx, message: types.Message) -> None:
     if choice.missing:
         lines.append(texts.LABELS_MISSING.format(
             numbers=span_text(label_select.spans(choice.missing))))
-    if not lines:  # nothing typed at all
-        lines.append(texts.LABELS_NOT_A_NUMBER.format(text=texts.e((message.text or "")[:40])))
+    if not lines:  # only separators
+        lines.append(texts.LABELS_NOT_A_NUMBER.format(text=texts.e(message.text.strip()[:40])))
     if not valid:
         ctx.dialog.set(NUMBERS)
         lines.append(texts.LABELS_RETYPE)

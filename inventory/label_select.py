@@ -26,7 +26,8 @@ MAX_NUMBER = 2_147_483_647
 UPDATE_CHUNK = 500  # ids per UPDATE: SQLite's parameter limit is far above, and rows stay few
 _DASHES = re.compile(r"\s*[-–—]\s*")
 _SEPARATORS = re.compile(r"[\s,;]+")
-_RANGE = re.compile(r"(\d+)-(\d+)")
+_RANGE = re.compile(r"([0-9]+)-([0-9]+)")  # ASCII digits only: int() refuses «²»
+_NUMBER = re.compile(r"[0-9]+")
 
 REVERSED, NOT_A_NUMBER, TOO_MANY = "reversed", "not_a_number", "too_many"
 
@@ -62,12 +63,15 @@ def parse_numbers(text: str) -> tuple[list[int], list[Problem]]:
             if low > high:
                 problems.append(Problem(REVERSED, token))
                 continue
-        elif token.isdigit():
+        elif _NUMBER.fullmatch(token):
             low = high = int(token)
         else:
             problems.append(Problem(NOT_A_NUMBER, token))
             continue
-        if high > MAX_NUMBER or len(numbers) + (high - low + 1) > MAX_NUMBERS:
+        if high > MAX_NUMBER:  # no sticker number is that long
+            problems.append(Problem(NOT_A_NUMBER, token))
+            continue
+        if len(numbers) + (high - low + 1) > MAX_NUMBERS:
             problems.append(Problem(TOO_MANY, token))
             continue
         numbers.update(range(low, high + 1))

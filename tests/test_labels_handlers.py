@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pypdfium2 as pdfium
 import pytest
-from conftest import ADMIN_ID, USER_ID
+from conftest import ADMIN_ID, USER_ID, message_update
 
 from handlers import labels as labels_handler
 from handlers import texts
@@ -285,3 +285,31 @@ def test_the_admin_menu_and_help_list_the_new_commands(harness, world):
     assert admin_menu and '"labels"' in admin_menu[0].params["commands"]
     assert '"export"' in admin_menu[0].params["commands"]
     assert "/labels" in harness.send(ADMIN_ID, "/help").last(ADMIN_ID).text
+
+
+@pytest.mark.parametrize(("text", "numbers", "problems"), [
+    ("101-103, 145 150;151", [101, 102, 103, 145, 150, 151], []),
+    ("101 – 103", [101, 102, 103], []),  # an en dash with spaces
+    ("5,5, 4-6", [4, 5, 6], []),
+    ("130-101", [], [("reversed", "130-101")]),
+    ("abc, 7", [7], [("not_a_number", "abc")]),
+    ("², ١٢, -5, 3-", [], [("not_a_number", t) for t in ("²", "١٢", "-5", "3-")]),
+    ("99999999999", [], [("not_a_number", "99999999999")]),
+    ("1-30000", [], [("too_many", "1-30000")]),
+    (" , ; ", [], []),
+])
+def test_parse_numbers(text, numbers, problems):
+    parsed, found = label_select.parse_numbers(text)
+    assert parsed == numbers
+    assert [(p.kind, p.text) for p in found] == problems
+
+
+def test_a_photo_instead_of_numbers_asks_again(harness, world):
+    harness.send(ADMIN_ID, "/labels")
+    harness.press(ADMIN_ID, "lbl:num")
+    harness.update(message_update(ADMIN_ID, None, photo=[
+        {"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}]))
+    assert harness.sender.last(ADMIN_ID).text == texts.LABELS_ASK_NUMBERS
+    harness.send(ADMIN_ID, " , ")
+    assert harness.sender.last(ADMIN_ID).text == "\n".join([
+        texts.LABELS_NOT_A_NUMBER.format(text=","), texts.LABELS_RETYPE])
