@@ -15,6 +15,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing import get_context
@@ -236,19 +237,25 @@ def _chunk_paths(bot_username: str, numbers: list[int]) -> list[tuple[int, str]]
 
 def qr_paths(numbers: Sequence[int], bot_username: str) -> Iterator[tuple[int, str]]:
     """QR paths in order; large jobs are encoded by worker processes, a few chunks ahead."""
-    if len(numbers) < PARALLEL_FROM or WORKERS < 2:
-        yield from _chunk_paths(bot_username, list(numbers))
-        return
-    chunks = [list(numbers[i:i + CHUNK]) for i in range(0, len(numbers), CHUNK)]
-    # spawn, not fork: the bot has threads (and open connections) a fork would copy mid-state
-    with ProcessPoolExecutor(WORKERS, mp_context=get_context("spawn")) as pool:
-        pending: deque[Future[list[tuple[int, str]]]] = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(_chunk_paths, bot_username, chunk))
-            if len(pending) > 2 * WORKERS:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+    done = 0
+    if len(numbers) >= PARALLEL_FROM and WORKERS > 1:
+        chunks = [list(numbers[i:i + CHUNK]) for i in range(0, len(numbers), CHUNK)]
+        try:
+            # spawn, not fork: the bot has threads (and connections) a fork would copy mid-use
+            with ProcessPoolExecutor(WORKERS, mp_context=get_context("spawn")) as pool:
+                pending: deque[Future[list[tuple[int, str]]]] = deque()
+                for chunk in chunks:
+                    pending.append(pool.submit(_chunk_paths, bot_username, chunk))
+                    while len(pending) > 2 * WORKERS or (chunk is chunks[-1] and pending):
+                        for path in pending.popleft().result():
+                            yield path
+                            done += 1
+            return
+        except (OSError, BrokenProcessPool) as exc:
+            # No processes allowed here, or a worker died: finish in this process.
+            logger.warning("QR workers failed (%s); encoding the rest in-process", exc)
+    for number in numbers[done:]:
+        yield qr_path(deep_link(bot_username, number))
 
 
 def render(labels: Sequence[Label], layout: Layout, bot_username: str,

@@ -146,6 +146,19 @@ def test_a_big_job_is_encoded_in_worker_processes_in_order(monkeypatch):
     assert paths == [labels.qr_path(labels.deep_link(BOT, n)) for n in numbers]
 
 
+def test_without_worker_processes_the_job_is_encoded_in_process(monkeypatch):
+    class NoProcesses:
+        def __init__(self, *args, **kwargs):
+            raise OSError("processes are not allowed here")
+
+    monkeypatch.setattr(labels, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(labels, "WORKERS", 2)
+    monkeypatch.setattr(labels, "ProcessPoolExecutor", NoProcesses)
+    numbers = list(range(500, 520))
+    assert list(labels.qr_paths(numbers, BOT)) == [
+        labels.qr_path(labels.deep_link(BOT, n)) for n in numbers]
+
+
 def test_progress_is_reported_while_rendering(monkeypatch):
     monkeypatch.setattr(labels, "PROGRESS_EVERY", 10)
     seen: list[tuple[int, int]] = []
