@@ -214,9 +214,7 @@ def test_large_job_shows_progress_and_splits_files(harness, world, monkeypatch):
     assert texts.LABELS_PROGRESS.format(done=60, total=67) in texts_sent  # second file: 40 + 20
     assert texts_sent[-1] == texts.LABELS_DONE.format(labels=texts.labels_count(67))
     edits = harness.sender.of("editMessageText", ADMIN_ID)
-    assert {c.params["message_id"] for c in edits} == {
-        harness.sender.of("sendMessage", ADMIN_ID)[0].params.get("message_id")
-        or edits[0].params["message_id"]}
+    assert len(edits) >= 3 and len({c.params["message_id"] for c in edits}) == 1  # one message
     docs = documents(harness.sender)
     assert [len(label_numbers(pdf)) for _, pdf in docs] == [40, 27]
     captions = [c.params["caption"] for c in harness.sender.of("sendDocument")]
