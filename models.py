@@ -69,6 +69,8 @@ class Device(BaseModel):
     comment = pw.TextField(default="")
     # Lower-cased, «ё»→«е» copy of name + serial: one portable LIKE serves search on both databases.
     search_text = pw.TextField(default="", index=True)
+    # When a QR label was last printed for it (/labels); NULL: «Без наклеек» offers it.
+    labelled_at = pw.DateTimeField(null=True)
 
 
 class Person(BaseModel):

@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 # Each section module exposes run(backend: str, small: bool) -> list[Result].
 SECTIONS = ["bench.handlers", "bench.importing", "bench.reminders", "bench.legacy",
-            "bench.burst"]
+            "bench.burst", "bench.labels"]
 
 
 def main(argv: list[str] | None = None) -> int:

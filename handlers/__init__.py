@@ -15,8 +15,10 @@ from handlers import (
     callbacks,
     common,
     devtools,
+    export_admin,
     fallback,
     handover,
+    labels,
     lending,
     queue,
     registration,
@@ -45,6 +47,8 @@ MODULES = [
     admin_edit,  # /edit, card «Изменить»: fields, history, delete
     admin_assign,  # assign to / take off a person
     admin_users,  # /users
+    labels,  # /labels: QR label PDFs
+    export_admin,  # /export: devices and loan history as XLSX/CSV
 
     reminders,  # «Продлить на неделю» from the daily reminder (its «Вернуть» is lending's)
     callbacks,  # every button press, routed by its prefix through bot.routes

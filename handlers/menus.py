@@ -33,7 +33,9 @@ def commands_for(*, admin: bool, developer: bool) -> list[types.BotCommand]:
     if admin:
         commands += [types.BotCommand("add", texts.CMD_ADD),
                      types.BotCommand("edit", texts.CMD_EDIT),
-                     types.BotCommand("users", texts.CMD_USERS)]
+                     types.BotCommand("users", texts.CMD_USERS),
+                     types.BotCommand("labels", texts.CMD_LABELS),
+                     types.BotCommand("export", texts.CMD_EXPORT)]
     if developer:
         commands.append(types.BotCommand("dev", texts.CMD_DEV))
     return commands

@@ -106,6 +106,10 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 
 _TRIM_CHARS = " *:.\t"
 
+# Columns the admin export (/export) adds for people to read; the import skips them silently,
+# so an exported devices sheet goes back in unchanged.
+EXPORT_ONLY_HEADER = ("Имя держателя", "Взято", "Дней просрочки", "В очереди")
+
 
 def _header_key(text: str) -> str:
     """Header cell reduced for matching: case, ё, spaces, dashes and underscores folded."""
@@ -119,6 +123,7 @@ def _header_key(text: str) -> str:
 HEADER_ALIASES: dict[str, str] = {
     _header_key(alias): name for name, aliases in _ALIASES.items() for alias in aliases
 }
+_EXPORT_ONLY_KEYS = frozenset(_header_key(title) for title in EXPORT_ONLY_HEADER)
 
 # Russian letter frequencies (per mille) for scoring single-byte Cyrillic candidates.
 _RU_FREQ = {
@@ -542,7 +547,10 @@ def map_header(header: list[str]) -> tuple[dict[str, int], list[str], list[str]]
         title = title.strip()
         if not title:
             continue
-        name = HEADER_ALIASES.get(_header_key(title))
+        key = _header_key(title)
+        if key in _EXPORT_ONLY_KEYS:
+            continue
+        name = HEADER_ALIASES.get(key)
         if name is None:
             unknown.append(title)
         elif name in columns:

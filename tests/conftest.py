@@ -461,3 +461,9 @@ class Seed:
 def seed(conn: pw.Database, clock: Clock) -> Seed:
     """Row factories on the test database."""
     return Seed(clock)
+
+
+# The newest migration: the schema version of a freshly migrated database.
+LATEST_MIGRATION = sorted(
+    path.stem for path in (Path(__file__).resolve().parent.parent / "migrations").glob("[0-9]*.py")
+)[-1]

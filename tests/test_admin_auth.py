@@ -14,7 +14,7 @@ ADMIN_PREFIXES = {"add", "imp", "edit", "edf", "edv", "hist", "del", "delo", "as
                   "asgs", "una", "unao", "usr", "usq", "ush", "use", "usc", "usx", "usd",
                   "usdo", "ph",
                   # issue 18: access requests, admin rights, deleted people and restoring them
-                  "acc", "usa", "usn", "usdl", "usdc", "usrs"}
+                  "acc", "usa", "usn", "usdl", "usdc", "usrs", "lbl", "axp"}
 
 
 @pytest.fixture
@@ -55,7 +55,8 @@ def reply_to_press(harness, data: str) -> list[tuple[str, dict]]:
 
 
 @pytest.mark.parametrize("command", ["/add", "/edit", "/edit 49", "/users", "/users ivan",
-                                     "/users ivan@company.ru", "/add@devtrack_test_bot"])
+                                     "/users ivan@company.ru", "/add@devtrack_test_bot",
+                                     "/labels", "/export"])
 def test_admin_commands_look_like_a_failed_search(harness, world, command):
     before = snapshot()
     reply = reply_to_message(harness, command)
@@ -86,6 +87,7 @@ def forged(world: dict) -> list[str]:
         f"usx:{other}", f"usd:{other}", f"usdo:{other}",
         "acc:1:ok", f"usa:{user}", f"usn:{user}", "usdl:1", f"usdc:{other}", f"usrs:{other}",
         f"ph:{other}:1",
+        "lbl:all", "lbl:go:a4x24", "axp:f:xlsx", "axp:go:csv:all",
     ]
 
 
