@@ -5,13 +5,13 @@ from __future__ import annotations
 import pypdfium2 as pdfium
 import pytest
 from e2e import press, reply_to, running_bot
-from fakebotapi import BOT_USERNAME, FakeBotAPI
 from test_labels_pdf import cell_box, decode_cell
 
 from handlers import texts
 from inventory.devices import search_text_for
 from inventory.labels import LAYOUTS
 from models import Category, Device, Person, init_db
+from playground.botapi import BOT_USERNAME, FakeBotAPI
 from schema import apply_migrations
 
 pytestmark = pytest.mark.slow
