@@ -83,7 +83,12 @@ def ask_admins(ctx: Ctx, email: str) -> None:
 def edit_copies(ctx: Ctx, request: AccessRequest) -> None:
     """Every admin's copy of the request now says who decided (no buttons)."""
     text = request_text(request) + "\n\n" + decided_line(request)
+    # The pressed copy is edited through the button itself: an admin may answer before the
+    # newcomer's update has saved the list of copies.
+    ctx.show(text)
     for chat_id, message_id in access.notices_of(request):
+        if chat_id == ctx.chat_id:
+            continue
         try:
             ctx.bot.edit_message_text(text, chat_id, message_id, reply_markup=None)
         except (ApiException, RequestException) as exc:

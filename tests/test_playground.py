@@ -265,8 +265,8 @@ def test_the_real_bot_answers_in_the_playground(running):
     assert "11 Эвотор 7.3" in ask(running, EMPLOYEE.user_id, "/mine")
     menus = {c.params.get("scope", {}).get("chat_id") for c in running.api.calls("setMyCommands")}
     assert {ADMIN.user_id, DEVELOPER.user_id} <= menus
-    assert [c["command"] for c in running.api.commands_for(ADMIN.user_id)][-3:] == [
-        "add", "edit", "users"]
+    assert [c["command"] for c in running.api.commands_for(ADMIN.user_id)][-5:] == [
+        "add", "edit", "users", "labels", "export"]
 
 
 def test_reminder_button_runs_the_real_job(running):
@@ -362,7 +362,8 @@ def clone(tmp_path: Path) -> Path:
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
     stamp = ROOT / ".venv" / ".installed"
     # Copies are newer than the stamp; make must not reinstall the shared virtualenv.
-    for name in ("requirements.txt", "requirements-dev.txt"):
+    for name in ("requirements.txt", "requirements-dev.txt", "requirements.lock",
+                 "requirements-dev.lock"):
         os.utime(tmp_path / name, (stamp.stat().st_mtime - 10,) * 2)
     return tmp_path
 

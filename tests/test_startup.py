@@ -99,7 +99,7 @@ def test_unwritable_log_file_is_one_line(tmp_path, where):
     path = blocker / "devtrack.log" if where == "under_a_file" else tmp_path
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "BOT_TOKEN": TOKEN,
            "LOG_FILE": str(path), "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-           "TELEGRAM_API_URL": "http://127.0.0.1:9", "NO_PROXY": "*"}
+           "TELEGRAM_API_URL": "http://127.0.0.1:9", "NO_PROXY": "*", "REGISTRATION": "open"}
     result = start_bot(env, tmp_path)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
