@@ -11,8 +11,8 @@ from telebot import types
 from handlers import admin_common, browse, keyboards, texts
 from handlers.admin_common import button, nav_row
 from handlers.context import Ctx, ctx_of
-from handlers.lending import drop_buttons, due_from_choice, example_date
-from handlers.routing import ROLE_ADMIN
+from handlers.lending import DUE_CODES, drop_buttons, due_from_choice, example_date
+from handlers.routing import ROLE_ADMIN, Args, BadButton
 from inventory import admin_people, catalog, loans
 from inventory.dates import parse_future_date
 from inventory.errors import Conflict, DomainError
@@ -246,11 +246,11 @@ def skip(ctx: Ctx, step: str) -> str:
     return NEXT[step]
 
 
-def on_button(ctx: Ctx, args: list[str]) -> None:
+def on_button(ctx: Ctx, args: Args) -> None:
     """add:<step>:<action>[:arg] — the dialogue's buttons; stale ones get an alert."""
     step, action = args[0], args[1]
     if step not in STEPS:
-        raise ValueError(step)
+        raise BadButton(step)
     if ctx.dialog.state != state_of(step):
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
@@ -262,7 +262,7 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
         drop_buttons(ctx)
         ask(ctx, skip(ctx, step))
     elif action == "cat" and step == "category":
-        category = admin_common.category_by_id(int(args[2]))
+        category = admin_common.category_by_id(args.int(2))
         drop_buttons(ctx)
         if category is None:
             ask(ctx, step)
@@ -273,7 +273,7 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
         drop_buttons(ctx)
         ask(ctx, "newcat")
     elif action == "due" and step == "due":
-        due = due_from_choice(args[2], ctx.today)
+        due = due_from_choice(args.choice(2, DUE_CODES), ctx.today)
         drop_buttons(ctx)
         ctx.dialog.update(due=due.isoformat() if due else None)
         ask(ctx, "confirm")
@@ -281,7 +281,7 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
         drop_buttons(ctx)
         finish(ctx)
     else:
-        raise ValueError(action)
+        raise BadButton(action)
 
 
 def finish(ctx: Ctx) -> None:

@@ -11,8 +11,8 @@ from telebot import types
 from handlers import admin_common, affected, browse, keyboards, render, texts
 from handlers.admin_common import button, nav_row
 from handlers.context import Ctx
-from handlers.lending import drop_buttons, due_from_choice, example_date
-from handlers.routing import ROLE_ADMIN
+from handlers.lending import DUE_CODES, drop_buttons, due_from_choice, example_date
+from handlers.routing import ROLE_ADMIN, Args, BadButton
 from inventory import admin_people, catalog, loans
 from inventory.dates import parse_future_date
 from inventory.errors import (
@@ -50,9 +50,9 @@ def chosen(ctx: Ctx) -> Person:
 # --- who -------------------------------------------------------------------------------------
 
 
-def on_start(ctx: Ctx, args: list[str]) -> None:
+def on_start(ctx: Ctx, args: Args) -> None:
     """asg:<device id> — ask whom to give the device to."""
-    device = admin_common.free_device_or_alert(ctx, int(args[0]), texts.ASSIGN_ALREADY_HELD)
+    device = admin_common.free_device_or_alert(ctx, args.int(0), texts.ASSIGN_ALREADY_HELD)
     if device is None:
         return
     ctx.dialog.set(WHO, device_id=device.id)
@@ -85,18 +85,18 @@ def on_who_text(ctx: Ctx, message: types.Message) -> None:
     ctx.send(text, keyboards.rows(*rows, nav_row(None)))
 
 
-def on_pick(ctx: Ctx, args: list[str]) -> None:
+def on_pick(ctx: Ctx, args: Args) -> None:
     """asgp:<device id>:<person id | new> — the person is chosen: ask the place."""
-    device_id = int(args[0])
+    device_id = args.int(0)
     if ctx.dialog.state != WHO or ctx.dialog.data.get("device_id") != device_id:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
     if args[1] == "new":
         if not ctx.dialog.data.get("email"):
-            raise ValueError("no email to assign to")
+            raise BadButton("no email to assign to")
         ctx.dialog.update(person_id=None)
     else:
-        ctx.dialog.update(person_id=admin_people.get_person(int(args[1])).id, email="")
+        ctx.dialog.update(person_id=admin_people.get_person(args.int(1)).id, email="")
     drop_buttons(ctx)
     ask_place(ctx)
 
@@ -142,9 +142,9 @@ def on_due_text(ctx: Ctx, message: types.Message) -> None:
     finish(ctx, due)
 
 
-def on_step_button(ctx: Ctx, args: list[str]) -> None:
+def on_step_button(ctx: Ctx, args: Args) -> None:
     """asgs:<device id>:<step>:<action>[:arg] — skip the place, pick a date, go back."""
-    device_id, step, action = int(args[0]), args[1], args[2]
+    device_id, step, action = args.int(0), args[1], args[2]
     if ctx.dialog.state != STEP_STATES[step] or ctx.dialog.data.get("device_id") != device_id:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
@@ -161,11 +161,11 @@ def on_step_button(ctx: Ctx, args: list[str]) -> None:
         ctx.dialog.update(place="")
         ask_due(ctx)
     elif action == "pick" and step == "due":
-        due = due_from_choice(args[3], ctx.today)
+        due = due_from_choice(args.choice(3, DUE_CODES), ctx.today)
         drop_buttons(ctx)
         finish(ctx, due)
     else:
-        raise ValueError(action)
+        raise BadButton(action)
 
 
 def finish(ctx: Ctx, due: date | None) -> None:
@@ -204,9 +204,9 @@ def finish(ctx: Ctx, due: date | None) -> None:
 # --- unassign --------------------------------------------------------------------------------
 
 
-def on_unassign(ctx: Ctx, args: list[str]) -> None:
+def on_unassign(ctx: Ctx, args: Args) -> None:
     """una:<device id> — ask to confirm taking the device off its holder."""
-    device = catalog.get_device(int(args[0]))
+    device = catalog.get_device(args.int(0))
     loan = loans.open_loan(device.id)
     if loan is None:
         raise AlreadyReturned(device_id=device.id)
@@ -215,9 +215,9 @@ def on_unassign(ctx: Ctx, args: list[str]) -> None:
                                         f"edit:{device.id}"))
 
 
-def on_unassign_confirmed(ctx: Ctx, args: list[str]) -> None:
+def on_unassign_confirmed(ctx: Ctx, args: Args) -> None:
     """unao:<device id>:<loan id> — close that loan (not a newer one) and tell the holder."""
-    device_id, loan_id = int(args[0]), int(args[1])
+    device_id, loan_id = args.int(0), args.int(1)
     current = loans.open_loan(device_id)
     if current is None or current.id != loan_id:
         if not Device.select().where(Device.id == device_id).exists():

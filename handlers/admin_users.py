@@ -11,7 +11,7 @@ from handlers import admin_common, affected, keyboards, menus, render, texts
 from handlers.admin_common import button, nav_row
 from handlers.admin_edit import history_keyboard, history_line
 from handlers.context import Ctx, ctx_of, local_date
-from handlers.routing import ROLE_ADMIN, pack
+from handlers.routing import ROLE_ADMIN, Args, pack
 from inventory import access, admin_people
 from inventory.errors import Conflict, DomainError, InvalidValue, NotAllowed, NotFound
 from inventory.history import history
@@ -114,9 +114,9 @@ def on_query_text(ctx: Ctx, message: types.Message) -> None:
     show_results(ctx, query, 1)
 
 
-def on_results_page(ctx: Ctx, args: list[str]) -> None:
+def on_results_page(ctx: Ctx, args: Args) -> None:
     """usq:<page>:<query>."""
-    show_results(ctx, ":".join(args[1:]), int(args[0]))
+    show_results(ctx, ":".join(args[1:]), args.int(0))
 
 
 # --- the person card -------------------------------------------------------------------------
@@ -192,21 +192,21 @@ def send_person(ctx: Ctx, person_id: int, *, edit: bool = False, prefix: str = "
     (ctx.show if edit else ctx.send)(text, markup)
 
 
-def on_person(ctx: Ctx, args: list[str]) -> None:
+def on_person(ctx: Ctx, args: Args) -> None:
     """usr:<person id> — open a person card."""
     if ctx.dialog.state == QUERY:
         # The search is done: what is typed next is a device search again.
         ctx.dialog.clear()
-    if person_or_alert(ctx, int(args[0])) is not None:
-        send_person(ctx, int(args[0]), edit=True)
+    if person_or_alert(ctx, args.int(0)) is not None:
+        send_person(ctx, args.int(0), edit=True)
 
 
-def on_history(ctx: Ctx, args: list[str]) -> None:
+def on_history(ctx: Ctx, args: Args) -> None:
     """ush:<person id>:<page> — every loan of the person, newest first."""
-    person = person_or_alert(ctx, int(args[0]))
+    person = person_or_alert(ctx, args.int(0))
     if person is None:
         return
-    asked = int(args[1]) if len(args) > 1 else 1
+    asked = args.int(1) if len(args) > 1 else 1
     page = history(asked, person_id=person.id)
     if asked != page.page:
         ctx.answer(texts.PAGE_GONE, alert=True)
@@ -220,9 +220,9 @@ def on_history(ctx: Ctx, args: list[str]) -> None:
 # --- email and comment -----------------------------------------------------------------------
 
 
-def on_email(ctx: Ctx, args: list[str]) -> None:
+def on_email(ctx: Ctx, args: Args) -> None:
     """use:<person id> — ask for the new email."""
-    person = person_or_alert(ctx, int(args[0]))
+    person = person_or_alert(ctx, args.int(0))
     if person is None:
         return
     ctx.dialog.set(EMAIL, person_id=person.id)
@@ -257,9 +257,9 @@ def on_email_text(ctx: Ctx, message: types.Message) -> None:
         email=texts.e(person.email)))
 
 
-def on_comment(ctx: Ctx, args: list[str]) -> None:
+def on_comment(ctx: Ctx, args: Args) -> None:
     """usc:<person id> — ask for the comment."""
-    person = person_or_alert(ctx, int(args[0]))
+    person = person_or_alert(ctx, args.int(0))
     if person is None:
         return
     ctx.dialog.set(COMMENT, person_id=person.id)
@@ -291,9 +291,9 @@ def on_comment_text(ctx: Ctx, message: types.Message) -> None:
     send_person(ctx, person_id, prefix=texts.USER_COMMENT_SAVED)
 
 
-def on_clear_comment(ctx: Ctx, args: list[str]) -> None:
+def on_clear_comment(ctx: Ctx, args: Args) -> None:
     """usx:<person id> — remove the comment."""
-    person = person_or_alert(ctx, int(args[0]))
+    person = person_or_alert(ctx, args.int(0))
     if person is None:
         return
     admin_people.set_comment(person.id, "", actor=ctx.person, now=ctx.now)
@@ -324,9 +324,9 @@ def bootstrap_refused(ctx: Ctx, person: Person) -> bool:
     return True
 
 
-def on_delete(ctx: Ctx, args: list[str]) -> None:
+def on_delete(ctx: Ctx, args: Args) -> None:
     """usd:<person id> — refuse while they hold devices, otherwise ask to confirm."""
-    person = person_or_alert(ctx, int(args[0]))
+    person = person_or_alert(ctx, args.int(0))
     if person is None or bootstrap_refused(ctx, person):
         return
     card = admin_people.person_card(person.id)
@@ -343,9 +343,9 @@ def on_delete(ctx: Ctx, args: list[str]) -> None:
                                         f"usr:{person.id}"))
 
 
-def on_delete_confirmed(ctx: Ctx, args: list[str]) -> None:
+def on_delete_confirmed(ctx: Ctx, args: Args) -> None:
     """usdo:<person id> — soft-delete: history stays, queue entries go."""
-    person = person_or_alert(ctx, int(args[0]))
+    person = person_or_alert(ctx, args.int(0))
     if person is None or bootstrap_refused(ctx, person):
         return
     try:
@@ -387,22 +387,22 @@ def on_set_admin(ctx: Ctx, person_id: int, granted: bool) -> None:
     send_person(ctx, person.id, edit=True, prefix=done.format(name=label(person)))
 
 
-def on_grant(ctx: Ctx, args: list[str]) -> None:
+def on_grant(ctx: Ctx, args: Args) -> None:
     """usa:<person id> — make a registered person an admin."""
-    on_set_admin(ctx, int(args[0]), True)
+    on_set_admin(ctx, args.int(0), True)
 
 
-def on_revoke(ctx: Ctx, args: list[str]) -> None:
+def on_revoke(ctx: Ctx, args: Args) -> None:
     """usn:<person id> — take admin rights away (never from ADMIN_IDS)."""
-    on_set_admin(ctx, int(args[0]), False)
+    on_set_admin(ctx, args.int(0), False)
 
 
 # --- deleted people --------------------------------------------------------------------------
 
 
-def on_deleted_list(ctx: Ctx, args: list[str]) -> None:
+def on_deleted_list(ctx: Ctx, args: Args) -> None:
     """usdl:<page> — people an admin deleted, to open and restore."""
-    found, page, pages, total = access.deleted_people(int(args[0]))
+    found, page, pages, total = access.deleted_people(args.int(0))
     if not found:
         ctx.show(texts.USERS_DELETED_NONE)
         return
@@ -418,10 +418,10 @@ def on_deleted_list(ctx: Ctx, args: list[str]) -> None:
     ctx.show(texts.USERS_DELETED_TITLE.format(total=total), keyboards.rows(*rows, nav))
 
 
-def on_deleted_card(ctx: Ctx, args: list[str]) -> None:
+def on_deleted_card(ctx: Ctx, args: Args) -> None:
     """usdc:<person id> — a deleted person and «Восстановить»."""
     try:
-        person = access.deleted_person(int(args[0]))
+        person = access.deleted_person(args.int(0))
     except NotFound:
         ctx.answer(texts.USER_GONE, alert=True)
         return
@@ -434,10 +434,10 @@ def on_deleted_card(ctx: Ctx, args: list[str]) -> None:
                        [button(texts.BTN_BACK, "usdl", 1)]))
 
 
-def on_restore(ctx: Ctx, args: list[str]) -> None:
+def on_restore(ctx: Ctx, args: Args) -> None:
     """usrs:<person id> — let a deleted person back in; they are told."""
     try:
-        person = access.restore(int(args[0]), actor=ctx.person, now=ctx.now)
+        person = access.restore(args.int(0), actor=ctx.person, now=ctx.now)
     except NotFound:
         ctx.answer(texts.USER_GONE, alert=True)
         return

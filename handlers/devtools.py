@@ -20,7 +20,7 @@ from telebot.apihelper import ApiException
 from handlers import affected, keyboards, legacy_report, texts
 from handlers.context import Ctx, ctx_of, local_time
 from handlers.keyboards import button
-from handlers.routing import ROLE_DEVELOPER
+from handlers.routing import ROLE_DEVELOPER, Args, BadButton
 from inventory import backup, devtools, export, legacy_apply, legacy_read
 from inventory.numbers import ascii_digits
 from models import db
@@ -417,21 +417,21 @@ def on_stray_code(message: types.Message) -> None:
 # --- buttons ---------------------------------------------------------------------------------
 
 
-def on_button(ctx: Ctx, args: list[str]) -> None:
+def on_button(ctx: Ctx, args: Args) -> None:
     """dev:<action>:<args> — every developer button."""
     action, rest = args[0], args[1:]
     if action == "menu":
         show_menu(ctx)
     elif action == "log":
-        count = int(rest[0])
+        count = rest.int(0)
         if not 1 <= count <= MAX_LOG_LINES:
-            raise ValueError("log line count out of range")
+            raise BadButton("log line count out of range")
         send_log_tail(ctx, count)
     elif action == "logfile":
         send_log_file(ctx)
     elif action == "export":
         if rest[0] not in ("csv", "xlsx"):
-            raise ValueError("unknown export format")
+            raise BadButton("unknown export format")
         send_export(ctx, rest[0])
     elif action == "dump":
         send_dump(ctx)
@@ -440,11 +440,11 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
     elif action == PURGE and not rest:
         show_purge_scopes(ctx)
     elif action == PURGE:
-        ask_purge(ctx, rest[0] if rest[0] == "all" else str(int(rest[0])))
+        ask_purge(ctx, rest[0] if rest[0] == "all" else str(rest.int(0)))
     elif action == WIPE:
         ask_wipe(ctx)
     else:
-        raise KeyError(action)
+        raise BadButton(action)
 
 
 def register(bot: DevtrackBot) -> None:

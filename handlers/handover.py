@@ -12,6 +12,7 @@ from handlers.context import Ctx
 from handlers.keyboards import button
 from handlers.lending import drop_buttons, in_state, require_holder
 from handlers.notifier import Delivery
+from handlers.routing import Args
 from inventory import handover, queue
 from inventory.devices import DeviceRow
 from inventory.errors import (
@@ -91,9 +92,9 @@ def already_pending(ctx: Ctx, device: Device, offer: Handover | None) -> None:
         keyboards.rows([button(texts.BTN_HANDOVER_CANCEL, "hoc", offer.id)]))
 
 
-def on_start(ctx: Ctx, args: list[str]) -> None:
+def on_start(ctx: Ctx, args: Args) -> None:
     """ho:<device id> — «Передать коллеге»: ask for the colleague."""
-    device_id = int(args[0])
+    device_id = args.int(0)
     require_holder(ctx, device_id)
     device = Device.get_by_id(device_id)
     offer = handover.pending(device_id)
@@ -131,9 +132,9 @@ def on_colleague_text(ctx: Ctx, message: types.Message) -> None:
                  keyboards.rows(*choices, [button(texts.BTN_CANCEL, "dlg", "cancel")]))
 
 
-def on_pick(ctx: Ctx, args: list[str]) -> None:
+def on_pick(ctx: Ctx, args: Args) -> None:
     """hop:<device id>:<person id> — one of several matching colleagues."""
-    device_id, person_id = int(args[0]), int(args[1])
+    device_id, person_id = args.int(0), args.int(1)
     if not in_state(ctx, HANDOVER_WHO):
         return
     if int(ctx.dialog.data.get("device_id", 0)) != device_id:
@@ -175,10 +176,10 @@ def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
         **title(device), person=render.person_name(colleague)))
 
 
-def on_cancel(ctx: Ctx, args: list[str]) -> None:
+def on_cancel(ctx: Ctx, args: Args) -> None:
     """hoc:<handover id> — the holder withdraws the offer; the colleague is told."""
     try:
-        offer = handover.cancel(int(args[0]), ctx.person, ctx.now)
+        offer = handover.cancel(args.int(0), ctx.person, ctx.now)
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
@@ -191,10 +192,10 @@ def on_cancel(ctx: Ctx, args: list[str]) -> None:
 # --- the colleague ---------------------------------------------------------------------------
 
 
-def on_accept(ctx: Ctx, args: list[str]) -> None:
+def on_accept(ctx: Ctx, args: Args) -> None:
     """hoa:<handover id> — the colleague takes the device over; both are told."""
     try:
-        done = handover.accept(int(args[0]), ctx.person, ctx.now)
+        done = handover.accept(args.int(0), ctx.person, ctx.now)
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
@@ -205,10 +206,10 @@ def on_accept(ctx: Ctx, args: list[str]) -> None:
         **title(done.device), due=due_text(done.new_loan)))
 
 
-def on_decline(ctx: Ctx, args: list[str]) -> None:
+def on_decline(ctx: Ctx, args: Args) -> None:
     """hod:<handover id> — the colleague declines; the holder is told."""
     try:
-        offer = handover.decline(int(args[0]), ctx.person, ctx.now)
+        offer = handover.decline(args.int(0), ctx.person, ctx.now)
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return

@@ -10,7 +10,7 @@ from telebot import types
 
 from handlers import browse, keyboards, render, texts
 from handlers.context import Ctx, local_time
-from handlers.routing import pack
+from handlers.routing import Args, pack
 from inventory import catalog, devices, loans
 from inventory.dates import parse_future_date
 from inventory.errors import (
@@ -36,10 +36,11 @@ NO_DUE = "none"
 
 
 DUE_OFFSETS = {"today": 0, "tomorrow": 1, "week": 7, "2weeks": 14}
+DUE_CODES = (*DUE_OFFSETS, NO_DUE)  # what a due-date button may carry
 
 
 def due_from_choice(code: str, today: date) -> date | None:
-    """The date behind a due-date button (KeyError for forged codes)."""
+    """The date behind a due-date button code (one of DUE_CODES)."""
     if code == NO_DUE:
         return None
     return today + timedelta(days=DUE_OFFSETS[code])
@@ -110,10 +111,10 @@ def refuse_take(ctx: Ctx, row: devices.DeviceRow) -> bool:
     return False
 
 
-def on_take(ctx: Ctx, args: list[str]) -> None:
+def on_take(ctx: Ctx, args: Args) -> None:
     """take:<id> — start the take dialogue: place, then due date."""
-    browse.before_read(ctx, int(args[0]))
-    row = devices.card(int(args[0]), ctx.now)
+    browse.before_read(ctx, args.int(0))
+    row = devices.card(args.int(0), ctx.now)
     if refuse_take(ctx, row):
         return
     ctx.dialog.set(TAKE_PLACE, device_id=row.device.id)
@@ -140,7 +141,7 @@ def on_take_place(ctx: Ctx, message: types.Message) -> None:
     ask_due(ctx, place)
 
 
-def on_take_skip_place(ctx: Ctx, args: list[str]) -> None:
+def on_take_skip_place(ctx: Ctx, args: Args) -> None:
     """«Пропустить» the place."""
     if in_state(ctx, TAKE_PLACE):
         drop_buttons(ctx)
@@ -183,10 +184,10 @@ def on_take_due_text(ctx: Ctx, message: types.Message) -> None:
         finish_take(ctx, due)
 
 
-def on_take_due_choice(ctx: Ctx, args: list[str]) -> None:
+def on_take_due_choice(ctx: Ctx, args: Args) -> None:
     """tkd:<choice>."""
     if in_state(ctx, TAKE_DUE):
-        due = due_from_choice(args[0], ctx.today)
+        due = due_from_choice(args.choice(0, DUE_CODES), ctx.today)
         drop_buttons(ctx)
         finish_take(ctx, due)
 
@@ -208,13 +209,13 @@ def require_holder(ctx: Ctx, device_id: int) -> None:
 NEW_MESSAGE = "new"
 
 
-def on_return(ctx: Ctx, args: list[str]) -> None:
+def on_return(ctx: Ctx, args: Args) -> None:
     """ret:<id>[:new] — ask to confirm the return (in a new message when asked to).
 
     A reminder lists several devices: its «Вернуть» asks in a new message so the reminder
     keeps its other buttons.
     """
-    device_id = int(args[0])
+    device_id = args.int(0)
     require_holder(ctx, device_id)
     device = catalog.get_device(device_id)
     show = ctx.send if args[1:] == [NEW_MESSAGE] else ctx.show
@@ -222,9 +223,9 @@ def on_return(ctx: Ctx, args: list[str]) -> None:
         texts.BTN_YES_RETURNED, pack("reto", device_id), pack("card", device_id)))
 
 
-def on_return_confirmed(ctx: Ctx, args: list[str]) -> None:
+def on_return_confirmed(ctx: Ctx, args: Args) -> None:
     """reto:<id> — record the return."""
-    loan = loans.return_device(int(args[0]), ctx.person, now=ctx.now)
+    loan = loans.return_device(args.int(0), ctx.person, now=ctx.now)
     for hook in ctx.bot.after_return:
         hook(ctx, loan)
     browse.send_card(ctx, loan.device.id, edit=True, settled=True,
@@ -234,9 +235,9 @@ def on_return_confirmed(ctx: Ctx, args: list[str]) -> None:
 # --- change due date / place -----------------------------------------------------------------
 
 
-def on_change_due(ctx: Ctx, args: list[str]) -> None:
+def on_change_due(ctx: Ctx, args: Args) -> None:
     """due:<id> — ask the holder for a new due date."""
-    device_id = int(args[0])
+    device_id = args.int(0)
     require_holder(ctx, device_id)
     device = catalog.get_device(device_id)
     ctx.dialog.set(CHANGE_DUE, device_id=device_id)
@@ -261,17 +262,17 @@ def on_change_due_text(ctx: Ctx, message: types.Message) -> None:
         finish_change_due(ctx, due)
 
 
-def on_change_due_choice(ctx: Ctx, args: list[str]) -> None:
+def on_change_due_choice(ctx: Ctx, args: Args) -> None:
     """cdd:<choice>."""
     if in_state(ctx, CHANGE_DUE):
-        due = due_from_choice(args[0], ctx.today)
+        due = due_from_choice(args.choice(0, DUE_CODES), ctx.today)
         drop_buttons(ctx)
         finish_change_due(ctx, due)
 
 
-def on_change_place(ctx: Ctx, args: list[str]) -> None:
+def on_change_place(ctx: Ctx, args: Args) -> None:
     """place:<id> — ask the holder where the device is now."""
-    device_id = int(args[0])
+    device_id = args.int(0)
     require_holder(ctx, device_id)
     ctx.dialog.set(CHANGE_PLACE, device_id=device_id)
     ctx.send(texts.ASK_NEW_PLACE.format(**title(catalog.get_device(device_id))),

@@ -14,7 +14,7 @@ from handlers import browse, keyboards, render, texts
 from handlers.context import Ctx, ctx_of, local_time
 from handlers.keyboards import button
 from handlers.notifier import Delivery, Notifier
-from handlers.routing import pack
+from handlers.routing import Args, pack
 from inventory import queue
 from inventory.devices import DeviceRow
 from inventory.errors import AlreadyHolder, AlreadyQueued, DeviceFree, NoHold, NotQueued
@@ -130,9 +130,9 @@ def admin_lines(ctx: Ctx, line: queue.DeviceQueue) -> list[str]:
 # --- buttons ---------------------------------------------------------------------------------
 
 
-def on_join(ctx: Ctx, args: list[str]) -> None:
+def on_join(ctx: Ctx, args: Args) -> None:
     """qj:<device id> — «В очередь»."""
-    device_id = int(args[0])
+    device_id = args.int(0)
     browse.before_read(ctx, device_id)
     try:
         joined = queue.join(device_id, ctx.person, ctx.now)
@@ -157,9 +157,9 @@ def on_join(ctx: Ctx, args: list[str]) -> None:
         **title(joined.entry.device), position=joined.position))
 
 
-def on_leave(ctx: Ctx, args: list[str]) -> None:
+def on_leave(ctx: Ctx, args: Args) -> None:
     """ql:<device id> — «Выйти из очереди» (a hold the person had passes on)."""
-    device_id = int(args[0])
+    device_id = args.int(0)
     try:
         offer = queue.leave(device_id, ctx.person, ctx.now, ctx.config.hold_hours)
     except NotQueued:
@@ -170,9 +170,9 @@ def on_leave(ctx: Ctx, args: list[str]) -> None:
         **title(Device.get_by_id(device_id))))
 
 
-def on_decline_hold(ctx: Ctx, args: list[str]) -> None:
+def on_decline_hold(ctx: Ctx, args: Args) -> None:
     """hdx:<device id> — «Отказаться» from a hold: the next in line gets it."""
-    device_id = int(args[0])
+    device_id = args.int(0)
     browse.before_read(ctx, device_id)
     try:
         offer = queue.decline_hold(device_id, ctx.person, ctx.now, ctx.config.hold_hours)
@@ -216,9 +216,9 @@ def on_wishlist(message: types.Message) -> None:
     show_wishlist(ctx, 1)
 
 
-def on_wishlist_page(ctx: Ctx, args: list[str]) -> None:
+def on_wishlist_page(ctx: Ctx, args: Args) -> None:
     """wl:<page>."""
-    asked = int(args[0])
+    asked = args.int(0)
     browse.before_read(ctx)
     show_wishlist(ctx, asked)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from telebot.types import InlineKeyboardMarkup as Markup
@@ -20,6 +20,7 @@ from handlers import browse, render, texts
 from handlers.context import Ctx
 from handlers.keyboards import button, rows
 from handlers.lending import NEW_MESSAGE, require_holder, title
+from handlers.routing import Args
 from inventory import loans
 from models import Loan, Person
 
@@ -201,10 +202,10 @@ def extended_due(due: date, today: date) -> date:
     return max(today, due) + timedelta(days=EXTEND_DAYS)
 
 
-def on_extend(ctx: Ctx, args: list[str]) -> None:
+def on_extend(ctx: Ctx, args: Args) -> None:
     """ext:<device_id>:<yyyymmdd> — the holder moves the due date a week on."""
-    device_id = int(args[0])
-    drawn_for = datetime.strptime(args[1], DATE_ARG).date()
+    device_id = args.int(0)
+    drawn_for = args.date(1, DATE_ARG)
     require_holder(ctx, device_id)
     loan = loans.open_loan(device_id)
     if loan is None or loan.due_date != drawn_for:
