@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
 import signal
 import sys
 import threading
@@ -14,11 +13,11 @@ from pathlib import Path
 
 import peewee as pw
 import requests
-from dotenv import load_dotenv
 from telebot import apihelper, types
 
 import handlers
-from config import Config, ConfigError, load_config
+from cli import EXIT_CONFIG, config_or_report, first_line
+from config import Config
 from dispatch import DevtrackBot
 from handlers import admin_import, menus
 from inventory import access
@@ -224,14 +223,10 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:
-    """Start the bot; configuration problems print one line each and exit 1."""
-    load_dotenv()
-    try:
-        config = load_config(os.environ if environ is None else environ)
-    except ConfigError as err:
-        for problem in err.problems:
-            print(f"devtrack: {problem}", file=sys.stderr)
-        return 2
+    """Start the bot; configuration problems print one line each and exit 2."""
+    config = config_or_report("devtrack", environ)
+    if config is None:
+        return EXIT_CONFIG
     try:
         setup_logging(config)
     except StartupError as err:
@@ -240,8 +235,8 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     try:
         prepare_database(config)
     except (pw.DatabaseError, OSError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"devtrack: DATABASE_URL: cannot open the database: {first_line}", file=sys.stderr)
+        print(f"devtrack: DATABASE_URL: cannot open the database: {first_line(exc)}",
+              file=sys.stderr)
         return 1
     try:
         return run(config)

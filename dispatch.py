@@ -113,7 +113,8 @@ class DevtrackBot(TeleBot):
             threaded=threaded,
             num_threads=1,
             use_class_middlewares=True,
-            # Never the shared default instance: see ARCHITECTURE §7.
+            # telebot's default StateMemoryStorage() is one mutable default argument shared by
+            # every TeleBot in the process (tests build many): each bot gets its own.
             state_storage=StateMemoryStorage(),
             exception_handler=LoggingExceptionHandler(),
         )

@@ -20,6 +20,7 @@ from typing import Any
 
 import peewee as pw
 
+from cli import first_line
 from models import MODELS
 from schema import apply_migrations, make_router, schema_version
 
@@ -324,8 +325,7 @@ def restore(database: pw.Database, raw: bytes, *, force: bool = False) -> Restor
                                   for name in counts if counts[name] != dump.counts[name])
                 raise BackupError(f"row counts after the restore do not match: {wrong}")
     except pw.PeeweeException as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BackupError(f"the database refused the dump: {first}") from None
+        raise BackupError(f"the database refused the dump: {first_line(exc)}") from None
     logger.info("restored %d rows (schema %s, replaced %d rows)", sum(counts.values()), version,
                 sum(existing.values()))
     return RestoreReport(counts, version, migrated, existing)
@@ -339,7 +339,8 @@ def wipe(database: pw.Database) -> str:
 
     One transaction on both databases (their DDL is transactional): if a migration fails,
     nothing is lost. The history is emptied first, so peewee-migrate runs every migration for
-    real and never replays done ones with its global patches (ARCHITECTURE §7).
+    real and never replays done ones with its global patches (peewee-migrate patches peewee
+    globally while it runs; see docs/DEVELOPING.md, Pitfalls).
     """
     with database.atomic():
         database.drop_tables(MODELS, safe=True)

@@ -11,6 +11,7 @@ import peewee as pw
 
 from inventory.errors import NotFound
 from inventory.numbers import sticker_number
+from inventory.sql import escape_like, like_pattern
 from models import Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def page_all(page: int, now: datetime, category_id: int | None = None) -> Page:
 
 def _contains(field: pw.Field, needle: str) -> pw.Expression:
     """Substring match on an already lower-cased column, without per-row case folding."""
-    pattern = field._escape_like_expr(needle, "%%%s%%")
+    pattern = like_pattern("%" + escape_like(needle) + "%")
     # peewee spells SQL LIKE as ILIKE on SQLite (its LIKE means GLOB there).
     operator = pw.OP.ILIKE if isinstance(db.obj, pw.SqliteDatabase) else pw.OP.LIKE
     return pw.Expression(field, operator, pattern)

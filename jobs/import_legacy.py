@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import peewee as pw
 from dotenv import load_dotenv
 
+from cli import first_line
 from config import ConfigError, load_config
 from handlers.legacy_report import render
 from inventory import legacy_apply
@@ -39,12 +40,6 @@ def _fail(message: str) -> int:
     """Print one line on stderr and return the failure status."""
     print(f"import_legacy: {message}", file=sys.stderr)
     return 1
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's text, or its type."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def local_clock(tz: ZoneInfo) -> Callable[[datetime], datetime]:
@@ -113,7 +108,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                      "took one of these emails, ids or serials); nothing was written, "
                      "run it again")
     except (pw.PeeweeException, OSError) as exc:
-        return _fail(redact(f"DATABASE_URL: cannot use the database: {_first_line(exc)}",
+        return _fail(redact(f"DATABASE_URL: cannot use the database: {first_line(exc)}",
                             url))
     finally:
         database.close()

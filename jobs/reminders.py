@@ -1,7 +1,7 @@
 """Daily reminders: `python -m jobs.reminders` does one run and exits (the CronJob).
 
 One run, on a day listed in REMINDER_WEEKDAYS:
-1. applies expired queue holds (`inventory.queue.expire_holds(now)`, once that module exists);
+1. applies expired queue holds (`inventory.queue.expire_holds`) and tells the people concerned;
 2. sends every holder of a loan that is overdue, due today, due tomorrow, or due on the
    non-working days before the next working day ONE message listing all those devices, each with
    «Вернуть» and «Продлить на неделю»;
@@ -13,8 +13,9 @@ Idempotent and safe against a parallel run: loans are claimed with a conditional
 one second of sends ahead), and each person is sent only the loans this run actually claimed; the
 digest is claimed per admin and day in the audit log under a lock. A send that fails (not 403)
 releases its claim, so a later run the same day tries again; a 403 keeps it (the person is marked
-unreachable and shows up in the digest). The job never applies migrations: the bot does
-(ARCHITECTURE §7).
+unreachable and shows up in the digest). The job never applies migrations: the bot does, once
+at start-up before any thread runs, because peewee-migrate patches peewee globally while it
+works (docs/DEVELOPING.md, Pitfalls); a CronJob migrating beside a running bot could corrupt it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import html
 import logging
-import os
 import re
 import signal
 import sys
@@ -35,11 +35,11 @@ from typing import Any, Protocol, TextIO
 
 import peewee as pw
 import schedule
-from dotenv import load_dotenv
 from playhouse.pool import PooledDatabase
 from telebot.types import InlineKeyboardMarkup as Markup
 
-from config import Config, ConfigError, load_config
+from cli import config_or_report, first_line
+from config import Config
 from handlers.context import local_date, local_time
 from handlers.notifier import Delivery, Notifier
 from handlers.queue import expire_and_tell
@@ -338,14 +338,8 @@ class PrintingSender:
         return Delivery.SENT
 
 
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception message (psycopg2's are multi-line)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def open_database(config: Config) -> pw.Database:
-    """Connect to the bot's database and check its schema; never migrates (ARCHITECTURE §7)."""
+    """Connect to the bot's database and check its schema; never migrates (the bot does)."""
     url = config.database_url
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
         raise SchemaMissing(f"DATABASE_URL: {url[len('sqlite:///'):]} does not exist; start "
@@ -554,14 +548,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args = parser.parse_args(argv)
     if args.loop and args.today:
         parser.error("--today cannot be combined with --loop")
-    if environ is None:
-        load_dotenv()
-        environ = os.environ
-    try:
-        config = load_config(environ, require_token=not args.dry_run)
-    except ConfigError as err:
-        for problem in err.problems:
-            print(f"reminders: {problem}", file=sys.stderr)
+    config = config_or_report("reminders", environ, require_token=not args.dry_run)
+    if config is None:
         return EXIT_CONFIG
     setup_logging(config)
     if args.loop:
