@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from telebot import types
 
@@ -13,6 +13,7 @@ from handlers.admin_common import button, nav_row
 from handlers.context import Ctx
 from handlers.lending import DUE_CODES, drop_buttons, due_from_choice, example_date
 from handlers.routing import ROLE_ADMIN, Args, BadButton
+from handlers.texts import device_title
 from inventory import admin_people, catalog, loans
 from inventory.dates import parse_future_date
 from inventory.errors import (
@@ -34,11 +35,6 @@ WHO, PLACE, DUE = "assign:who", "assign:place", "assign:due"
 STEP_STATES = {"place": PLACE, "due": DUE}
 
 
-def title(device: Device) -> dict[str, Any]:
-    """Template arguments naming a device."""
-    return {"number": device.number, "name": texts.e(device.name)}
-
-
 def chosen(ctx: Ctx) -> Person:
     """The person picked in this dialogue (not yet created when only an email is known)."""
     data = ctx.dialog.data
@@ -56,7 +52,7 @@ def on_start(ctx: Ctx, args: Args) -> None:
     if device is None:
         return
     ctx.dialog.set(WHO, device_id=device.id)
-    ctx.send(texts.ASSIGN_ASK_WHO.format(**title(device)), keyboards.cancel_keyboard())
+    ctx.send(texts.ASSIGN_ASK_WHO.format(**device_title(device)), keyboards.cancel_keyboard())
 
 
 def on_who_text(ctx: Ctx, message: types.Message) -> None:
@@ -79,7 +75,7 @@ def on_who_text(ctx: Ctx, message: types.Message) -> None:
         return
     rows = [[button(texts.USER_BUTTON.format(name=(p.name or p.email)[:30], email=p.email[:40]),
                     "asgp", device.id, p.id)] for p in found.people]
-    text = texts.ASSIGN_FOUND.format(**title(device))
+    text = texts.ASSIGN_FOUND.format(**device_title(device))
     if found.total > len(found.people):
         text += "\n" + texts.ASSIGN_FOUND_MORE.format(shown=len(found.people), total=found.total)
     ctx.send(text, keyboards.rows(*rows, nav_row(None)))
@@ -105,7 +101,7 @@ def ask_place(ctx: Ctx, error: str = "") -> None:
     """Second step: where the device will be."""
     device = catalog.get_device(int(ctx.dialog.data["device_id"]))
     ctx.dialog.update(PLACE)
-    text = error or texts.ASSIGN_ASK_PLACE.format(**title(device),
+    text = error or texts.ASSIGN_ASK_PLACE.format(**device_title(device),
                                                   person=render.person_name(chosen(ctx)))
     ctx.send(text, keyboards.rows(
         [button(texts.BTN_SKIP, "asgs", device.id, "place", "skip")],
@@ -153,7 +149,8 @@ def on_step_button(ctx: Ctx, args: Args) -> None:
         if step == "place":
             device = catalog.get_device(device_id)
             ctx.dialog.update(WHO)
-            ctx.send(texts.ASSIGN_ASK_WHO.format(**title(device)), keyboards.cancel_keyboard())
+            ctx.send(texts.ASSIGN_ASK_WHO.format(**device_title(device)),
+                     keyboards.cancel_keyboard())
         else:
             ask_place(ctx)
     elif action == "skip" and step == "place":
@@ -185,7 +182,7 @@ def finish(ctx: Ctx, due: date | None) -> None:
     except AlreadyTaken as err:
         device = Device.get_by_id(device_id)
         holder = err.details.get("holder")
-        ctx.send(texts.ASSIGN_TAKEN.format(**title(device), holder=render.person_name(holder)
+        ctx.send(texts.ASSIGN_TAKEN.format(**device_title(device), holder=render.person_name(holder)
                                            if holder else texts.EMPTY_VALUE))
         return
     except NotFound as err:
@@ -194,11 +191,11 @@ def finish(ctx: Ctx, due: date | None) -> None:
     device = loan.device
     due_text = texts.NOTIFY_ASSIGNED_DUE.format(date=texts.fmt_date(due)) if due else ""
     if person.telegram_id != ctx.user_id:
-        ctx.bot.notifier.send(person, texts.NOTIFY_ASSIGNED.format(**title(device),
+        ctx.bot.notifier.send(person, texts.NOTIFY_ASSIGNED.format(**device_title(device),
                                                                     due=due_text))
     affected.holds_cleared(ctx.bot.notifier, loan.holds_cleared, device, person)
     browse.send_card(ctx, device.id, prefix=texts.ASSIGNED.format(
-        **title(device), person=render.person_name(person)))
+        **device_title(device), person=render.person_name(person)))
 
 
 # --- unassign --------------------------------------------------------------------------------
@@ -210,7 +207,8 @@ def on_unassign(ctx: Ctx, args: Args) -> None:
     loan = loans.open_loan(device.id)
     if loan is None:
         raise AlreadyReturned(device_id=device.id)
-    ctx.show(texts.UNASSIGN_ASK.format(**title(device), holder=render.person_name(loan.person)),
+    ctx.show(texts.UNASSIGN_ASK.format(**device_title(device),
+                                       holder=render.person_name(loan.person)),
              keyboards.confirm_keyboard(texts.BTN_YES_UNASSIGN, f"unao:{device.id}:{loan.id}",
                                         f"edit:{device.id}"))
 
@@ -228,9 +226,9 @@ def on_unassign_confirmed(ctx: Ctx, args: Args) -> None:
         hook(ctx, loan)
     holder = current.person
     if holder.telegram_id != ctx.user_id:
-        ctx.bot.notifier.send(holder, texts.NOTIFY_UNASSIGNED.format(**title(loan.device)))
+        ctx.bot.notifier.send(holder, texts.NOTIFY_UNASSIGNED.format(**device_title(loan.device)))
     browse.send_card(ctx, device_id, edit=True, prefix=texts.UNASSIGNED.format(
-        **title(loan.device), holder=render.person_name(holder)))
+        **device_title(loan.device), holder=render.person_name(holder)))
 
 
 def register(bot: DevtrackBot) -> None:

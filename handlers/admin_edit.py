@@ -12,6 +12,7 @@ from handlers.admin_common import button, nav_row
 from handlers.context import Ctx, ctx_of, local_date
 from handlers.lending import drop_buttons
 from handlers.routing import ROLE_ADMIN, Args, BadButton
+from handlers.texts import device_title
 from inventory import catalog, devices
 from inventory.errors import DomainError, InvalidValue, NotAllowed, NotFound
 from inventory.history import HistoryPage, assigner, history
@@ -29,11 +30,6 @@ FIELD_BUTTONS = (
     ("registered_on", texts.BTN_EDIT_REGISTERED), ("firmware", texts.BTN_EDIT_FIRMWARE),
     ("comment", texts.BTN_EDIT_COMMENT),
 )
-
-
-def title(device: Device) -> dict[str, Any]:
-    """Template arguments naming a device."""
-    return {"number": device.number, "name": texts.e(device.name)}
 
 
 # --- the admin menu of a card ----------------------------------------------------------------
@@ -125,11 +121,11 @@ def value_keyboard(device: Device, field: str) -> types.InlineKeyboardMarkup:
 def ask_value(ctx: Ctx, device: Device, field: str, error: str = "") -> None:
     """Ask for a new value of one field (or repeat the question after a refusal)."""
     if field == "category":
-        text = texts.EDIT_ASK_CATEGORY.format(**title(device),
+        text = texts.EDIT_ASK_CATEGORY.format(**device_title(device),
                                               current=texts.e(device.category.name))
     else:
         text = texts.EDIT_ASK_VALUE.format(
-            **title(device), field=admin_common.FIELD_TITLES[field],
+            **device_title(device), field=admin_common.FIELD_TITLES[field],
             current=admin_common.shown(field, getattr(device, field)),
             example=texts.e(admin_common.example(field)))
     ctx.send(error or text, value_keyboard(device, field))
@@ -265,7 +261,7 @@ def on_history(ctx: Ctx, args: Args) -> None:
     page = history(asked, device_id=device.id)
     if asked != page.page:
         ctx.answer(texts.PAGE_GONE, alert=True)
-    lines = [texts.HISTORY_TITLE.format(**title(device), total=page.total), ""]
+    lines = [texts.HISTORY_TITLE.format(**device_title(device), total=page.total), ""]
     lines += [history_line(ctx, loan, show_device=False, show_holder=True)
               for loan in page.loans] or [texts.HISTORY_EMPTY]
     ctx.show("\n".join(lines), history_keyboard(
@@ -280,7 +276,7 @@ def on_delete(ctx: Ctx, args: Args) -> None:
     device = admin_common.free_device_or_alert(ctx, args.int(0), texts.DELETE_HELD)
     if device is None:
         return
-    ctx.show(texts.DELETE_ASK.format(**title(device)), keyboards.confirm_keyboard(
+    ctx.show(texts.DELETE_ASK.format(**device_title(device)), keyboards.confirm_keyboard(
         texts.BTN_YES_DELETE, f"delo:{device.id}", f"edit:{device.id}"))
 
 
@@ -293,7 +289,7 @@ def on_delete_confirmed(ctx: Ctx, args: Args) -> None:
         ctx.answer(texts.DELETE_HELD.format(
             holder=admin_common.plain_name(err.details.get("holder"))), alert=True)
         return
-    ctx.show(texts.DELETED.format(**title(device)))
+    ctx.show(texts.DELETED.format(**device_title(device)))
     affected.device_deleted(ctx.bot.notifier,
                             [(person, deleted["device"]) for person in deleted["waiting"]])
 

@@ -13,6 +13,7 @@ from handlers.keyboards import button
 from handlers.lending import drop_buttons, in_state, require_holder
 from handlers.notifier import Delivery
 from handlers.routing import Args
+from handlers.texts import device_title
 from inventory import handover, queue
 from inventory.devices import DeviceRow
 from inventory.errors import (
@@ -34,11 +35,6 @@ HANDOVER_WHO = "handover:who"
 MAX_MATCHES = 8
 
 Buttons = list[list[types.InlineKeyboardButton]]
-
-
-def title(device: Device) -> dict:
-    """Template arguments naming a device."""
-    return {"number": device.number, "name": texts.e(device.name)}
 
 
 def due_text(loan: Loan) -> str:
@@ -75,7 +71,7 @@ def card_extension(ctx: Ctx, row: DeviceRow) -> tuple[list[str], Buttons]:
 
 def ask_colleague(ctx: Ctx, device: Device, reply: str = "") -> None:
     """Ask whom to hand the device to, warning when people wait for it."""
-    text = reply or texts.HANDOVER_ASK.format(**title(device))
+    text = reply or texts.HANDOVER_ASK.format(**device_title(device))
     waiting = len(queue.queue_of(device.id, ctx.now).waiting)
     if waiting and not reply:
         text += "\n\n" + texts.QUEUE_HOLDER_WARNING.format(count=texts.people_count(waiting))
@@ -88,7 +84,7 @@ def already_pending(ctx: Ctx, device: Device, offer: Handover | None) -> None:
         browse.send_card(ctx, device.id)
         return
     ctx.send(texts.HANDOVER_ALREADY_PENDING.format(
-        **title(device), person=render.person_name(offer.to_person)),
+        **device_title(device), person=render.person_name(offer.to_person)),
         keyboards.rows([button(texts.BTN_HANDOVER_CANCEL, "hoc", offer.id)]))
 
 
@@ -128,7 +124,7 @@ def on_colleague_text(ctx: Ctx, message: types.Message) -> None:
         choices = [[button(texts.BTN_COLLEAGUE.format(name=(p.name or p.email)[:30],
                                                       email=p.email[:40]),
                            "hop", device.id, p.id)] for p in others]
-        ctx.send(texts.HANDOVER_PICK.format(**title(device)),
+        ctx.send(texts.HANDOVER_PICK.format(**device_title(device)),
                  keyboards.rows(*choices, [button(texts.BTN_CANCEL, "dlg", "cancel")]))
 
 
@@ -164,8 +160,8 @@ def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
         ctx.send(texts.NOT_HOLDER)
         return
     loan = Loan.get((Loan.device == device.id) & Loan.returned_at.is_null())
-    text = texts.HANDOVER_REQUEST.format(**title(device), holder=render.person_name(ctx.person),
-                                         due=due_text(loan))
+    text = texts.HANDOVER_REQUEST.format(**device_title(device),
+                                         holder=render.person_name(ctx.person), due=due_text(loan))
     delivery = ctx.bot.notifier.send(colleague, text,
                                      keyboards.handover_request_keyboard(offer.id))
     if delivery is not Delivery.SENT:
@@ -173,7 +169,7 @@ def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
         ctx.send(texts.HANDOVER_UNDELIVERED.format(person=render.person_name(colleague)))
         return
     browse.send_card(ctx, device.id, prefix=texts.HANDOVER_OFFERED.format(
-        **title(device), person=render.person_name(colleague)))
+        **device_title(device), person=render.person_name(colleague)))
 
 
 def on_cancel(ctx: Ctx, args: Args) -> None:
@@ -184,9 +180,9 @@ def on_cancel(ctx: Ctx, args: Args) -> None:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
     ctx.bot.notifier.send(offer.to_person, texts.HANDOVER_CANCELLED_TO.format(
-        **title(offer.device), holder=render.person_name(offer.from_person)))
+        **device_title(offer.device), holder=render.person_name(offer.from_person)))
     browse.send_card(ctx, offer.device.id, edit=True,
-                     prefix=texts.HANDOVER_CANCELLED.format(**title(offer.device)))
+                     prefix=texts.HANDOVER_CANCELLED.format(**device_title(offer.device)))
 
 
 # --- the colleague ---------------------------------------------------------------------------
@@ -201,9 +197,9 @@ def on_accept(ctx: Ctx, args: Args) -> None:
         return
     offer = done.handover
     ctx.bot.notifier.send(offer.from_person, texts.HANDOVER_ACCEPTED_HOLDER.format(
-        **title(done.device), person=render.person_name(ctx.person)))
+        **device_title(done.device), person=render.person_name(ctx.person)))
     browse.send_card(ctx, done.device.id, edit=True, prefix=texts.HANDOVER_ACCEPTED_YOU.format(
-        **title(done.device), due=due_text(done.new_loan)))
+        **device_title(done.device), due=due_text(done.new_loan)))
 
 
 def on_decline(ctx: Ctx, args: Args) -> None:
@@ -214,14 +210,15 @@ def on_decline(ctx: Ctx, args: Args) -> None:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
     ctx.bot.notifier.send(offer.from_person, texts.HANDOVER_DECLINED_HOLDER.format(
-        **title(offer.device), person=render.person_name(ctx.person)))
-    ctx.show(texts.HANDOVER_DECLINED_YOU.format(**title(offer.device)))
+        **device_title(offer.device), person=render.person_name(ctx.person)))
+    ctx.show(texts.HANDOVER_DECLINED_YOU.format(**device_title(offer.device)))
 
 
 def after_return(ctx: Ctx, loan: Loan) -> None:
     """after_return hook: a pending offer of the returned device is void; tell the colleague."""
     for offer in handover.void_pending(loan.device.id, ctx.now):
-        ctx.bot.notifier.send(offer.to_person, texts.HANDOVER_VOID_TO.format(**title(offer.device)))
+        ctx.bot.notifier.send(offer.to_person,
+                              texts.HANDOVER_VOID_TO.format(**device_title(offer.device)))
 
 
 def register(bot: DevtrackBot) -> None:

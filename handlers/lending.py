@@ -11,6 +11,7 @@ from telebot import types
 from handlers import browse, keyboards, render, texts
 from handlers.context import Ctx, local_time
 from handlers.routing import Args, pack
+from handlers.texts import device_title
 from inventory import catalog, devices, loans
 from inventory.dates import parse_future_date
 from inventory.errors import (
@@ -83,11 +84,6 @@ def parse_typed_date(ctx: Ctx, text: str, choices: str) -> date | None:
     return None
 
 
-def title(device: Device) -> dict:
-    """Template arguments naming a device."""
-    return {"number": device.number, "name": texts.e(device.name)}
-
-
 # --- take ------------------------------------------------------------------------------------
 
 
@@ -99,13 +95,13 @@ def refuse_take(ctx: Ctx, row: devices.DeviceRow) -> bool:
             ctx.answer(texts.ALREADY_YOURS, alert=True)
         else:
             # An old card: say who has the device now and bring the card up to date.
-            line = texts.TAKE_HELD_NOW.format(**title(row.device),
+            line = texts.TAKE_HELD_NOW.format(**device_title(row.device),
                                               holder=render.person_name(row.loan.person))
             browse.send_card(ctx, row.device.id, edit=True, prefix=line, row=row)
         return True
     if row.hold is not None and row.hold.person_id != me:
         until = texts.fmt_time(local_time(row.hold.hold_until, ctx.config))
-        ctx.send(texts.HELD_FOR_OTHER.format(**title(row.device), until=until,
+        ctx.send(texts.HELD_FOR_OTHER.format(**device_title(row.device), until=until,
                                              person=render.person_name(row.hold.person)))
         return True
     return False
@@ -118,7 +114,7 @@ def on_take(ctx: Ctx, args: Args) -> None:
     if refuse_take(ctx, row):
         return
     ctx.dialog.set(TAKE_PLACE, device_id=row.device.id)
-    ctx.send(texts.ASK_PLACE.format(**title(row.device)),
+    ctx.send(texts.ASK_PLACE.format(**device_title(row.device)),
              keyboards.skip_cancel_keyboard(pack("tkp", "skip")))
 
 
@@ -132,7 +128,7 @@ def on_take_place(ctx: Ctx, message: types.Message) -> None:
     """Typed place."""
     place = (message.text or "").strip()
     if not place:
-        ctx.send(texts.ASK_PLACE.format(**title(catalog.get_device(ctx.dialog.data["device_id"]))),
+        ctx.send(texts.ASK_PLACE.format(**device_title(catalog.get_device(ctx.dialog.data["device_id"]))),
                  keyboards.skip_cancel_keyboard(pack("tkp", "skip")))
         return
     if len(place) > loans.PLACE_MAX:
@@ -163,17 +159,18 @@ def finish_take(ctx: Ctx, due: date | None) -> None:
         except (NotFound, AlreadyTaken, HeldForQueue) as err:
             refusal = err
     if refusal is None:
-        browse.send_card(ctx, loan.device.id, prefix=texts.TAKEN.format(**title(loan.device)),
-                         settled=True)
+        browse.send_card(ctx, loan.device.id,
+                         prefix=texts.TAKEN.format(**device_title(loan.device)), settled=True)
     elif isinstance(refusal, NotFound):
         ctx.send(texts.DEVICE_GONE)
     elif isinstance(refusal, AlreadyTaken):
         holder = refusal.details["holder"]
-        ctx.send(texts.TAKEN_BY_OTHER.format(**title(catalog.get_device(device_id)),
+        ctx.send(texts.TAKEN_BY_OTHER.format(**device_title(catalog.get_device(device_id)),
                                              holder=render.person_name(holder) if holder else "—"))
     else:
         until = texts.fmt_time(local_time(refusal.details["until"], ctx.config))
-        ctx.send(texts.HELD_FOR_OTHER.format(**title(catalog.get_device(device_id)), until=until,
+        device = catalog.get_device(device_id)
+        ctx.send(texts.HELD_FOR_OTHER.format(**device_title(device), until=until,
                                              person=render.person_name(refusal.details["person"])))
 
 
@@ -219,7 +216,7 @@ def on_return(ctx: Ctx, args: Args) -> None:
     require_holder(ctx, device_id)
     device = catalog.get_device(device_id)
     show = ctx.send if args[1:] == [NEW_MESSAGE] else ctx.show
-    show(texts.ASK_RETURN.format(**title(device)), keyboards.confirm_keyboard(
+    show(texts.ASK_RETURN.format(**device_title(device)), keyboards.confirm_keyboard(
         texts.BTN_YES_RETURNED, pack("reto", device_id), pack("card", device_id)))
 
 
@@ -229,7 +226,7 @@ def on_return_confirmed(ctx: Ctx, args: Args) -> None:
     for hook in ctx.bot.after_return:
         hook(ctx, loan)
     browse.send_card(ctx, loan.device.id, edit=True, settled=True,
-                     prefix=texts.RETURNED.format(**title(loan.device)))
+                     prefix=texts.RETURNED.format(**device_title(loan.device)))
 
 
 # --- change due date / place -----------------------------------------------------------------
@@ -241,7 +238,7 @@ def on_change_due(ctx: Ctx, args: Args) -> None:
     require_holder(ctx, device_id)
     device = catalog.get_device(device_id)
     ctx.dialog.set(CHANGE_DUE, device_id=device_id)
-    ctx.send(texts.ASK_NEW_DUE.format(**title(device), example=example_date(ctx)),
+    ctx.send(texts.ASK_NEW_DUE.format(**device_title(device), example=example_date(ctx)),
              keyboards.due_keyboard("cdd"))
 
 
@@ -251,7 +248,7 @@ def finish_change_due(ctx: Ctx, due: date | None) -> None:
     ctx.dialog.clear()
     loan = loans.change(device_id, ctx.person, now=ctx.now, due_date=due, clear_due=due is None)
     shown = texts.fmt_date(due) if due else texts.MINE_NO_DUE
-    browse.send_card(ctx, device_id, prefix=texts.DUE_CHANGED.format(**title(loan.device),
+    browse.send_card(ctx, device_id, prefix=texts.DUE_CHANGED.format(**device_title(loan.device),
                                                                      due=shown))
 
 
@@ -275,7 +272,7 @@ def on_change_place(ctx: Ctx, args: Args) -> None:
     device_id = args.int(0)
     require_holder(ctx, device_id)
     ctx.dialog.set(CHANGE_PLACE, device_id=device_id)
-    ctx.send(texts.ASK_NEW_PLACE.format(**title(catalog.get_device(device_id))),
+    ctx.send(texts.ASK_NEW_PLACE.format(**device_title(catalog.get_device(device_id))),
              keyboards.cancel_keyboard())
 
 
@@ -283,7 +280,7 @@ def on_change_place_text(ctx: Ctx, message: types.Message) -> None:
     """Typed new place."""
     place = (message.text or "").strip()
     if not place:
-        ctx.send(texts.ASK_NEW_PLACE.format(**title(catalog.get_device(ctx.dialog.data[
+        ctx.send(texts.ASK_NEW_PLACE.format(**device_title(catalog.get_device(ctx.dialog.data[
             "device_id"]))), keyboards.cancel_keyboard())
         return
     if len(place) > loans.PLACE_MAX:
@@ -293,7 +290,7 @@ def on_change_place_text(ctx: Ctx, message: types.Message) -> None:
     ctx.dialog.clear()
     loan = loans.change(device_id, ctx.person, now=ctx.now, place=place)
     browse.send_card(ctx, device_id, prefix=texts.PLACE_CHANGED.format(
-        **title(loan.device), place=texts.e(place)))
+        **device_title(loan.device), place=texts.e(place)))
 
 
 def register(bot: DevtrackBot) -> None:

@@ -15,6 +15,7 @@ from handlers.context import Ctx, ctx_of, local_time
 from handlers.keyboards import button
 from handlers.notifier import Delivery, Notifier
 from handlers.routing import Args, pack
+from handlers.texts import device_title
 from inventory import queue
 from inventory.devices import DeviceRow
 from inventory.errors import AlreadyHolder, AlreadyQueued, DeviceFree, NoHold, NotQueued
@@ -28,18 +29,13 @@ logger = logging.getLogger(__name__)
 Buttons = list[list[types.InlineKeyboardButton]]
 
 
-def title(device: Device) -> dict:
-    """Template arguments naming a device."""
-    return {"number": device.number, "name": texts.e(device.name)}
-
-
 # --- hold messages ---------------------------------------------------------------------------
 
 
 def send_hold_offer(notifier: Notifier, offer: queue.Offer, config: Config) -> Delivery:
     """Tell the person a freed device is held for them until a local time, with the buttons."""
     until = texts.fmt_time(local_time(offer.until, config))
-    text = texts.HOLD_OFFER.format(**title(offer.device), until=until)
+    text = texts.HOLD_OFFER.format(**device_title(offer.device), until=until)
     delivery = notifier.send(offer.person, text, keyboards.hold_keyboard(offer.device.id))
     logger.info("hold offer for device %s to person %s: %s", offer.device.number,
                 offer.person.id, delivery.value)
@@ -56,7 +52,7 @@ def announce(ctx: Ctx, offers: Iterable[queue.Offer | None]) -> None:
 def send_hold_lapsed(notifier: Notifier, lapse: queue.Lapse, config: Config) -> Delivery:
     """Tell the person their hold ran out, with the card to join the queue again."""
     until = texts.fmt_time(local_time(lapse.until, config))
-    return notifier.send(lapse.person, texts.HOLD_LAPSED.format(**title(lapse.device),
+    return notifier.send(lapse.person, texts.HOLD_LAPSED.format(**device_title(lapse.device),
                                                                until=until),
                          keyboards.device_buttons([lapse.device]))
 
@@ -139,7 +135,7 @@ def on_join(ctx: Ctx, args: Args) -> None:
     except DeviceFree as err:
         device = err.details["device"]
         ctx.answer()
-        ctx.send(texts.QUEUE_DEVICE_FREE.format(**title(device)),
+        ctx.send(texts.QUEUE_DEVICE_FREE.format(**device_title(device)),
                  keyboards.rows([button(texts.BTN_TAKE, "take", device.id)]))
         return
     except AlreadyQueued as err:
@@ -154,7 +150,7 @@ def on_join(ctx: Ctx, args: Args) -> None:
         ctx.answer(texts.ALREADY_YOURS, alert=True)
         return
     browse.send_card(ctx, device_id, edit=True, prefix=texts.JOINED.format(
-        **title(joined.entry.device), position=joined.position))
+        **device_title(joined.entry.device), position=joined.position))
 
 
 def on_leave(ctx: Ctx, args: Args) -> None:
@@ -167,7 +163,7 @@ def on_leave(ctx: Ctx, args: Args) -> None:
         return
     announce(ctx, [offer])
     browse.send_card(ctx, device_id, edit=True, prefix=texts.LEFT_QUEUE.format(
-        **title(Device.get_by_id(device_id))))
+        **device_title(Device.get_by_id(device_id))))
 
 
 def on_decline_hold(ctx: Ctx, args: Args) -> None:
@@ -181,7 +177,7 @@ def on_decline_hold(ctx: Ctx, args: Args) -> None:
         return
     announce(ctx, [offer])
     browse.send_card(ctx, device_id, edit=True, prefix=texts.HOLD_DECLINED.format(
-        **title(Device.get_by_id(device_id))))
+        **device_title(Device.get_by_id(device_id))))
 
 
 # --- /wishlist -------------------------------------------------------------------------------
@@ -191,8 +187,8 @@ def wish_line(row: queue.WishRow, ctx: Ctx) -> str:
     """One device the person waits for: place, holder and due date (or the hold for them)."""
     if row.entry is not None and queue.is_live(row.entry, ctx.now):
         until = texts.fmt_time(local_time(row.entry.hold_until, ctx.config))
-        return texts.WISHLIST_LINE_HOLD.format(**title(row.device), until=until)
-    return texts.WISHLIST_LINE.format(**title(row.device), position=row.position,
+        return texts.WISHLIST_LINE_HOLD.format(**device_title(row.device), until=until)
+    return texts.WISHLIST_LINE.format(**device_title(row.device), position=row.position,
                                       state=render.line_state(row, ctx.today))
 
 

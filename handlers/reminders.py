@@ -19,8 +19,9 @@ from telebot.types import InlineKeyboardMarkup as Markup
 from handlers import browse, render, texts
 from handlers.context import Ctx
 from handlers.keyboards import button, rows
-from handlers.lending import NEW_MESSAGE, require_holder, title
+from handlers.lending import NEW_MESSAGE, require_holder
 from handlers.routing import Args
+from handlers.texts import device_title
 from inventory import loans
 from models import Loan, Person
 
@@ -218,7 +219,7 @@ def on_extend(ctx: Ctx, args: Args) -> None:
     changed = loans.change(device_id, ctx.person, now=ctx.now, due_date=new_due)
     logger.info("loan %s extended to %s from a reminder", changed.id, new_due)
     browse.send_card(ctx, device_id, prefix=texts.EXTENDED.format(
-        **title(changed.device), date=texts.fmt_date(new_due)))
+        **device_title(changed.device), date=texts.fmt_date(new_due)))
 
 
 def register(bot: DevtrackBot) -> None:
