@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import peewee as pw
 
 from inventory import audit
+from inventory.devices import open_loan_of, with_holder
 from inventory.importing import neutralize_cell
 from models import Category, Device, Loan, Person, QueueEntry
 
@@ -68,19 +69,11 @@ def device_table(today: date, tz: ZoneInfo) -> Table:
     """Every device with its holder, place, dates, days overdue and queue length (2 queries)."""
     queue = dict(QueueEntry.select(QueueEntry.device, pw.fn.COUNT(QueueEntry.id))
                  .group_by(QueueEntry.device).tuples())
-    query = (
-        Device.select(Device, Category, Loan, Person)
-        .join(Category)
-        .switch(Device)
-        .join(Loan, pw.JOIN.LEFT_OUTER,
-              on=(Loan.device == Device.id) & Loan.returned_at.is_null())
-        .join(Person, pw.JOIN.LEFT_OUTER, on=(Loan.person == Person.id))
-        .order_by(Device.number)
-    )
+    query = with_holder().order_by(Device.number)
     rows: list[list[object]] = []
     for device in query:
-        loan = getattr(device, "loan", None)
-        held = loan is not None and loan.id is not None
+        loan = open_loan_of(device)
+        held = loan is not None
         taken = _local(loan.taken_at, tz) if held else None
         rows.append([
             device.number, device.name, device.category.name, device.serial, device.firmware,

@@ -6,6 +6,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import peewee as pw
 
@@ -60,16 +61,32 @@ class Page:
     total: int
 
 
-def _rows_query(now: datetime) -> pw.ModelSelect:
-    """Devices with category, open loan + holder and active hold: one query, any list size."""
-    HoldPerson = Person.alias("hold_person")
+def with_holder(*extra: Any) -> pw.ModelSelect:
+    """Devices with their category, open loan and holder (left joins), plus `extra` selected.
+
+    A free device comes back with an empty Loan (id None): read it with `open_loan_of`.
+    """
     return (
-        Device.select(Device, Category, Loan, Person, QueueEntry, HoldPerson)
+        Device.select(Device, Category, Loan, Person, *extra)
         .join(Category)
         .switch(Device)
         .join(Loan, pw.JOIN.LEFT_OUTER,
               on=(Loan.device == Device.id) & Loan.returned_at.is_null())
         .join(Person, pw.JOIN.LEFT_OUTER, on=(Loan.person == Person.id))
+    )
+
+
+def open_loan_of(device: Device) -> Loan | None:
+    """The open loan a `with_holder` row carries, None for a free device."""
+    loan = getattr(device, "loan", None)
+    return loan if loan is not None and loan.id is not None else None
+
+
+def _rows_query(now: datetime) -> pw.ModelSelect:
+    """Devices with category, open loan + holder and active hold: one query, any list size."""
+    HoldPerson = Person.alias("hold_person")
+    return (
+        with_holder(QueueEntry, HoldPerson)
         .switch(Device)
         .join(QueueEntry, pw.JOIN.LEFT_OUTER,
               on=(QueueEntry.device == Device.id) & (QueueEntry.hold_until > now))
@@ -80,9 +97,7 @@ def _rows_query(now: datetime) -> pw.ModelSelect:
 
 def _to_row(device: Device) -> DeviceRow:
     """Unpack the joined models of one result row."""
-    loan = getattr(device, "loan", None)
-    if loan is not None and loan.id is None:
-        loan = None
+    loan = open_loan_of(device)
     hold = getattr(device, "queueentry", None)
     if hold is not None and hold.id is None:
         hold = None
