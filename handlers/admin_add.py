@@ -13,13 +13,13 @@ from handlers.admin_common import button, nav_row
 from handlers.context import Ctx, ctx_of
 from handlers.lending import DUE_CODES, drop_buttons, due_from_choice, example_date
 from handlers.routing import ROLE_ADMIN, Args, BadButton
-from inventory import admin_people, catalog, loans
+from inventory import admin_people, catalog, loans, people
 from inventory.dates import parse_future_date
 from inventory.errors import Conflict, DomainError
-from models import Device, Person
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Device
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def summary(ctx: Ctx) -> str:
     ]
     email = data.get("holder")
     if email:
-        person = Person.get_or_none(Person.email == email)
+        person = people.by_email(email)
         registered_person = person is not None and person.telegram_id is not None
         status = texts.ADD_HOLDER_REGISTERED if registered_person else \
             texts.ADD_HOLDER_UNREGISTERED
@@ -315,7 +315,7 @@ def finish(ctx: Ctx) -> None:
 
 def tell_holder(ctx: Ctx, device: Device, email: str, due: date | None) -> None:
     """Let the person a device was recorded on know about it."""
-    person = Person.get_or_none(Person.email == email)
+    person = people.by_email(email)
     if person is None:
         return
     due_text = texts.NOTIFY_ASSIGNED_DUE.format(date=texts.fmt_date(due)) if due else ""

@@ -24,10 +24,10 @@ from inventory.errors import (
     InvalidEmail,
     NotFound,
 )
-from models import Device, Person, db
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Person
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,7 @@ STEP_STATES = {"place": PLACE, "due": DUE}
 def chosen(ctx: Ctx) -> Person:
     """The person picked in this dialogue (not yet created when only an email is known)."""
     data = ctx.dialog.data
-    if data.get("person_id"):
-        return admin_people.get_person(int(data["person_id"]))
-    return Person(email=data["email"])
+    return admin_people.assignee(data.get("person_id"), data.get("email") or "")
 
 
 # --- who -------------------------------------------------------------------------------------
@@ -171,16 +169,11 @@ def finish(ctx: Ctx, due: date | None) -> None:
     ctx.dialog.clear()
     device_id = int(data["device_id"])
     try:
-        with db.atomic():
-            if data.get("person_id"):
-                person = admin_people.get_person(int(data["person_id"]))
-            else:
-                person = admin_people.person_for_email(data["email"], actor=ctx.person,
-                                                       now=ctx.now)
-            loan = loans.take(device_id, person, now=ctx.now, place=data.get("place") or "",
-                              due_date=due, assigned_by=ctx.person)
+        loan = admin_people.assign(device_id, person_id=data.get("person_id"),
+                                   email=data.get("email") or "", actor=ctx.person, now=ctx.now,
+                                   place=data.get("place") or "", due_date=due)
     except AlreadyTaken as err:
-        device = Device.get_by_id(device_id)
+        device = catalog.get_device(device_id)
         holder = err.details.get("holder")
         ctx.send(texts.ASSIGN_TAKEN.format(**device_title(device), holder=render.person_name(holder)
                                            if holder else texts.EMPTY_VALUE))
@@ -188,7 +181,7 @@ def finish(ctx: Ctx, due: date | None) -> None:
     except NotFound as err:
         ctx.send(texts.USER_GONE if "person_id" in err.details else texts.DEVICE_GONE)
         return
-    device = loan.device
+    device, person = loan.device, loan.person
     due_text = texts.NOTIFY_ASSIGNED_DUE.format(date=texts.fmt_date(due)) if due else ""
     if person.telegram_id != ctx.user_id:
         ctx.bot.notifier.send(person, texts.NOTIFY_ASSIGNED.format(**device_title(device),
@@ -216,10 +209,8 @@ def on_unassign(ctx: Ctx, args: Args) -> None:
 def on_unassign_confirmed(ctx: Ctx, args: Args) -> None:
     """unao:<device id>:<loan id> — close that loan (not a newer one) and tell the holder."""
     device_id, loan_id = args.int(0), args.int(1)
-    current = loans.open_loan(device_id)
-    if current is None or current.id != loan_id:
-        if not Device.select().where(Device.id == device_id).exists():
-            raise NotFound(device_id=device_id)
+    current = loans.holders_loan(device_id, ctx.person, admin=True)
+    if current.id != loan_id:
         raise AlreadyReturned(device_id=device_id)
     loan = loans.return_device(device_id, ctx.person, now=ctx.now, admin=True)
     for hook in ctx.bot.after_return:

@@ -16,10 +16,10 @@ from handlers.texts import device_title
 from inventory import catalog, devices
 from inventory.errors import DomainError, InvalidValue, NotAllowed, NotFound
 from inventory.history import HistoryPage, assigner, history
-from models import Device, Loan
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Device, Loan
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +76,7 @@ def on_edit(message: types.Message) -> None:
 
 def some_number() -> int:
     """An existing sticker number as an example (1 when there are none)."""
-    first = Device.select(Device.number).order_by(Device.number).first()
-    return first.number if first else 1
+    return catalog.lowest_number() or 1
 
 
 def open_by_number(ctx: Ctx, text: str) -> bool:
@@ -88,8 +87,9 @@ def open_by_number(ctx: Ctx, text: str) -> bool:
         ctx.send(texts.ERR_NUMBER_FORMAT.format(text=texts.e(text[:50]), example=some_number()),
                  keyboards.cancel_keyboard())
         return False
-    device = Device.get_or_none(Device.number == number)
-    if device is None:
+    try:
+        device = devices.by_number(number)
+    except NotFound:
         ctx.send(texts.EDIT_NO_SUCH.format(number=number, example=some_number()),
                  keyboards.cancel_keyboard())
         return False

@@ -15,10 +15,10 @@ from handlers.routing import ROLE_ADMIN, Args, pack
 from inventory import access, admin_people
 from inventory.errors import Conflict, DomainError, InvalidValue, NotAllowed, NotFound
 from inventory.history import history
-from models import Person
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Person
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from handlers.middleware import display_name
 from handlers.routing import ROLE_ADMIN, Args, BadButton
 from inventory import access
 from inventory.errors import AlreadyDecided, Locked, NotAllowed
-from models import AccessRequest
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import AccessRequest
 
 logger = logging.getLogger(__name__)
 

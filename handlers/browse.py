@@ -6,20 +6,19 @@ import logging
 import math
 from typing import TYPE_CHECKING
 
-import peewee as pw
 from telebot import types
 
 from handlers import keyboards, render, texts
 from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
 from handlers.routing import ROLE_ADMIN, Args, BadButton, pack
-from inventory import devices, loans
+from inventory import catalog, devices, loans, people
 from inventory.errors import NotFound
 from inventory.numbers import sticker_number
-from models import Category, Person
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Person
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +136,7 @@ def on_categories_back(ctx: Ctx, args: Args) -> None:
 
 def on_category_page(ctx: Ctx, args: Args) -> None:
     """cat:<category id>:<page>."""
-    category = Category.get_or_none(Category.id == args.int(0))
+    category = catalog.category_by_id(args.int(0))
     if category is None:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
@@ -247,9 +246,9 @@ def person_holdings(ctx: Ctx, text: str) -> bool:
     """Admins: an email or @username shows what that person holds; False if no such person."""
     query = text.strip().lower()
     if query.startswith("@"):
-        person = Person.get_or_none(pw.fn.LOWER(Person.username) == query[1:])
+        person = people.by_username(query[1:])
     elif "@" in query and " " not in query:
-        person = Person.get_or_none(Person.email == query)
+        person = people.by_email(query)
     else:
         return False
     if person is None:
@@ -272,7 +271,7 @@ def person_holdings_view(ctx: Ctx, person: Person, page: int) -> None:
 
 def on_person_holdings_page(ctx: Ctx, args: Args) -> None:
     """ph:<person id>:<page> — admins page through what a person holds."""
-    person = Person.get_or_none((Person.id == args.int(0)) & Person.deleted_at.is_null())
+    person = people.active(args.int(0))
     if person is None:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return

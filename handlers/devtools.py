@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import peewee as pw
 from requests import RequestException
 from telebot import types
 from telebot.apihelper import ApiException
@@ -23,7 +22,6 @@ from handlers.keyboards import button
 from handlers.routing import ROLE_DEVELOPER, Args, BadButton
 from inventory import backup, devtools, export, legacy_apply, legacy_read
 from inventory.numbers import ascii_digits
-from models import db
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -189,8 +187,8 @@ def send_export(ctx: Ctx, kind: str) -> None:
 def send_dump(ctx: Ctx) -> None:
     """The whole database as a zip of JSON files."""
     try:
-        dump = backup.make_dump(db.obj, ctx.now)
-    except pw.PeeweeException:
+        dump = devtools.dump_database(ctx.now)
+    except devtools.DumpFailed:
         logger.exception("dump for developer %s failed", ctx.user_id)
         audit(ctx, "dev.dump", ok=False)
         ctx.send(texts.DEV_DUMP_FAILED)
@@ -348,8 +346,8 @@ def send_backup(ctx: Ctx, action: str, title: str) -> bool:
     """Send the developer a dump before a destructive action; False (and told) if it failed."""
     dump: backup.DumpFile | None = None
     try:
-        dump = backup.make_dump(db.obj, ctx.now)
-    except pw.PeeweeException:
+        dump = devtools.dump_database(ctx.now)
+    except devtools.DumpFailed:
         logger.exception("backup before %s failed", action)
         failure = texts.DEV_BACKUP_NOT_MADE
     else:
@@ -386,7 +384,7 @@ def run_wipe(ctx: Ctx, data: dict[str, Any]) -> None:
     """Back up, then drop every table, apply the migrations again and seed the categories."""
     if not send_backup(ctx, WIPE, texts.DEV_ACTION_WIPE):
         return
-    version, created = devtools.wipe_database(db.obj, categories=ctx.config.categories,
+    version, created = devtools.wipe_database(categories=ctx.config.categories,
                                               telegram_id=ctx.user_id, now=ctx.now)
     ctx.send(texts.DEV_WIPE_DONE.format(version=texts.e(version), categories=created))
 

@@ -10,11 +10,11 @@ from telebot import types
 from handlers import browse, keyboards, render, texts
 from handlers.context import Ctx
 from handlers.keyboards import button
-from handlers.lending import drop_buttons, in_state, require_holder
+from handlers.lending import drop_buttons, in_state
 from handlers.notifier import Delivery
 from handlers.routing import Args
 from handlers.texts import device_title
-from inventory import handover, queue
+from inventory import catalog, handover, loans, people, queue
 from inventory.devices import DeviceRow
 from inventory.errors import (
     AlreadyReturned,
@@ -24,10 +24,10 @@ from inventory.errors import (
     NotHolder,
     SelfHandover,
 )
-from models import Device, Handover, Loan, Person
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Device, Handover, Loan, Person
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +91,7 @@ def already_pending(ctx: Ctx, device: Device, offer: Handover | None) -> None:
 def on_start(ctx: Ctx, args: Args) -> None:
     """ho:<device id> — «Передать коллеге»: ask for the colleague."""
     device_id = args.int(0)
-    require_holder(ctx, device_id)
-    device = Device.get_by_id(device_id)
+    device = loans.holders_loan(device_id, ctx.person).device
     offer = handover.pending(device_id)
     if offer is not None and offer.from_person_id == ctx.person.id:
         ctx.answer()
@@ -104,7 +103,7 @@ def on_start(ctx: Ctx, args: Args) -> None:
 
 def on_colleague_text(ctx: Ctx, message: types.Message) -> None:
     """Typed email, name or @username of the colleague."""
-    device = Device.get_or_none(Device.id == int(ctx.dialog.data["device_id"]))
+    device = catalog.find_device(int(ctx.dialog.data["device_id"]))
     if device is None:
         ctx.dialog.clear()
         ctx.send(texts.DEVICE_GONE)
@@ -136,13 +135,12 @@ def on_pick(ctx: Ctx, args: Args) -> None:
     if int(ctx.dialog.data.get("device_id", 0)) != device_id:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
-    colleague = Person.get_or_none((Person.id == person_id) & Person.telegram_id.is_null(False)
-                                   & Person.deleted_at.is_null())
+    colleague = people.registered(person_id)
     if colleague is None:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
     drop_buttons(ctx)
-    offer_to(ctx, Device.get_by_id(device_id), colleague)
+    offer_to(ctx, catalog.get_device(device_id), colleague)
 
 
 def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
@@ -159,7 +157,7 @@ def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
     except (NotHolder, AlreadyReturned, SelfHandover, NotFound):
         ctx.send(texts.NOT_HOLDER)
         return
-    loan = Loan.get((Loan.device == device.id) & Loan.returned_at.is_null())
+    loan = loans.holders_loan(device.id, ctx.person)
     text = texts.HANDOVER_REQUEST.format(**device_title(device),
                                          holder=render.person_name(ctx.person), due=due_text(loan))
     delivery = ctx.bot.notifier.send(colleague, text,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from telebot.types import InlineKeyboardButton as Button
 from telebot.types import InlineKeyboardMarkup as Markup
@@ -12,7 +13,9 @@ from handlers import texts
 from handlers.context import Ctx
 from handlers.routing import pack
 from inventory.devices import DeviceRow, Page
-from models import Device
+
+if TYPE_CHECKING:
+    from models import Device
 
 logger = logging.getLogger(__name__)
 

@@ -15,17 +15,14 @@ from handlers.texts import device_title
 from inventory import catalog, devices, loans
 from inventory.dates import parse_future_date
 from inventory.errors import (
-    AlreadyReturned,
     AlreadyTaken,
     DateTooFar,
     DomainError,
     HeldForQueue,
     InvalidDate,
     NotFound,
-    NotHolder,
     PastDate,
 )
-from models import Device, db
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -150,14 +147,12 @@ def finish_take(ctx: Ctx, due: date | None) -> None:
     device_id = int(data["device_id"])
     browse.before_read(ctx, device_id)
     refusal: DomainError | None = None
-    with db.atomic():
+    try:
         # Leaving the dialogue commits with the loan: one commit instead of two.
-        ctx.dialog.clear()
-        try:
-            loan = loans.take(device_id, ctx.person, now=ctx.now, place=data.get("place", ""),
-                              due_date=due)
-        except (NotFound, AlreadyTaken, HeldForQueue) as err:
-            refusal = err
+        loan = ctx.dialog.clear_with(lambda: loans.take(
+            device_id, ctx.person, now=ctx.now, place=data.get("place", ""), due_date=due))
+    except (NotFound, AlreadyTaken, HeldForQueue) as err:
+        refusal = err
     if refusal is None:
         browse.send_card(ctx, loan.device.id,
                          prefix=texts.TAKEN.format(**device_title(loan.device)), settled=True)
@@ -192,17 +187,6 @@ def on_take_due_choice(ctx: Ctx, args: Args) -> None:
 # --- return ----------------------------------------------------------------------------------
 
 
-def require_holder(ctx: Ctx, device_id: int) -> None:
-    """Raise the reason why the viewer may not act as the holder, if any."""
-    loan = loans.open_loan(device_id)
-    if loan is None:
-        if not Device.select().where(Device.id == device_id).exists():
-            raise NotFound(device_id=device_id)
-        raise AlreadyReturned(device_id=device_id)
-    if loan.person_id != ctx.person.id:
-        raise NotHolder(holder=loan.person)
-
-
 NEW_MESSAGE = "new"
 
 
@@ -213,7 +197,7 @@ def on_return(ctx: Ctx, args: Args) -> None:
     keeps its other buttons.
     """
     device_id = args.int(0)
-    require_holder(ctx, device_id)
+    loans.holders_loan(device_id, ctx.person)
     device = catalog.get_device(device_id)
     show = ctx.send if args[1:] == [NEW_MESSAGE] else ctx.show
     show(texts.ASK_RETURN.format(**device_title(device)), keyboards.confirm_keyboard(
@@ -235,7 +219,7 @@ def on_return_confirmed(ctx: Ctx, args: Args) -> None:
 def on_change_due(ctx: Ctx, args: Args) -> None:
     """due:<id> — ask the holder for a new due date."""
     device_id = args.int(0)
-    require_holder(ctx, device_id)
+    loans.holders_loan(device_id, ctx.person)
     device = catalog.get_device(device_id)
     ctx.dialog.set(CHANGE_DUE, device_id=device_id)
     ctx.send(texts.ASK_NEW_DUE.format(**device_title(device), example=example_date(ctx)),
@@ -270,7 +254,7 @@ def on_change_due_choice(ctx: Ctx, args: Args) -> None:
 def on_change_place(ctx: Ctx, args: Args) -> None:
     """place:<id> — ask the holder where the device is now."""
     device_id = args.int(0)
-    require_holder(ctx, device_id)
+    loans.holders_loan(device_id, ctx.person)
     ctx.dialog.set(CHANGE_PLACE, device_id=device_id)
     ctx.send(texts.ASK_NEW_PLACE.format(**device_title(catalog.get_device(device_id))),
              keyboards.cancel_keyboard())

@@ -7,13 +7,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from telebot import TeleBot, types
 from telebot.apihelper import ApiHTTPException, ApiTelegramException
 
-from models import Person
+from inventory import people
+
+if TYPE_CHECKING:
+    from models import Person
 
 logger = logging.getLogger(__name__)
 
@@ -184,8 +187,7 @@ class Notifier:
     @staticmethod
     def _set_reachable(person: Person, reachable: bool) -> None:
         """Store whether the bot can write to the person."""
-        Person.update(reachable=reachable).where(Person.id == person.id).execute()
-        person.reachable = reachable
+        people.set_reachable(person, reachable)
 
 
 def _who(chat_id: int, person: Person | None) -> str:

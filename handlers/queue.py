@@ -16,13 +16,13 @@ from handlers.keyboards import button
 from handlers.notifier import Delivery, Notifier
 from handlers.routing import Args, pack
 from handlers.texts import device_title
-from inventory import queue
+from inventory import catalog, queue
 from inventory.devices import DeviceRow
 from inventory.errors import AlreadyHolder, AlreadyQueued, DeviceFree, NoHold, NotQueued
-from models import Device, Loan
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Loan
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def on_leave(ctx: Ctx, args: Args) -> None:
         return
     announce(ctx, [offer])
     browse.send_card(ctx, device_id, edit=True, prefix=texts.LEFT_QUEUE.format(
-        **device_title(Device.get_by_id(device_id))))
+        **device_title(catalog.get_device(device_id))))
 
 
 def on_decline_hold(ctx: Ctx, args: Args) -> None:
@@ -177,7 +177,7 @@ def on_decline_hold(ctx: Ctx, args: Args) -> None:
         return
     announce(ctx, [offer])
     browse.send_card(ctx, device_id, edit=True, prefix=texts.HOLD_DECLINED.format(
-        **device_title(Device.get_by_id(device_id))))
+        **device_title(catalog.get_device(device_id))))
 
 
 # --- /wishlist -------------------------------------------------------------------------------

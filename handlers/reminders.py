@@ -19,14 +19,14 @@ from telebot.types import InlineKeyboardMarkup as Markup
 from handlers import browse, render, texts
 from handlers.context import Ctx
 from handlers.keyboards import button, rows
-from handlers.lending import NEW_MESSAGE, require_holder
+from handlers.lending import NEW_MESSAGE
 from handlers.routing import Args
 from handlers.texts import device_title
 from inventory import loans
-from models import Loan, Person
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Loan, Person
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ def on_extend(ctx: Ctx, args: Args) -> None:
     """ext:<device_id>:<yyyymmdd> — the holder moves the due date a week on."""
     device_id = args.int(0)
     drawn_for = args.date(1, DATE_ARG)
-    require_holder(ctx, device_id)
+    loans.holders_loan(device_id, ctx.person)
     loan = loans.open_loan(device_id)
     if loan is None or loan.due_date != drawn_for:
         # Pressed twice, or the date was changed since the reminder: extend nothing.

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import TYPE_CHECKING
 
 from handlers import texts
 from handlers.context import Ctx, local_time
 from handlers.fit import shorten
 from inventory.devices import DeviceRow
-from models import Loan, Person
+
+if TYPE_CHECKING:
+    from models import Loan, Person
 
 logger = logging.getLogger(__name__)
 

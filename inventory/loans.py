@@ -91,8 +91,11 @@ def take(
     return loan
 
 
-def _holders_loan(device_id: int, person: Person, *, admin: bool = False) -> Loan:
-    """The open loan of device, which person must hold (admins act for anyone)."""
+def holders_loan(device_id: int, person: Person, *, admin: bool = False) -> Loan:
+    """The open loan of device, which person must hold (admins act for anyone).
+
+    NotFound: no such device; AlreadyReturned: nobody holds it; NotHolder: someone else does.
+    """
     loan = open_loan(device_id)
     if loan is None:
         if not Device.select().where(Device.id == device_id).exists():
@@ -106,7 +109,7 @@ def _holders_loan(device_id: int, person: Person, *, admin: bool = False) -> Loa
 def return_device(device_id: int, person: Person, *, now: datetime,
                   admin: bool = False) -> Loan:
     """Close the open loan; only the holder (or an admin) may."""
-    loan = _holders_loan(device_id, person, admin=admin)
+    loan = holders_loan(device_id, person, admin=admin)
     with db.atomic():
         # Serialised with queue joins: a join either sees the device still held (and its
         # entry is there for the hold that follows) or sees it free and is refused.
@@ -129,7 +132,7 @@ def return_device(device_id: int, person: Person, *, now: datetime,
 def change(device_id: int, person: Person, *, now: datetime, due_date: date | None = None,
            place: str | None = None, clear_due: bool = False) -> Loan:
     """Change the due date and/or place of the holder's loan."""
-    loan = _holders_loan(device_id, person)
+    loan = holders_loan(device_id, person)
     updates: dict = {}
     if due_date is not None or clear_due:
         updates["due_date"] = due_date
