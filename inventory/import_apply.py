@@ -15,8 +15,9 @@ from inventory.bulk import BATCH, insert_rows, select_rows, update_rows
 from inventory.devices import search_text_for
 from inventory.errors import Conflict, NotAllowed, NotFound
 from inventory.importing import DeviceRow, ExistingData, ImportPlan
+from inventory.loans import queue_to_new_holders
 from inventory.locks import lock_devices
-from models import Category, Device, Loan, Person, QueueEntry, db
+from models import Category, Device, Loan, Person, db
 
 logger = logging.getLogger(__name__)
 
@@ -349,23 +350,9 @@ def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | Non
                            due_date=row.due_date, source="import") for row in rows)
     result.loans_created = len(rows)
 
-    # As loans.take does: getting a device ends the new holder's own wait for it, and a hold
-    # for someone else goes back to waiting in line.
-    wanted = {(ids[row.number], people[row.email]) for row in rows}
     new_holder = {ids[row.number]: people[row.email] for row in rows}
-    stale: list[int] = []
-    holds: list[int] = []
-    for qid, device_id, pid, hold_until in QueueEntry.select(
-            QueueEntry.id, QueueEntry.device, QueueEntry.person, QueueEntry.hold_until).tuples():
-        if (device_id, pid) in wanted:
-            stale.append(qid)
-        elif device_id in device_ids and hold_until is not None:
-            holds.append(qid)
-            result.holds_cleared.append((pid, device_id, new_holder[device_id]))
-            log.append(audit.entry("hold.cleared", actor=actor, now=now, device_id=device_id,
-                                   person_id=pid, device_number=numbers[device_id],
-                                   source="import"))
-    for condition in _in_chunks(QueueEntry.id, stale):
-        QueueEntry.delete().where(condition).execute()
-    for condition in _in_chunks(QueueEntry.id, holds):
-        QueueEntry.update(hold_until=None, updated_at=now).where(condition).execute()
+    for held in queue_to_new_holders(new_holder, now):
+        result.holds_cleared.append((held.person_id, held.device_id, new_holder[held.device_id]))
+        log.append(audit.entry("hold.cleared", actor=actor, now=now, device_id=held.device_id,
+                               person_id=held.person_id, device_number=numbers[held.device_id],
+                               source="import"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import peewee as pw
@@ -13,6 +14,8 @@ from inventory.locks import lock_device, lock_person
 from models import Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
+
+IN_BATCH = 500  # ids per IN (...): below SQLite's limit on bound parameters
 
 PLACE_MAX = 200
 
@@ -63,20 +66,11 @@ def take(
             loan = Loan.create(device=device, person=person, taken_at=now, due_date=due_date,
                                place=place[:PLACE_MAX], assigned_by=assigned_by,
                                created_at=now, updated_at=now)
-            # Taking a device ends the taker's own wait for it (and the hold, if it was theirs).
-            QueueEntry.delete().where(
-                (QueueEntry.device == device) & (QueueEntry.person == person)
-            ).execute()
-            # Someone holds it now: a hold for another (an admin assigned it) waits in line again.
-            # Only an admin can take a device held for someone else, so only then is there any.
-            held_for_others = [] if assigned_by is None else QueueEntry.select(
-                QueueEntry, Person).join(Person).where(
-                    (QueueEntry.device == device) & QueueEntry.hold_until.is_null(False))
+            # Only an admin can take a device held for someone else, so only then is a hold
+            # cleared (the person waits in line again and is told).
             cleared = []
-            for held in held_for_others:
+            for held in queue_to_new_holders({device_id: person.id}, now):
                 cleared.append(held.person)
-                QueueEntry.update(hold_until=None, updated_at=now).where(
-                    QueueEntry.id == held.id).execute()
                 audit.record("hold.cleared", actor=assigned_by or person, device=device,
                              person=held.person, now=now)
             audit.record("loan.assigned" if assigned_by else "loan.taken",
@@ -89,6 +83,29 @@ def take(
     loan.person = person
     loan.holds_cleared = cleared
     return loan
+
+
+def queue_to_new_holders(holders: Mapping[int, int], now: datetime) -> list[QueueEntry]:
+    """The queue's side of new loans (device id -> new holder id), for take and the import.
+
+    Getting a device ends the new holder's own wait for it (and their hold), and a hold for
+    someone else goes back to waiting in line. Returns those cleared holds, person loaded.
+    """
+    own: list[int] = []
+    cleared: list[QueueEntry] = []
+    for batch in pw.chunked(list(holders), IN_BATCH):
+        for entry in (QueueEntry.select(QueueEntry, Person).join(Person)
+                      .where(QueueEntry.device.in_(batch)).order_by(QueueEntry.id)):
+            if holders[entry.device_id] == entry.person_id:
+                own.append(entry.id)
+            elif entry.hold_until is not None:
+                cleared.append(entry)
+    for batch in pw.chunked(own, IN_BATCH):
+        QueueEntry.delete().where(QueueEntry.id.in_(batch)).execute()
+    for batch in pw.chunked([entry.id for entry in cleared], IN_BATCH):
+        QueueEntry.update(hold_until=None, updated_at=now).where(
+            QueueEntry.id.in_(batch)).execute()
+    return cleared
 
 
 def holders_loan(device_id: int, person: Person, *, admin: bool = False) -> Loan:
