@@ -25,6 +25,7 @@ from inventory.devices import ensure_categories
 from jobs.healthcheck import touch_heartbeat
 from logformat import make_formatter
 from models import db, init_db, utcnow
+from outbox.botapi import configure_api_url
 from schema import apply_migrations
 
 logger = logging.getLogger("devtrack")
@@ -38,13 +39,6 @@ TOKEN_REJECTED = (401, 404)
 
 class StartupError(Exception):
     """A start-up problem that is reported as one line naming its variable."""
-
-
-def configure_api_url(base_url: str) -> None:
-    """Point pyTelegramBotAPI at a Bot API server (the real one, self-hosted or a test fake)."""
-    base = base_url.rstrip("/")
-    apihelper.API_URL = base + "/bot{0}/{1}"
-    apihelper.FILE_URL = base + "/file/bot{0}/{1}"
 
 
 def create_bot(

@@ -9,11 +9,12 @@ from telebot import types
 
 from handlers import admin_common, affected, keyboards, render, texts
 from handlers.admin_common import button, nav_row
-from handlers.context import Ctx, ctx_of, local_date
+from handlers.context import Ctx, ctx_of
 from handlers.lending import drop_buttons
 from handlers.routing import ROLE_ADMIN, Args, BadButton
 from handlers.texts import device_title
 from inventory import catalog, devices
+from inventory.clock import local_date
 from inventory.errors import DomainError, InvalidValue, NotAllowed, NotFound
 from inventory.history import HistoryPage, assigner, history
 

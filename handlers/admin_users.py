@@ -10,11 +10,13 @@ from telebot import types
 from handlers import admin_common, affected, keyboards, menus, render, texts
 from handlers.admin_common import button, nav_row
 from handlers.admin_edit import history_keyboard, history_line
-from handlers.context import Ctx, ctx_of, local_date
-from handlers.routing import ROLE_ADMIN, Args, pack
+from handlers.context import Ctx, ctx_of
+from handlers.routing import ROLE_ADMIN, Args
 from inventory import access, admin_people
+from inventory.clock import local_date
 from inventory.errors import Conflict, DomainError, InvalidValue, NotAllowed, NotFound
 from inventory.history import history
+from notices import pack
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from config import Config
 from handlers import render, texts
-from handlers.notifier import Notifier
-from handlers.queue import send_hold_offer
 from inventory.admin_people import PersonDeleted
+from notices.holds import send_hold_offer
+from outbox.notifier import Notifier
 
 if TYPE_CHECKING:
     from models import Device, Person

@@ -11,10 +11,11 @@ from telebot import types
 from handlers import keyboards, render, texts
 from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
-from handlers.routing import ROLE_ADMIN, Args, BadButton, pack
+from handlers.routing import ROLE_ADMIN, Args, BadButton
 from inventory import catalog, devices, loans, people
 from inventory.errors import NotFound
 from inventory.numbers import sticker_number
+from notices import pack
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot

@@ -6,13 +6,14 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from telebot import types
 
 from config import Config
 from inventory import access, dialogs
+from inventory.clock import local_date
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -157,16 +158,6 @@ class Ctx:
     def reply(self, call: Callable[[], T], *, strict: bool = True) -> T | None:
         """Any Bot API call answering this update, under the notifier's retry rules."""
         return self.bot.notifier.reply(self.chat_id, call, strict=strict)
-
-
-def local_date(moment: datetime, config: Config) -> date:
-    """The calendar date of a naive-UTC moment in the configured zone."""
-    return local_time(moment, config).date()
-
-
-def local_time(moment: datetime, config: Config) -> datetime:
-    """A naive-UTC moment as an aware datetime in the configured zone."""
-    return moment.replace(tzinfo=UTC).astimezone(config.tz)
 
 
 def ctx_of(update: Any) -> Ctx:

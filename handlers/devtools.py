@@ -16,12 +16,14 @@ from requests import RequestException
 from telebot import types
 from telebot.apihelper import ApiException
 
-from handlers import affected, keyboards, legacy_report, texts
-from handlers.context import Ctx, ctx_of, local_time
+from handlers import affected, keyboards, texts
+from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
 from handlers.routing import ROLE_DEVELOPER, Args, BadButton
 from inventory import backup, devtools, export, legacy_apply, legacy_read
+from inventory.clock import local_time
 from inventory.numbers import ascii_digits
+from notices import legacy_report
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot

@@ -11,10 +11,11 @@ from telebot import types
 from telebot.apihelper import ApiException
 
 from handlers import admin_common, keyboards, texts
-from handlers.context import Ctx, ctx_of, local_date
+from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
 from handlers.routing import ROLE_ADMIN, Args, BadButton
 from inventory import admin_export
+from inventory.clock import local_date
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot

@@ -11,7 +11,6 @@ from handlers import browse, keyboards, render, texts
 from handlers.context import Ctx
 from handlers.keyboards import button
 from handlers.lending import drop_buttons, in_state
-from handlers.notifier import Delivery
 from handlers.routing import Args
 from handlers.texts import device_title
 from inventory import catalog, handover, loans, people, queue
@@ -24,6 +23,7 @@ from inventory.errors import (
     NotHolder,
     SelfHandover,
 )
+from notices import Delivery
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot

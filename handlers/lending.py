@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 from telebot import types
 
 from handlers import browse, keyboards, render, texts
-from handlers.context import Ctx, local_time
-from handlers.routing import Args, pack
+from handlers.context import Ctx
+from handlers.routing import Args
 from handlers.texts import device_title
 from inventory import catalog, devices, loans
+from inventory.clock import local_time
 from inventory.dates import parse_future_date
 from inventory.errors import (
     AlreadyTaken,
@@ -23,6 +24,8 @@ from inventory.errors import (
     NotFound,
     PastDate,
 )
+from notices import pack
+from notices.reminders import NEW_MESSAGE
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -185,9 +188,6 @@ def on_take_due_choice(ctx: Ctx, args: Args) -> None:
 
 
 # --- return ----------------------------------------------------------------------------------
-
-
-NEW_MESSAGE = "new"
 
 
 def on_return(ctx: Ctx, args: Args) -> None:

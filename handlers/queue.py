@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from telebot import types
 
-from config import Config
 from handlers import browse, keyboards, render, texts
-from handlers.context import Ctx, ctx_of, local_time
+from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
-from handlers.notifier import Delivery, Notifier
-from handlers.routing import Args, pack
+from handlers.routing import Args
 from handlers.texts import device_title
 from inventory import catalog, queue
+from inventory.clock import local_time
 from inventory.devices import DeviceRow
 from inventory.errors import AlreadyHolder, AlreadyQueued, DeviceFree, NoHold, NotQueued
+from notices import pack
+from notices.holds import expire_and_tell, send_hold_offer
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -32,41 +32,11 @@ Buttons = list[list[types.InlineKeyboardButton]]
 # --- hold messages ---------------------------------------------------------------------------
 
 
-def send_hold_offer(notifier: Notifier, offer: queue.Offer, config: Config) -> Delivery:
-    """Tell the person a freed device is held for them until a local time, with the buttons."""
-    until = texts.fmt_time(local_time(offer.until, config))
-    text = texts.HOLD_OFFER.format(**device_title(offer.device), until=until)
-    delivery = notifier.send(offer.person, text, keyboards.hold_keyboard(offer.device.id))
-    logger.info("hold offer for device %s to person %s: %s", offer.device.number,
-                offer.person.id, delivery.value)
-    return delivery
-
-
 def announce(ctx: Ctx, offers: Iterable[queue.Offer | None]) -> None:
     """Send the hold message of every new hold (None entries are skipped)."""
     for offer in offers:
         if offer is not None:
             send_hold_offer(ctx.bot.notifier, offer, ctx.config)
-
-
-def send_hold_lapsed(notifier: Notifier, lapse: queue.Lapse, config: Config) -> Delivery:
-    """Tell the person their hold ran out, with the card to join the queue again."""
-    until = texts.fmt_time(local_time(lapse.until, config))
-    return notifier.send(lapse.person, texts.HOLD_LAPSED.format(**device_title(lapse.device),
-                                                               until=until),
-                         keyboards.device_buttons([lapse.device]))
-
-
-def expire_and_tell(notifier: Notifier, config: Config, now: datetime,
-                    device_id: int | None = None) -> int:
-    """Pass run-out holds on, tell whose hold lapsed and who now has one; returns the offers."""
-    lapsed: list[queue.Lapse] = []
-    offers = queue.expire_holds(now, config.hold_hours, device_id=device_id, lapsed=lapsed)
-    for lapse in lapsed:
-        send_hold_lapsed(notifier, lapse, config)
-    for offer in offers:
-        send_hold_offer(notifier, offer, config)
-    return len(offers)
 
 
 def settle(ctx: Ctx, device_id: int | None) -> None:

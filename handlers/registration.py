@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from telebot import types
 
 from handlers import approvals, browse, devtools, texts
-from handlers.context import Ctx, ctx_of, local_time
+from handlers.context import Ctx, ctx_of
 from handlers.middleware import display_name
 from inventory import access, mailer, people
 from inventory import devtools as devtools_domain
+from inventory.clock import local_time
 from inventory.devtools import check_code
 from inventory.errors import (
     CodeExpired,

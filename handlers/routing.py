@@ -121,9 +121,4 @@ def allowed(ctx: Ctx, role: str) -> bool:
     return True
 
 
-def pack(*parts: Any) -> str:
-    """Callback data from parts (Telegram allows 64 bytes)."""
-    data = ":".join(str(p) for p in parts)
-    if len(data.encode()) > 64:
-        raise ValueError(f"callback data too long: {data!r}")
-    return data
+

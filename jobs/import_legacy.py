@@ -26,11 +26,11 @@ from dotenv import load_dotenv
 
 from cli import first_line
 from config import ConfigError, load_config
-from handlers.legacy_report import render
 from inventory import legacy_apply
 from inventory.errors import Conflict
 from inventory.legacy_read import LegacyError, read_legacy, redact, safe_url
 from models import db, make_database, utcnow
+from notices.legacy_report import render
 from schema import make_router
 
 logger = logging.getLogger(__name__)

@@ -31,22 +31,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 import peewee as pw
 import schedule
 from playhouse.pool import PooledDatabase
-from telebot.types import InlineKeyboardMarkup as Markup
 
 from cli import config_or_report, first_line
 from config import Config
-from handlers.context import local_date, local_time
-from handlers.notifier import Delivery, Notifier
-from handlers.queue import expire_and_tell
-from handlers.reminders import digest_messages, reminder_messages
 from inventory import access, reminders
+from inventory.clock import local_date, local_time
 from jobs.healthcheck import touch_heartbeat
 from models import AuditLog, Device, Loan, Person, init_db, utcnow
+from notices import Buttons, Delivery, Sender
+from notices.holds import expire_and_tell
+from notices.reminders import digest_messages, reminder_messages
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +55,6 @@ PROG = "python -m jobs.reminders"
 EXIT_RUN_FAILED, EXIT_CONFIG, EXIT_UNDELIVERED = 1, 2, 3
 CLAIM_AHEAD_SECONDS = 1.0
 REQUIRED_TABLES = tuple(m._meta.table_name for m in (Person, Device, Loan, AuditLog))
-
-
-class Sender(Protocol):
-    """What the run needs to deliver messages: the Notifier, or a printer for --dry-run."""
-
-    def send(self, person: Person, text: str, markup: Markup | None = None) -> Delivery:
-        """Send to a person."""
-
-    def send_chat(self, chat_id: int, text: str, markup: Markup | None = None) -> Delivery:
-        """Send to a bare chat id."""
 
 
 class SchemaMissing(Exception):
@@ -246,7 +235,7 @@ def deliver(person: Person, mine: list[Loan], today: date, sender: Sender,
     outcome = Delivery.SENT
     unsent: list[Loan] = []
     for message in reminder_messages(mine, today, config.reminder_weekdays):
-        result = sender.send(person, message.text, message.markup)
+        result = sender.send(person, message.text, message.buttons)
         if result is Delivery.UNREACHABLE:
             # Blocked: no point in the other parts; the claims stay (no retry today).
             return Delivery.UNREACHABLE, unsent
@@ -269,8 +258,7 @@ def send_digests(today: date, sender: Sender, config: Config, now: datetime, rep
     if not overdue and not unreachable:
         return
     messages = digest_messages(overdue, unreachable, today)
-    rows = Person.select().where(Person.telegram_id.in_(ids) & Person.deleted_at.is_null())
-    admins = {person.telegram_id: person for person in rows}
+    admins = access.active_by_chat(ids)
     for chat_id in ids:
         try:
             outcome = send_digest(chat_id, admins.get(chat_id), messages, today, sender, now,
@@ -320,21 +308,21 @@ class PrintingSender:
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
-    def send(self, person: Person, text: str, markup: Markup | None = None) -> Delivery:
+    def send(self, person: Person, text: str, buttons: Buttons | None = None) -> Delivery:
         """Print a message to a person."""
         who = f"{person.name or person.email} ({person.telegram_id})"
-        return self._print(who, text, markup)
+        return self._print(who, text, buttons)
 
-    def send_chat(self, chat_id: int, text: str, markup: Markup | None = None) -> Delivery:
+    def send_chat(self, chat_id: int, text: str, buttons: Buttons | None = None) -> Delivery:
         """Print a message to a chat."""
-        return self._print(f"chat {chat_id}", text, markup)
+        return self._print(f"chat {chat_id}", text, buttons)
 
-    def _print(self, who: str, text: str, markup: Markup | None) -> Delivery:
+    def _print(self, who: str, text: str, buttons: Buttons | None) -> Delivery:
         """Plain text, then the buttons in brackets."""
         print(f"--- to {who}", file=self.out)
         print(html.unescape(re.sub(r"<[^>]+>", "", text)), file=self.out)
-        for row in (markup.keyboard if markup else []):
-            print("  " + "  ".join(f"[{b.text}]" for b in row), file=self.out)
+        for row in buttons or []:
+            print("  " + "  ".join(f"[{label}]" for label, _ in row), file=self.out)
         return Delivery.SENT
 
 
@@ -418,11 +406,11 @@ def write_metrics(path: str, report: Report, code: int) -> None:
               file=sys.stderr)
 
 
-def telegram_sender(config: Config) -> Notifier:
-    """The real thing: a bot on TELEGRAM_API_URL behind the rate-limited Notifier."""
-    from bot import create_bot  # imported late: bot.py pulls in every handler
+def telegram_sender(config: Config) -> Sender:
+    """The real thing: the Bot API on TELEGRAM_API_URL, rate-limited (jobs/sender.py)."""
+    from jobs.sender import telegram_sender as make  # telebot only when really sending
 
-    return Notifier(create_bot(config, threaded=False), rate=config.reminder_rate)
+    return make(config)
 
 
 CATCH_UP = timedelta(hours=2)

@@ -1,8 +1,7 @@
-"""The one way to message other people: retries, rate limits, blocked users, never raises."""
+"""The one way to message people through the Bot API: retries, rate limits, blocked users."""
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
@@ -14,6 +13,7 @@ from telebot import TeleBot, types
 from telebot.apihelper import ApiHTTPException, ApiTelegramException
 
 from inventory import people
+from notices import Buttons, Delivery
 
 if TYPE_CHECKING:
     from models import Person
@@ -26,15 +26,20 @@ UNREACHABLE_400 = ("chat not found", "user is deactivated", "bot was blocked")
 NOT_MODIFIED = "message is not modified"
 
 T = TypeVar("T")
+# A keyboard as telebot builds it, or as button specs from notices/ (rows of label + data).
+Keyboard = types.InlineKeyboardMarkup | Buttons | None
 
 
-class Delivery(enum.Enum):
-    """What happened to one notification."""
-
-    SENT = "sent"
-    SKIPPED = "skipped"
-    UNREACHABLE = "unreachable"
-    FAILED = "failed"
+def keyboard(markup: Keyboard) -> types.InlineKeyboardMarkup | None:
+    """The Bot API keyboard for button specs (a telebot keyboard passes through)."""
+    if markup is None or isinstance(markup, types.InlineKeyboardMarkup):
+        return markup
+    built = types.InlineKeyboardMarkup()
+    for row in markup:
+        if row:
+            built.row(*[types.InlineKeyboardButton(label, callback_data=data)
+                        for label, data in row])
+    return built
 
 
 class Pacer:
@@ -72,17 +77,15 @@ class Notifier:
         self.sleep = sleep
         self.pacer = Pacer(rate, sleep)
 
-    def send(self, person: Person, text: str,
-             markup: types.InlineKeyboardMarkup | None = None) -> Delivery:
+    def send(self, person: Person, text: str, markup: Keyboard = None) -> Delivery:
         """Deliver text to person; the caller's action never fails because of it."""
         if person.telegram_id is None or person.deleted_at is not None:
             return Delivery.SKIPPED
-        return self._deliver(person.telegram_id, text, markup, person)
+        return self._deliver(person.telegram_id, text, keyboard(markup), person)
 
-    def send_chat(self, chat_id: int, text: str,
-                  markup: types.InlineKeyboardMarkup | None = None) -> Delivery:
+    def send_chat(self, chat_id: int, text: str, markup: Keyboard = None) -> Delivery:
         """Deliver text to a chat that may have no Person row (e.g. an unregistered admin)."""
-        return self._deliver(chat_id, text, markup, None)
+        return self._deliver(chat_id, text, keyboard(markup), None)
 
     def post(self, chat_id: int, text: str,
              markup: types.InlineKeyboardMarkup | None = None) -> types.Message | None:
