@@ -246,11 +246,20 @@ def skip(ctx: Ctx, step: str) -> str:
     return NEXT[step]
 
 
+def pick_category(ctx: Ctx, category_id: int) -> None:
+    """An existing category was pressed: on to the serial (or ask again if it is gone)."""
+    category = admin_common.category_by_id(category_id)
+    drop_buttons(ctx)
+    if category is None:
+        ask(ctx, "category")
+        return
+    ctx.dialog.update(category=category.name, new_category=False)
+    ask(ctx, "serial")
+
+
 def on_button(ctx: Ctx, args: Args) -> None:
     """add:<step>:<action>[:arg] — the dialogue's buttons; stale ones get an alert."""
-    step, action = args[0], args[1]
-    if step not in STEPS:
-        raise BadButton(step)
+    step, action = args.choice(0, STEPS), args[1]
     if ctx.dialog.state != state_of(step):
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
@@ -262,13 +271,7 @@ def on_button(ctx: Ctx, args: Args) -> None:
         drop_buttons(ctx)
         ask(ctx, skip(ctx, step))
     elif action == "cat" and step == "category":
-        category = admin_common.category_by_id(args.int(2))
-        drop_buttons(ctx)
-        if category is None:
-            ask(ctx, step)
-            return
-        ctx.dialog.update(category=category.name, new_category=False)
-        ask(ctx, "serial")
+        pick_category(ctx, args.int(2))
     elif action == "newcat" and step == "category":
         drop_buttons(ctx)
         ask(ctx, "newcat")

@@ -128,6 +128,19 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
     """Text and buttons of a person card (raises NotFound)."""
     card = admin_people.person_card(person_id)
     person = card.person
+    bootstrap = person.telegram_id is not None and ctx.config.is_bootstrap_admin(
+        person.telegram_id)
+    lines = [*identity_lines(person, bootstrap), "", *holding_lines(ctx, card),
+             *queue_lines(ctx, card)]
+    if card.history.loans:
+        lines += ["", texts.USER_HISTORY]
+        lines.extend(history_line(ctx, loan, show_device=True, show_holder=False)
+                     for loan in card.history.loans[:RECENT_LOANS])
+    return "\n".join(lines), person_keyboard(card, bootstrap)
+
+
+def identity_lines(person: Person, bootstrap: bool) -> list[str]:
+    """Name, email, Telegram, reachability, role and comment of a person card."""
     if person.telegram_id is None:
         telegram = texts.USER_TELEGRAM_NONE
     elif person.username:
@@ -139,40 +152,45 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
              texts.USER_TELEGRAM.format(telegram=telegram)]
     if person.telegram_id is not None:
         lines.append(texts.USER_REACHABLE if person.reachable else texts.USER_UNREACHABLE)
-    bootstrap = person.telegram_id is not None and ctx.config.is_bootstrap_admin(
-        person.telegram_id)
     if bootstrap:
         lines.append(texts.USER_ADMIN_BOOTSTRAP)
     elif person.is_admin:
         lines.append(texts.USER_ADMIN)
     if person.comment:
         lines.append(texts.USER_COMMENT.format(comment=texts.e(person.comment)))
-    lines.append("")
-    if card.holding:
-        lines.append(texts.USER_HOLDS.format(count=len(card.holding)))
-        for loan in card.holding[:LINES_LIMIT]:
-            lines.append(render.loan_line(loan, ctx.today))
-        if len(card.holding) > LINES_LIMIT:
-            lines.append(texts.USER_MORE.format(count=len(card.holding) - LINES_LIMIT))
-    else:
-        lines.append(texts.USER_HOLDS_NOTHING)
-    if card.queues:
-        lines.append(texts.USER_QUEUES.format(count=len(card.queues)))
-        lines.extend(texts.USER_QUEUE_LINE.format(
-            number=entry.device.number, name=render.cut(entry.device.name, render.NAME_IN_LINE),
-            date=texts.fmt_date(local_date(entry.joined_at, ctx.config)))
-            for entry in card.queues[:LINES_LIMIT])
-        if len(card.queues) > LINES_LIMIT:
-            lines.append(texts.USER_MORE.format(count=len(card.queues) - LINES_LIMIT))
-    else:
-        lines.append(texts.USER_QUEUES_NONE)
-    if card.history.loans:
-        lines += ["", texts.USER_HISTORY]
-        lines.extend(history_line(ctx, loan, show_device=True, show_holder=False)
-                     for loan in card.history.loans[:RECENT_LOANS])
-    devices = [[button(texts.BUTTON_DEVICE.format(number=loan.device.number,
-                                                  name=loan.device.name[:40]),
-                       "card", loan.device.id)] for loan in card.holding[:BUTTONS_LIMIT]]
+    return lines
+
+
+def holding_lines(ctx: Ctx, card: admin_people.PersonCard) -> list[str]:
+    """What the person holds (the first LINES_LIMIT devices)."""
+    if not card.holding:
+        return [texts.USER_HOLDS_NOTHING]
+    lines = [texts.USER_HOLDS.format(count=len(card.holding))]
+    lines.extend(render.loan_line(loan, ctx.today) for loan in card.holding[:LINES_LIMIT])
+    if len(card.holding) > LINES_LIMIT:
+        lines.append(texts.USER_MORE.format(count=len(card.holding) - LINES_LIMIT))
+    return lines
+
+
+def queue_lines(ctx: Ctx, card: admin_people.PersonCard) -> list[str]:
+    """The queues the person waits in (the first LINES_LIMIT)."""
+    if not card.queues:
+        return [texts.USER_QUEUES_NONE]
+    lines = [texts.USER_QUEUES.format(count=len(card.queues))]
+    lines.extend(texts.USER_QUEUE_LINE.format(
+        number=entry.device.number, name=render.cut(entry.device.name, render.NAME_IN_LINE),
+        date=texts.fmt_date(local_date(entry.joined_at, ctx.config)))
+        for entry in card.queues[:LINES_LIMIT])
+    if len(card.queues) > LINES_LIMIT:
+        lines.append(texts.USER_MORE.format(count=len(card.queues) - LINES_LIMIT))
+    return lines
+
+
+def person_keyboard(card: admin_people.PersonCard,
+                    bootstrap: bool) -> types.InlineKeyboardMarkup:
+    """Cards of the held devices, the edits, the role, history and deletion."""
+    person = card.person
+    devices = [[keyboards.device_button(loan.device)] for loan in card.holding[:BUTTONS_LIMIT]]
     actions = [button(texts.BTN_USER_EMAIL, "use", person.id),
                button(texts.BTN_USER_COMMENT, "usc", person.id)]
     clear = [button(texts.BTN_USER_CLEAR_COMMENT, "usx", person.id)] if person.comment else []
@@ -180,10 +198,9 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
     if person.telegram_id is not None and not bootstrap:
         role = [button(texts.BTN_USER_REVOKE_ADMIN, "usn", person.id) if person.is_admin
                 else button(texts.BTN_USER_MAKE_ADMIN, "usa", person.id)]
-    markup = keyboards.rows(*devices, actions, clear, role,
-                            [button(texts.BTN_USER_HISTORY, "ush", person.id, 1),
-                             button(texts.BTN_USER_DELETE, "usd", person.id)])
-    return "\n".join(lines), markup
+    return keyboards.rows(*devices, actions, clear, role,
+                          [button(texts.BTN_USER_HISTORY, "ush", person.id, 1),
+                           button(texts.BTN_USER_DELETE, "usd", person.id)])
 
 
 def send_person(ctx: Ctx, person_id: int, *, edit: bool = False, prefix: str = "") -> None:

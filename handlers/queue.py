@@ -57,26 +57,33 @@ def card_extension(ctx: Ctx, row: DeviceRow) -> tuple[list[str], Buttons]:
     me = ctx.person.id if ctx.person else None
     line = queue.queue_of(row.device.id, ctx.now)
     waiting = line.waiting
-    mine = line.entry_of(me) if me is not None else None
     holder_is_me = row.loan is not None and row.loan.person_id == me
     lines: list[str] = []
-    buttons: Buttons = []
     if waiting:
         lines.append(texts.QUEUE_COUNT.format(count=texts.people_count(len(waiting))))
-    if mine is not None and queue.is_live(mine, ctx.now):
-        lines.append(texts.QUEUE_HOLD_YOURS)
-        buttons.append([button(texts.BTN_DECLINE_HOLD, "hdx", row.device.id)])
-    elif mine is not None:
-        lines.append(texts.QUEUE_YOUR_PLACE.format(position=line.position_of(me),
-                                                   count=len(waiting)))
-        buttons.append([button(texts.BTN_LEAVE_QUEUE, "ql", row.device.id)])
-    elif me is not None and not holder_is_me and (row.loan is not None or line.entries):
-        buttons.append([button(texts.BTN_JOIN_QUEUE, "qj", row.device.id)])
+    mine, buttons = my_place(ctx, row, line, me)
+    lines.extend(mine)
     if holder_is_me and waiting:
         lines.append(texts.QUEUE_HOLDER_WARNING.format(count=texts.people_count(len(waiting))))
     if ctx.is_admin and line.entries:
         lines.extend(admin_lines(ctx, line))
     return lines, buttons
+
+
+def my_place(ctx: Ctx, row: DeviceRow, line: queue.DeviceQueue,
+             me: int | None) -> tuple[list[str], Buttons]:
+    """The viewer's own place: their hold or position with the way out, or «В очередь»."""
+    mine = line.entry_of(me) if me is not None else None
+    if mine is not None:
+        live = queue.is_live(mine, ctx.now)
+        text = texts.QUEUE_HOLD_YOURS if live else texts.QUEUE_YOUR_PLACE.format(
+            position=line.position_of(me), count=len(line.waiting))
+        return [text], [[button(texts.BTN_DECLINE_HOLD, "hdx", row.device.id) if live
+                         else button(texts.BTN_LEAVE_QUEUE, "ql", row.device.id)]]
+    holder_is_me = row.loan is not None and row.loan.person_id == me
+    if me is not None and not holder_is_me and (row.loan is not None or line.entries):
+        return [], [[button(texts.BTN_JOIN_QUEUE, "qj", row.device.id)]]
+    return [], []
 
 
 def admin_lines(ctx: Ctx, line: queue.DeviceQueue) -> list[str]:

@@ -203,15 +203,20 @@ def remind_batch(groups: list[tuple[Person, list[Loan]]], today: date, until: da
         if not mine:
             report.people.add(Delivery.SKIPPED)  # a parallel run claimed them first
             continue
-        try:
-            outcome = remind(person, mine, today, sender, config, now, dry_run=dry_run)
-        except pw.PeeweeException as exc:
-            logger.warning("reminder for person %s failed: %s", person.id, first_line(exc))
-            outcome = Delivery.FAILED
-        except Exception:  # noqa: BLE001 - one failing person never stops the run
-            logger.exception("reminder for person %s failed", person.id)
-            outcome = Delivery.FAILED
-        report.people.add(outcome)
+        report.people.add(remind_safely(person, mine, today, sender, config, now,
+                                        dry_run=dry_run))
+
+
+def remind_safely(person: Person, mine: list[Loan], today: date, sender: Sender,
+                  config: Config, now: datetime, *, dry_run: bool = False) -> Delivery:
+    """remind(), with any failure logged and counted: one person never stops the run."""
+    try:
+        return remind(person, mine, today, sender, config, now, dry_run=dry_run)
+    except pw.PeeweeException as exc:
+        logger.warning("reminder for person %s failed: %s", person.id, first_line(exc))
+    except Exception:  # noqa: BLE001 - one failing person never stops the run
+        logger.exception("reminder for person %s failed", person.id)
+    return Delivery.FAILED
 
 
 def remind(person: Person, mine: list[Loan], today: date, sender: Sender, config: Config,

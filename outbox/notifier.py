@@ -125,11 +125,7 @@ class Notifier:
             try:
                 result = call()
             except ApiTelegramException as exc:
-                if exc.error_code == 400 and NOT_MODIFIED in str(exc.description or ""):
-                    return Delivery.SENT, None
-                outcome = self._telegram_error(chat_id, person, exc, attempt)
-                if outcome is Delivery.FAILED and strict and exc.error_code == 400:
-                    raise
+                outcome = self._refused(chat_id, person, exc, attempt, strict=strict)
             except (ApiHTTPException, requests.RequestException) as exc:
                 outcome = self._retry_or_fail(chat_id, exc, attempt)
             except Exception:  # noqa: BLE001 - a notification must never break the action
@@ -143,6 +139,16 @@ class Notifier:
                 return Delivery.SENT, result
             if outcome is not None:
                 return outcome, None
+
+    def _refused(self, chat_id: int, person: Person | None, exc: ApiTelegramException,
+                 attempt: int, *, strict: bool) -> Delivery | None:
+        """A Telegram error: an unchanged edit is sent, our own 400 raises when strict."""
+        if exc.error_code == 400 and NOT_MODIFIED in str(exc.description or ""):
+            return Delivery.SENT
+        outcome = self._telegram_error(chat_id, person, exc, attempt)
+        if outcome is Delivery.FAILED and strict and exc.error_code == 400:
+            raise exc
+        return outcome
 
     def _telegram_error(self, chat_id: int, person: Person | None, exc: ApiTelegramException,
                         attempt: int) -> Delivery | None:

@@ -23,7 +23,7 @@ TELEGRAM = {"telebot", "outbox", "bot", "dispatch"}
 QUERY_METHODS = {"select", "get_or_none", "get_by_id", "insert", "insert_many", "create",
                  "delete_by_id", "atomic", "transaction", "connect", "execute", "execute_sql"}
 MODEL_NAMES = {"Category", "Device", "Person", "Loan", "QueueEntry", "Handover", "AuditLog",
-               "DialogState", "AccessRequest", "EmailCode", "LoginAttempt"}
+               "DialogState", "AccessRequest", "RegistrationCode"}
 
 
 def _type_checking_lines(tree: ast.AST) -> set[int]:
