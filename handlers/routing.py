@@ -119,6 +119,3 @@ def allowed(ctx: Ctx, role: str) -> bool:
     if role == ROLE_DEVELOPER:
         return ctx.is_developer
     return True
-
-
-
