@@ -14,13 +14,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from config import load_config
 from jobs import healthcheck
 
 REPO = Path(__file__).resolve().parent.parent
@@ -637,10 +638,6 @@ def test_every_variable_the_app_reads_reaches_bot_and_scheduler() -> None:
 
 def test_compose_defaults_are_the_configs_defaults() -> None:
     """Without .env the bot and the scheduler get exactly config.py's defaults, but the database."""
-    from dataclasses import replace
-
-    from config import load_config
-
     services = compose()["services"]
     plain = load_config({}, require_token=False)
     for service in ("bot", "scheduler"):
@@ -721,8 +718,6 @@ def test_compose_config_on_a_fresh_clone(tmp_path: Path, compose_client: list[st
 
 def test_compose_config_reads_dotenv(tmp_path: Path, compose_client: list[str]) -> None:
     """With a .env the real client passes its values on, and the bot's config accepts them."""
-    from config import load_config
-
     project = fresh_clone(tmp_path)
     (project / ".env").write_text(
         "BOT_TOKEN=123456:ABC-def_ghi\n"
