@@ -12,6 +12,7 @@ PIP_TOOLS := pip-tools==7.6.2
 LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-find-links --no-emit-index-url --no-emit-trusted-host
 CHROMIUM := /usr/bin/chromium
+COMPOSE_V1 := /usr/bin/docker-compose
 
 .DEFAULT_GOAL := help
 .PHONY: help run test lint bench migration lock clean
@@ -40,7 +41,7 @@ run: $(STAMP) ## Start the bot; with no BOT_TOKEN (env or .env) the local playgr
 	else echo "No BOT_TOKEN: starting the playground (see README, Quick start)"; \
 	$(BIN)/python -m playground; fi
 
-test: $(STAMP) $(CHROMIUM) ## Run the whole test suite (PostgreSQL cases need TEST_DATABASE_URL)
+test: $(STAMP) $(CHROMIUM) $(COMPOSE_V1) ## Run the whole test suite (PostgreSQL cases need TEST_DATABASE_URL)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The browser test drives Debian's Chromium; as root we install it, otherwise the test says how.
@@ -49,6 +50,16 @@ $(CHROMIUM):
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	else echo "$(CHROMIUM) is missing and this is not root: the browser test will be skipped" \
 	  "(sudo apt-get install chromium)"; fi
+
+# The compose tests run `config` (client-side, no Docker engine) with `docker compose` or, without
+# that plugin, Debian's docker-compose (v1); as root we install the latter without the engine.
+$(COMPOSE_V1):
+	@if docker compose version >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q --no-install-recommends docker-compose; \
+	else echo "no docker compose and this is not root: the compose client tests will be" \
+	  "skipped (sudo apt-get install docker-compose)"; fi
 
 lint: $(STAMP) ## Check the code with ruff
 	$(BIN)/ruff check .

@@ -54,6 +54,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="fail PostgreSQL cases instead of skipping them")
     parser.addoption("--require-browser", action="store_true",
                      help="fail the browser test instead of skipping it without Chromium")
+    parser.addoption("--require-compose", action="store_true",
+                     help="fail the compose client tests instead of skipping them without "
+                          "docker compose / docker-compose")
 
 
 def pytest_configure(config: pytest.Config) -> None:
