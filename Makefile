@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench migration clean
+.PHONY: help run test lint bench migration clean fuzz mutation
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ run: $(STAMP) ## Start the bot (SQLite in data/ unless DATABASE_URL says otherwi
 
 test: $(STAMP) ## Run the whole test suite (PostgreSQL cases need TEST_DATABASE_URL)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+fuzz: $(STAMP) ## Long random fuzzing (texts, buttons, files, sessions); FUZZ_EXAMPLES=2000
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:timeout tests/test_fuzz.py $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Check the code with ruff
 	$(BIN)/ruff check .
