@@ -24,6 +24,16 @@ test: $(STAMP) ## Run the whole test suite (PostgreSQL cases need TEST_DATABASE_
 fuzz: $(STAMP) ## Long random fuzzing (texts, buttons, files, sessions); FUZZ_EXAMPLES=2000
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:timeout tests/test_fuzz.py $(PYTEST_ARGS)
 
+$(VENV)/.mutmut: $(STAMP) requirements-mutation.txt
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-mutation.txt
+	touch $@
+
+# PostgreSQL stays out: the parallel mutant runs would share (and truncate) one database.
+mutation: $(VENV)/.mutmut ## Mutation testing of inventory/ and jobs/reminders.py: score per module, survivors
+	rm -rf mutants
+	env -u TEST_DATABASE_URL $(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTATE)
+	$(BIN)/python tools/mutation_report.py $(REPORT_ARGS)
+
 lint: $(STAMP) ## Check the code with ruff
 	$(BIN)/ruff check .
 
