@@ -31,7 +31,7 @@ $(VENV)/.mutmut: $(STAMP) requirements-mutation.txt
 # PostgreSQL stays out: the parallel mutant runs would share (and truncate) one database.
 mutation: $(VENV)/.mutmut ## Mutation testing of inventory/ and jobs/reminders.py: score per module, survivors
 	rm -rf mutants
-	env -u TEST_DATABASE_URL $(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTATE)
+	set -f; env -u TEST_DATABASE_URL $(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTATE)
 	$(BIN)/python tools/mutation_report.py $(REPORT_ARGS)
 
 lint: $(STAMP) ## Check the code with ruff

@@ -9,8 +9,16 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import ADMIN_ID, DEV_ID, USER_ID, Call, message_update, truncate_all
-from hypothesis import example, given
+from conftest import (
+    ADMIN_ID,
+    DEV_ID,
+    USER_ID,
+    Call,
+    dialog_state,
+    message_update,
+    truncate_all,
+)
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from handlers import admin_import, texts
@@ -138,7 +146,25 @@ TEXTS = st.one_of(
                      TWENTY_DIGITS, "\x00", RTL, ZERO_WIDTH, LONG]),
 )
 ACTIONS = st.sampled_from(["command", "text", "offered", "offered", "offered", "random_button",
-                           "document"])
+                           "document", "answer", "answer", "answer"])
+# How sessions begin: each dialogue starts from one of these (a card offers take, assign, ...).
+OPENERS = ["/add", "/edit", "/users", "/dev", "/mine", "/wishlist", "1", "49", "50", "эвотор"]
+# A sensible answer for each dialogue state, so that walks get past the first step of each
+# dialogue and into the later ones (dialogue states not listed get random text).
+ANSWERS = {
+    "add:number": ["60", "49", "0"], "add:name": ["Новый прибор"], "add:serial": ["SN-NEW-1"],
+    "add:registered_on": ["01.11.2026"], "add:firmware": ["1.0"], "add:comment": ["-"],
+    "add:newcat": ["Весы"], "add:place": ["офис"], "add:due": ["31.12.2026"],
+    "add:holder": ["user100@company.ru", "nobody@company.ru"], "add:category": ["Онлайн-касса"],
+    "assign:who": ["user100@company.ru", "Иван", "new.person@company.ru"],
+    "assign:place": ["офис"], "assign:due": ["31.12.2026", "вчера"],
+    "edit:number": ["49", "50", "999"], "edit:value": ["Новое имя", "77", "01.01.2026"],
+    "edit:newcat": ["Сканеры"], "users:query": ["user", "admin@company.ru", "@ivan"],
+    "users:email": ["new.mail@company.ru", "admin@company.ru"], "users:comment": ["в отпуске"],
+    "dev:code": ["s3cret-code", "wrong"], "take:place": ["дома"], "take:due": ["31.12.2026"],
+    "due:date": ["31.12.2026", "01.01.2020"], "place:text": ["склад"],
+    "handover:who": ["Админ", "admin@company.ru", "Иван"],
+}
 
 
 def offered_buttons(calls: list[Call], chat_id: int) -> list[str]:
@@ -157,35 +183,56 @@ def send_document(harness, user_id: int, raw: bytes, name: str) -> None:
     harness.update(message_update(user_id, None, document=document))
 
 
+# A session is many updates: a third of the profile's examples (make fuzz: hundreds).
+@settings(max_examples=max(20, settings.default.max_examples // 3))
 @given(data=st.data())
 def test_random_sessions_through_every_dialogue(harness, seed, conn, downloads, data):
-    """A user, an admin and a developer click what the bot offers and type anything at all."""
+    """A user, an admin and a developer click what the bot offers and type anything at all.
+
+    One of them leads each session; inside a dialogue they mostly give a sensible answer or
+    press an offered button, so that walks reach the later steps of every dialogue.
+    """
     # What a session draws depends on the buttons it was offered: start each from scratch.
     truncate_all(conn)
     build_world(seed)
     harness.sender.clear()
-    steps = data.draw(st.integers(5, 25), label="steps")
-    for _ in range(steps):
-        user_id = data.draw(st.sampled_from([USER_ID, ADMIN_ID, DEV_ID]), label="who")
-        action = data.draw(ACTIONS, label="action")
-        if action == "command":
-            harness.send(user_id, data.draw(st.sampled_from(COMMANDS), label="command"))
-        elif action == "text":
-            harness.send(user_id, data.draw(TEXTS, label="text"))
-        elif action == "offered":
-            buttons = offered_buttons(harness.sender.calls, user_id)
-            if buttons:
-                harness.press(user_id, data.draw(st.sampled_from(buttons), label="button"))
-        elif action == "random_button":
-            prefix = data.draw(st.sampled_from(PREFIXES), label="prefix")
-            arg = data.draw(st.one_of(st.integers(-1, 60).map(str), st.text(max_size=8)),
-                            label="arg")
-            harness.press(user_id, f"{prefix}:{arg}"[:64])
+    lead = data.draw(st.sampled_from([ADMIN_ID, ADMIN_ID, DEV_ID, USER_ID]), label="lead")
+    harness.send(lead, data.draw(st.sampled_from(OPENERS), label="opener"))
+    for _ in range(data.draw(st.integers(5, 40), label="steps")):
+        user_id = lead if data.draw(st.integers(0, 9), label="who") else data.draw(
+            st.sampled_from([USER_ID, ADMIN_ID, DEV_ID]), label="other")
+        state = dialog_state(user_id)
+        if state and data.draw(st.integers(0, 9), label="in dialogue") < 8:
+            action = data.draw(st.sampled_from(["answer", "answer", "offered", "text"]),
+                               label="action")
         else:
-            raw = data.draw(st.one_of(
-                st.binary(max_size=300),
-                st.just("номер;название;категория\n60;Новый;Онлайн-касса\n".encode("cp1251"))),
-                label="file")
-            name = data.draw(st.sampled_from(["d.csv", "d.xlsx", "d.txt", "d.pdf"]), label="name")
-            send_document(harness, user_id, raw, name)
+            action = data.draw(ACTIONS, label="action")
+        step(harness, data, user_id, action, state)
         no_failure(harness.sender)
+
+
+def step(harness, data, user_id: int, action: str, state: str | None) -> None:
+    """One thing a person does in a session."""
+    if action == "command":
+        harness.send(user_id, data.draw(st.sampled_from(COMMANDS), label="command"))
+    elif action == "text":
+        harness.send(user_id, data.draw(TEXTS, label="text"))
+    elif action == "answer":
+        good = ANSWERS.get(state or "", [])
+        harness.send(user_id, data.draw(st.sampled_from(good) if good else TEXTS, label="answer"))
+    elif action == "offered":
+        buttons = offered_buttons(harness.sender.calls, user_id)
+        if buttons:
+            harness.press(user_id, data.draw(st.sampled_from(buttons), label="button"))
+    elif action == "random_button":
+        prefix = data.draw(st.sampled_from(PREFIXES), label="prefix")
+        arg = data.draw(st.one_of(st.integers(-1, 60).map(str), st.text(max_size=8)),
+                        label="arg")
+        harness.press(user_id, f"{prefix}:{arg}"[:64])
+    else:
+        raw = data.draw(st.one_of(
+            st.binary(max_size=300),
+            st.just("номер;название;категория\n60;Новый;Онлайн-касса\n".encode("cp1251"))),
+            label="file")
+        name = data.draw(st.sampled_from(["d.csv", "d.xlsx", "d.txt", "d.pdf"]), label="name")
+        send_document(harness, user_id, raw, name)
