@@ -164,3 +164,25 @@ def test_active_hold_is_the_live_one_of_that_device(held, clock):
     assert loans.active_hold(device.id, clock.now).person.id == colleague.id
     assert loans.active_hold(spare.id, clock.now) is None  # ends exactly now
     assert loans.active_hold(device.id, clock.now + timedelta(hours=1)) is None
+
+
+def test_take_without_a_place_stores_none(held, clock):
+    _, spare, _, colleague, _, _ = held
+    loan = loans.take(spare.id, colleague, now=clock.now)
+    stored = Loan.get_by_id(loan.id)
+    assert (stored.place, stored.due_date) == ("", None)
+
+
+def test_a_return_overtaken_by_another_is_refused(held, clock, monkeypatch):
+    device, _, person, _, _, loan = held
+    real_lock = loans.lock_device
+
+    def lock_after_someone_returned(device_id):
+        locked = real_lock(device_id)
+        Loan.update(returned_at=clock.now).where(Loan.id == loan.id).execute()
+        return locked
+
+    monkeypatch.setattr(loans, "lock_device", lock_after_someone_returned)
+    with pytest.raises(AlreadyReturned) as refused:
+        loans.return_device(device.id, person, now=clock.now)
+    assert refused.value.details["device_id"] == device.id

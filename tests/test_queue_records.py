@@ -244,3 +244,88 @@ def test_expiry_goes_on_past_a_device_deleted_meanwhile(line, clock, monkeypatch
                         lambda now, device_id: [free.id + 100, *real(now, device_id)])
     offers = queue.expire_holds(clock.now)
     assert [(o.device.id, o.person.id) for o in offers] == [(device.id, b.id)]
+
+
+def count_queries(fn):
+    """(fn's result, how many SQL statements it sent)."""
+    database = db.obj
+    counted = []
+    original = database.execute_sql
+
+    def counting(*args, **kwargs):
+        counted.append(args[0])
+        return original(*args, **kwargs)
+
+    database.execute_sql = counting
+    try:
+        result = fn()
+    finally:
+        database.execute_sql = original
+    return result, len(counted)
+
+
+def waiting_entry(device, person, joined, hold_until=None) -> QueueEntry:
+    """A queue row written directly (as a restored dump may hold them)."""
+    return QueueEntry.create(device=device, person=person, joined_at=joined,
+                             hold_until=hold_until, created_at=joined, updated_at=joined)
+
+
+def test_the_line_goes_by_joining_time_not_by_row_id(line, clock):
+    device, free, a, b, c, d = line
+    # Rows restored from a dump: c's row came first but b joined first.
+    waiting_entry(free, c, clock.now - timedelta(hours=1))
+    waiting_entry(free, b, clock.now - timedelta(hours=2))
+    assert [e.person_id for e in queue.queue_of(free.id, clock.now).entries] == [b.id, c.id]
+    assert queue.start_hold(free.id, clock.now).person.id == b.id
+
+
+def test_expiry_finds_free_devices_among_held_and_kept_ones(line, clock, seed):
+    device, free, a, b, c, d = line
+    kept = seed.device(9, "Придержан")
+    waiting_entry(device, c, clock.now)  # held by a: nothing to do
+    waiting_entry(kept, d, clock.now, hold_until=clock.now + timedelta(hours=1))  # a live hold
+    waiting_entry(kept, c, clock.now)
+    waiting_entry(free, b, clock.now)  # free, nobody holds it for anyone: b gets it
+    offers = queue.expire_holds(clock.now)
+    assert [(o.device.id, o.person.id) for o in offers] == [(free.id, b.id)]
+
+
+def test_a_lone_hold_lapses_exactly_at_its_end(line, clock):
+    _, free, _, b, _, _ = line
+    until = clock.now
+    waiting_entry(free, b, clock.now - timedelta(hours=HOURS), hold_until=until)
+    lapsed: list[queue.Lapse] = []
+    assert queue.expire_holds(clock.now, lapsed=lapsed) == []
+    assert [(x.person.id, x.until) for x in lapsed] == [(b.id, until)]
+    assert QueueEntry.select().count() == 0
+
+
+def test_a_run_out_hold_not_yet_settled_still_counts_as_waiting_ahead(line, clock):
+    _, free, _, b, c, _ = line
+    waiting_entry(free, b, clock.now - timedelta(hours=2), hold_until=clock.now - timedelta(
+        hours=1))
+    waiting_entry(free, c, clock.now - timedelta(hours=1))
+    assert queue.position(free.id, c.id, clock.now) == 2
+    assert queue.wishlist(c, 1, clock.now).rows[0].position == 2
+    with pytest.raises(AlreadyQueued) as queued:
+        queue.join(free.id, b, clock.now)
+    assert (queued.value.details["position"], queued.value.details["hold_until"]) == (1, None)
+
+
+def test_wishlist_takes_three_queries_whatever_it_shows(line, clock, seed):
+    device, free, a, b, c, d = line
+    for number in range(20, 26):
+        extra = seed.device(number)
+        waiting_entry(extra, d, clock.now, hold_until=clock.now + timedelta(hours=1))
+        waiting_entry(extra, b, clock.now)
+    waiting_entry(device, b, clock.now)
+
+    def shown() -> list[tuple]:
+        return [(r.device.name, r.hold.person.name if r.hold else None,
+                 r.loan.person.name if r.loan else None)
+                for r in queue.wishlist(b, 1, clock.now).rows]
+
+    names, queries = count_queries(shown)
+    assert queries == 3
+    assert names[0] == ("Эвотор 7.2", None, "Анна")
+    assert names[1:] == [("Эвотор 7.2", "Глеб", None)] * 6
