@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from inventory import loans
-from inventory.errors import AlreadyReturned, NotFound, NotHolder
+from inventory.errors import AlreadyReturned, AlreadyTaken, NotFound, NotHolder
 from models import AuditLog, Loan, QueueEntry, db
 
 
@@ -186,3 +186,23 @@ def test_a_return_overtaken_by_another_is_refused(held, clock, monkeypatch):
     with pytest.raises(AlreadyReturned) as refused:
         loans.return_device(device.id, person, now=clock.now)
     assert refused.value.details["device_id"] == device.id
+
+
+def test_a_take_refused_by_the_database_without_a_holder_names_nobody(held, clock):
+    _, spare, _, _, _, _ = held
+    from models import Person
+
+    ghost = Person(id=9999, email="ghost@company.ru")  # no such row: the foreign key refuses
+    with pytest.raises(AlreadyTaken) as refused:
+        loans.take(spare.id, ghost, now=clock.now)
+    assert refused.value.details["holder"] is None
+
+
+def test_a_plain_take_leaves_a_run_out_hold_to_expire(held, clock):
+    _, spare, _, colleague, admin, _ = held
+    ran_out = QueueEntry.create(device=spare, person=admin, joined_at=clock.now - timedelta(
+        days=1), hold_until=clock.now - timedelta(hours=1), created_at=clock.now,
+        updated_at=clock.now)
+    loans.take(spare.id, colleague, now=clock.now)
+    assert QueueEntry.get_by_id(ran_out.id).hold_until == clock.now - timedelta(hours=1)
+    assert not AuditLog.select().where(AuditLog.action == "hold.cleared").exists()
