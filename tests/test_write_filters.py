@@ -361,3 +361,40 @@ def test_purge_deletes_only_the_chosen_free_devices(crowd, clock):
     assert [d.id for d in gone] == [crowd.d[3].id]
     assert changed(before) == {"Device": ids(crowd.d[3]),
                                "QueueEntry": ids(crowd.entry[3, 3], crowd.entry[3, 4])}
+
+
+# --- import_apply.py -------------------------------------------------------------------------
+
+
+def test_an_import_touches_only_the_devices_and_people_it_names(crowd, clock):
+    from inventory.import_apply import apply_plan, existing_data
+    from inventory.importing import build_plan
+
+    header = ["Айди", "Название", "Категория", "Артикул", "Дата регистрации", "Прошивка",
+              "Комментарий", "Электронная почта", "Место устройства", "Дата возврата"]
+    for person in (crowd.p[2], crowd.p[3]):  # two deleted people; the file names one
+        Person.update(deleted_at=clock.now).where(Person.id == person.id).execute()
+    rows = [
+        # d[0]: held by p[0], p[1] and p[2] waiting; the file gives it to p[1]
+        ["1", "Эвотор 1", "Онлайн-касса", "SN-00001", "", "", "", crowd.p[1].email, "", ""],
+        # d[3]: free, held for p[3], p[4] waiting; the file gives it to p[4]
+        ["4", "Эвотор 4", "Онлайн-касса", "SN-00004", "", "", "", crowd.p[4].email, "", ""],
+        # d[4]: free, live hold for p[2] (deleted); the file gives it to p[2], who comes back
+        ["5", "Эвотор 5", "Онлайн-касса", "SN-00005", "", "", "", crowd.p[2].email, "", ""],
+    ]
+    plan = build_plan([header, *rows], existing_data(), TODAY)
+    assert plan.ok, plan.errors
+    before = snapshot()
+    apply_plan(plan, crowd.p[5], clock.now)
+    diff = changed(before)
+    new_loans = {loan.id for loan in Loan.select().where(Loan.id.not_in(list(before["Loan"])))}
+    assert len(new_loans) == 3
+    assert diff["Loan"] == ids(crowd.loan[0]) | new_loans
+    assert diff["Person"] == ids(crowd.p[2])
+    # p[1]'s wait for d[0], p[4]'s for d[3] and p[2]'s hold of d[4] end; p[3]'s hold of d[3]
+    # and p[3]'s wait for d[4] go back to waiting; nothing else in any queue changes.
+    assert diff["QueueEntry"] == ids(crowd.entry[0, 1], crowd.entry[3, 4], crowd.entry[3, 3],
+                                     crowd.entry[4, 2])
+    assert QueueEntry.get_by_id(crowd.entry[3, 3].id).hold_until is None
+    assert QueueEntry.get_by_id(crowd.entry[5, 4].id).hold_until == GONE
+    assert "Device" not in diff
