@@ -22,7 +22,7 @@ test: $(STAMP) ## Run the whole test suite (PostgreSQL cases need TEST_DATABASE_
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 fuzz: $(STAMP) ## Long random fuzzing (texts, buttons, files, sessions); FUZZ_EXAMPLES=2000
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:timeout tests/test_fuzz.py $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q --timeout=0 tests/test_fuzz.py $(PYTEST_ARGS)
 
 $(VENV)/.mutmut: $(STAMP) requirements-mutation.txt
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-mutation.txt
