@@ -15,7 +15,7 @@ CHROMIUM := /usr/bin/chromium
 COMPOSE_V1 := /usr/bin/docker-compose
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench migration lock clean
+.PHONY: help run test lint bench migration lock clean fuzz mutation
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,19 @@ $(COMPOSE_V1):
 	    apt-get install -y -q --no-install-recommends docker-compose; \
 	else echo "no docker compose and this is not root: the compose client tests will be" \
 	  "skipped (sudo apt-get install docker-compose)"; fi
+
+fuzz: $(STAMP) ## Long random fuzzing (texts, buttons, files, sessions); FUZZ_EXAMPLES=2000
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q --timeout=0 tests/test_fuzz.py $(PYTEST_ARGS)
+
+$(VENV)/.mutmut: $(STAMP) requirements-mutation.txt
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-mutation.txt
+	touch $@
+
+# PostgreSQL stays out: the parallel mutant runs would share (and truncate) one database.
+mutation: $(VENV)/.mutmut ## Mutation testing of inventory/ and jobs/reminders.py: score per module, survivors
+	rm -rf mutants
+	set -f; env -u TEST_DATABASE_URL $(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTATE)
+	$(BIN)/python tools/mutation_report.py $(REPORT_ARGS)
 
 lint: $(STAMP) ## Check the code with ruff
 	$(BIN)/ruff check .

@@ -31,8 +31,8 @@ def on_callback(call: types.CallbackQuery) -> None:
         return
     try:
         route.fn(ctx, [button_argument(arg) for arg in rest.split(":")] if rest else [])
-    except (ValueError, IndexError, KeyError):
-        # Forged or mangled arguments behind a known prefix.
+    except (ValueError, IndexError, KeyError, OverflowError):
+        # Forged or mangled arguments behind a known prefix (OverflowError: an id past 2**63).
         logger.info("bad callback arguments from %s: %r", ctx.user_id, (call.data or "")[:64])
         ctx.answer(texts.STALE_BUTTON, alert=True)
     except DomainError as err:
