@@ -957,9 +957,10 @@ def test_every_imported_package_is_a_direct_requirement() -> None:
     local |= {p.stem for p in (REPO / "tests").glob("*.py")}
     runtime = set(top_level_pins("requirements.txt"))
     everything = runtime | set(top_level_pins("requirements-dev.txt"))
+    mutation_tools = set(top_level_pins("requirements-mutation.txt"))
     unknown, unlisted = set(), set()
     for path in REPO.rglob("*.py"):
-        if {".venv", ".venv-lock", "__pycache__"} & set(path.parts):
+        if {".venv", ".venv-lock", "__pycache__", "mutants"} & set(path.parts):
             continue
         relative = path.relative_to(REPO)
         # Developer tools: tests, benchmarks, the scripts that draw the README's pictures.
@@ -968,6 +969,8 @@ def test_every_imported_package_is_a_direct_requirement() -> None:
         for module in re.findall(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", text, re.M):
             if module in sys.stdlib_module_names or module in local or module == "__future__":
                 continue
+            if relative.parts[0] == "tools" and canonical(module) in mutation_tools:
+                continue  # installed by `make mutation` only
             if module not in distribution_of:
                 unknown.add(f"{module} ({path.relative_to(REPO)})")
             elif not distribution_of[module] & (runtime if is_app else everything):
