@@ -12,9 +12,10 @@ PIP_TOOLS := pip-tools==7.6.2
 LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-find-links --no-emit-index-url --no-emit-trusted-host
 CHROMIUM := /usr/bin/chromium
+COMPOSE_V1 := /usr/bin/docker-compose
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench migration lock clean
+.PHONY: help run test lint bench migration lock clean fuzz mutation
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,7 +41,7 @@ run: $(STAMP) ## Start the bot; with no BOT_TOKEN (env or .env) the local playgr
 	else echo "No BOT_TOKEN: starting the playground (see README, Quick start)"; \
 	$(BIN)/python -m playground; fi
 
-test: $(STAMP) $(CHROMIUM) ## Run the whole test suite (PostgreSQL cases need TEST_DATABASE_URL)
+test: $(STAMP) $(CHROMIUM) $(COMPOSE_V1) ## Run the whole test suite (PostgreSQL cases need TEST_DATABASE_URL)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The browser test drives Debian's Chromium; as root we install it, otherwise the test says how.
@@ -49,6 +50,29 @@ $(CHROMIUM):
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	else echo "$(CHROMIUM) is missing and this is not root: the browser test will be skipped" \
 	  "(sudo apt-get install chromium)"; fi
+
+# The compose tests run `config` (client-side, no Docker engine) with `docker compose` or, without
+# that plugin, Debian's docker-compose (v1); as root we install the latter without the engine.
+$(COMPOSE_V1):
+	@if docker compose version >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q --no-install-recommends docker-compose; \
+	else echo "no docker compose and this is not root: the compose client tests will be" \
+	  "skipped (sudo apt-get install docker-compose)"; fi
+
+fuzz: $(STAMP) ## Long random fuzzing (texts, buttons, files, sessions); FUZZ_EXAMPLES=2000
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q --timeout=0 tests/test_fuzz.py $(PYTEST_ARGS)
+
+$(VENV)/.mutmut: $(STAMP) requirements-mutation.txt
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-mutation.txt
+	touch $@
+
+# PostgreSQL stays out: the parallel mutant runs would share (and truncate) one database.
+mutation: $(VENV)/.mutmut ## Mutation testing of inventory/ and jobs/reminders.py: score per module, survivors
+	rm -rf mutants
+	set -f; env -u TEST_DATABASE_URL $(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTATE)
+	$(BIN)/python tools/mutation_report.py $(REPORT_ARGS)
 
 lint: $(STAMP) ## Check the code with ruff
 	$(BIN)/ruff check .

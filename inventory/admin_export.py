@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -21,6 +20,7 @@ import peewee as pw
 from inventory import audit
 from inventory.devices import open_loan_of, with_holder
 from inventory.importing import neutralize_cell
+from inventory.spreadsheet import Table, to_xlsx
 from models import Category, Device, Loan, Person, QueueEntry
 
 logger = logging.getLogger(__name__)
@@ -39,16 +39,6 @@ LOAN_HEADER = (
     "Срок возврата", "Возвращено", "Дней просрочки", "Выдал",
 )
 LOAN_WIDTHS = (8, 32, 22, 24, 30, 24, 17, 14, 17, 10, 24)
-
-
-@dataclass(frozen=True)
-class Table:
-    """One sheet: its title, header, column widths and rows of cells (str, int, date, None)."""
-
-    title: str
-    header: Sequence[str]
-    widths: Sequence[int]
-    rows: list[list[object]]
 
 
 def _local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:
@@ -135,35 +125,6 @@ def to_csv(table: Table) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(tables: Sequence[Table]) -> bytes:
-    """An XLSX workbook, one sheet per table; numbers and dates are real cells, text is text."""
-    import openpyxl  # local: only exports pay for it
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.utils import get_column_letter
-
-    workbook = openpyxl.Workbook(write_only=True)
-    for table in tables:
-        sheet = workbook.create_sheet(table.title)
-        for index, width in enumerate(table.widths, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = width
-        sheet.append(list(table.header))
-        for row in table.rows:
-            cells = []
-            for value in row:
-                if isinstance(value, str):
-                    value = neutralize_cell(value)
-                cell = WriteOnlyCell(sheet, value=value)
-                if isinstance(value, datetime):
-                    cell.number_format = "DD.MM.YYYY HH:MM"
-                elif isinstance(value, date):
-                    cell.number_format = "DD.MM.YYYY"
-                elif isinstance(value, str):
-                    cell.data_type = "s"  # never a formula, whatever the text says
-                cells.append(cell)
-            sheet.append(cells)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 @dataclass(frozen=True)

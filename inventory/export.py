@@ -15,7 +15,9 @@ from datetime import date
 
 import peewee as pw
 
+from inventory import spreadsheet
 from inventory.importing import CANONICAL_HEADER, neutralize_cell
+from inventory.spreadsheet import Table
 from models import Category, Device, Loan, Person
 
 logger = logging.getLogger(__name__)
@@ -96,33 +98,10 @@ def to_csv(rows: list[ExportRow]) -> bytes:
 
 def to_xlsx(rows: list[ExportRow]) -> bytes:
     """An XLSX workbook with one sheet; numbers and dates are real cells, the rest text."""
-    import openpyxl  # local: only developers exporting pay for it
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.utils import get_column_letter
-
-    workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet(SHEET_TITLE)
-    for index, width in enumerate(COLUMN_WIDTHS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.append(list(CANONICAL_HEADER))
-    for row in rows:
-        cells = _cells(row)
-        values: list[object] = list(cells)
-        values[0] = row.number
-        values[4] = row.registered_on
-        values[9] = row.due_date
-        written = []
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, date):
-                cell.number_format = "DD.MM.YYYY"
-            elif isinstance(value, str):
-                cell.data_type = "s"  # never a formula, whatever the text says
-            written.append(cell)
-        sheet.append(written)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    values: list[list[object]] = [
+        [row.number, row.name, row.category, row.serial, row.registered_on, row.firmware,
+         row.comment, row.email, row.place, row.due_date] for row in rows]
+    return spreadsheet.to_xlsx([Table(SHEET_TITLE, CANONICAL_HEADER, COLUMN_WIDTHS, values)])
 
 
 def export_file(kind: str) -> tuple[bytes, int]:

@@ -15,12 +15,25 @@ from typing import Any
 
 import peewee as pw
 import pytest
+from hypothesis import HealthCheck, settings
 from telebot import apihelper, types
 
 from config import Config
 from models import MODELS, db, make_database
 from playground.telegram_rules import check_request
 from schema import apply_migrations
+
+# Hypothesis: `ci` (the default, used by `make test`) is derandomized and keeps no example
+# database, so two runs try the same inputs and cannot differ; nothing depends on timing.
+# `fuzz` (`make fuzz`) draws fresh random input, many more examples, and remembers failures.
+_NO_TIMING = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+              HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", max_examples=60, derandomize=True, database=None,
+                          deadline=None, print_blob=True, suppress_health_check=_NO_TIMING)
+settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")),
+                          derandomize=False, deadline=None, print_blob=True,
+                          suppress_health_check=_NO_TIMING)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -54,6 +67,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="fail PostgreSQL cases instead of skipping them")
     parser.addoption("--require-browser", action="store_true",
                      help="fail the browser test instead of skipping it without Chromium")
+    parser.addoption("--require-compose", action="store_true",
+                     help="fail the compose client tests instead of skipping them without "
+                          "docker compose / docker-compose")
 
 
 def pytest_configure(config: pytest.Config) -> None:

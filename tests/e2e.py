@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,15 +35,27 @@ def bot_env(api: FakeBotAPI, tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15,
+               step: float = 0.05, tick: Callable[[], None] | None = None) -> None:
+    """Poll condition until it holds; fail naming `what` once timeout seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        if tick is not None:
+            tick()
+        time.sleep(step)
+
+
 def wait_until_polling(api: FakeBotAPI, process: subprocess.Popen, timeout: float = 30) -> None:
     """Block until the bot has a long poll open (or fail with its output)."""
-    deadline = time.monotonic() + timeout
-    while api.active_polls == 0:
+
+    def polling() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"bot exited with {process.returncode}: {process.stdout.read()}")
-        if time.monotonic() > deadline:
-            raise AssertionError("bot did not start polling")
-        time.sleep(0.05)
+        return api.active_polls > 0
+
+    wait_until(polling, "the bot to start polling", timeout)
 
 
 @contextmanager
@@ -63,7 +75,7 @@ def running_bot(api: FakeBotAPI, tmp_path: Path, **extra: str) -> Iterator[subpr
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait()
+                process.wait(10)
 
 
 def reply_to(api: FakeBotAPI, since: int, chat_id: int, method: str = "sendMessage"):

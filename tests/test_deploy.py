@@ -14,13 +14,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from config import load_config
 from jobs import healthcheck
 
 REPO = Path(__file__).resolve().parent.parent
@@ -507,7 +508,7 @@ def test_secret_example_is_a_valid_configuration() -> None:
 
 
 def test_compose_wiring() -> None:
-    """postgres (healthy, named volume) → bot (migrations) → scheduler (--loop), all from .env."""
+    """postgres (healthy, named volume) → bot (migrations) → scheduler (--loop), no env_file."""
     doc = compose()
     services = doc["services"]
     assert {"postgres", "bot", "scheduler"} <= set(services)
@@ -523,6 +524,7 @@ def test_compose_wiring() -> None:
     assert bot.get("build") in (".", {"context": "."}), "the bot image is built from this repo"
     assert bot["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert bot["restart"] == "unless-stopped"
+    assert bot["init"] is True, "tini as PID 1 forwards SIGTERM"
     assert seconds(bot["stop_grace_period"]) > LONG_POLL_SECONDS
     assert env_list(bot, "command") in ([], ["python", "bot.py"])
     assert bot["healthcheck"]["test"][-3:] == HEALTHCHECK_CMD
@@ -531,8 +533,10 @@ def test_compose_wiring() -> None:
     assert scheduler["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert scheduler["depends_on"]["bot"]["condition"] == "service_started"
     assert scheduler.get("image", "bot") == bot.get("image", "bot"), "scheduler: same image"
-    for name in ("bot", "scheduler"):
-        assert ".env" in env_list(services[name], "env_file"), f"{name} reads .env"
+    assert scheduler["init"] is True and scheduler["restart"] == "unless-stopped"
+    for name, service in services.items():
+        # A plain env_file fails without .env; `required: false` needs Compose 2.24 or newer.
+        assert "env_file" not in service, f"{name}: pass variables through `environment:`"
     for name in sorted(named):
         used = any(
             (v.split(":")[0] if isinstance(v, str) else v.get("source")) == name
@@ -555,6 +559,10 @@ def test_compose_database_url_matches_postgres() -> None:
     for name in ("bot", "scheduler"):
         url = interpolate(environment(services[name])["DATABASE_URL"], {})
         assert url == expected, f"{name}: {url} != {expected}"
+        # A sqlite:/// URL in .env is for running without Docker: compose must not pass it on.
+        url = interpolate(environment(services[name])["DATABASE_URL"],
+                          {"DATABASE_URL": "sqlite:///data/devtrack.db"})
+        assert url == expected, f"{name}: .env's DATABASE_URL leaked into compose: {url}"
     custom = {"POSTGRES_USER": "u", "POSTGRES_PASSWORD": "p", "POSTGRES_DB": "d"}
     url = interpolate(environment(services["bot"])["DATABASE_URL"], custom)
     assert url == "postgresql://u:p@postgres:5432/d", "settings from .env must reach the URL"
@@ -570,18 +578,13 @@ def tracked_files() -> set[str]:
 
 
 def test_compose_needs_nothing_a_fresh_clone_lacks() -> None:
-    """Without .env: env_file is optional and every variable the file uses has a default."""
+    """Without .env: no env_file, the build files are tracked, every variable has a default."""
     text = COMPOSE.read_text(encoding="utf-8")
     services = compose()["services"]
     files = tracked_files()
     assert ".env" not in files, ".env must never be committed"
     for name, service in services.items():
-        for entry in service.get("env_file", []):
-            if isinstance(entry, dict) and entry.get("required") is False:
-                continue
-            path = entry["path"] if isinstance(entry, dict) else entry
-            assert path in files, f"{name}: env_file {path} is missing on a fresh clone; " \
-                                  "mark it `required: false`"
+        assert "env_file" not in service, f"{name}: env_file needs .env (or Compose >= 2.24)"
         build = service.get("build")
         if build is not None:
             context = build if isinstance(build, str) else build.get("context", ".")
@@ -592,24 +595,164 @@ def test_compose_needs_nothing_a_fresh_clone_lacks() -> None:
     assert not [a or b for a, b in bare], f"variables without a default: {bare}"
 
 
-def test_compose_config_on_a_fresh_clone(tmp_path: Path) -> None:
-    """`docker compose config` (client-side, no engine needed) accepts a clone without .env."""
-    docker = shutil.which("docker")
-    probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True,
-                           check=False) if docker else None
-    if probe is None or probe.returncode != 0:
-        pytest.skip("the docker compose plugin is not installed here; "
-                    "test_compose_needs_nothing_a_fresh_clone_lacks checks the same by reading")
+# Documented in .env.example for `make run` only: no compose service runs the playground.
+PLAYGROUND_ONLY = frozenset({"PLAYGROUND_PORT"})
+# Set by compose itself, whatever .env says.
+COMPOSE_FIXED = frozenset({"DATABASE_URL"})
+
+
+def env_example() -> dict[str, str]:
+    """Variables of .env.example with their documented values."""
+    text = (REPO / ".env.example").read_text(encoding="utf-8")
+    return dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", text, re.M))
+
+
+def test_every_env_example_variable_reaches_the_bot() -> None:
+    """Each .env.example variable is in the bot's and the scheduler's environment, from .env."""
+    documented = env_example()
+    assert PLAYGROUND_ONLY <= set(documented), "PLAYGROUND_ONLY names a variable that is gone"
+    assert not PLAYGROUND_ONLY & config_env_names(), "the bot reads it: pass it through compose"
+    services = compose()["services"]
+    for service in ("bot", "scheduler"):
+        env = environment(services[service])
+        missing = sorted(set(documented) - PLAYGROUND_ONLY - set(env))
+        assert not missing, f"{service}: .env.example variables compose never passes: {missing}"
+    bot = environment(services["bot"])
+    for name in sorted(set(documented) - PLAYGROUND_ONLY - COMPOSE_FIXED):
+        marker = f"from-dotenv-{name.lower()}"
+        assert interpolate(bot[name], {name: marker}) == marker, f"{name}: .env is not read"
+        default = interpolate(bot[name], {})
+        assert default == documented[name].strip(), (
+            f"{name}: compose default {default!r} != .env.example {documented[name]!r}")
+
+
+def test_every_variable_the_app_reads_reaches_bot_and_scheduler() -> None:
+    """Every variable config.py reads (and HEARTBEAT_MAX_AGE of the healthcheck) is passed on."""
+    wanted = config_env_names() | {"HEARTBEAT_MAX_AGE"}
+    assert {"BOT_TOKEN", "SMTP_URL", "METRICS_PORT"} <= wanted, "config_env_names finds nothing"
+    services = compose()["services"]
+    for service in ("bot", "scheduler"):
+        missing = sorted(wanted - set(environment(services[service])))
+        assert not missing, f"{service}: compose never passes {missing}"
+
+
+def test_compose_defaults_are_the_configs_defaults() -> None:
+    """Without .env the bot and the scheduler get exactly config.py's defaults, but the database."""
+    services = compose()["services"]
+    plain = load_config({}, require_token=False)
+    for service in ("bot", "scheduler"):
+        env = {k: interpolate(v, {}) for k, v in environment(services[service]).items()}
+        loaded = load_config(env, require_token=False)
+        assert loaded.database_url.startswith("postgresql://")
+        expected = replace(plain, database_url=loaded.database_url)
+        if service == "scheduler":
+            expected = replace(expected, heartbeat_file="data/scheduler-heartbeat")
+        assert loaded == expected, f"{service}: compose defaults differ from config.py's"
+
+
+# --------------------------------------------------------------------------- compose client
+
+
+@pytest.fixture
+def compose_client(request: pytest.FixtureRequest) -> list[str]:
+    """`docker compose` (v2) if it works, else `docker-compose` (v1); CI fails without either."""
+    candidates = []
+    if shutil.which("docker"):
+        candidates.append([shutil.which("docker"), "compose"])
+    if shutil.which("docker-compose"):
+        candidates.append([shutil.which("docker-compose")])
+    for command in candidates:
+        probe = subprocess.run([*command, "version"], capture_output=True, text=True,
+                               timeout=60, check=False)
+        if probe.returncode == 0:
+            return command
+    missing = ("neither `docker compose` nor `docker-compose` works here "
+               "(make test installs Debian's docker-compose as root)")
+    if request.config.getoption("--require-compose"):
+        pytest.fail(f"--require-compose: {missing}")
+    pytest.skip(missing)
+
+
+def fresh_clone(target: Path) -> Path:
+    """Copy the tracked files into target: what `git clone` gives, without .env or data/."""
     for name in tracked_files():
-        target = tmp_path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, target)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "COMPOSE_"))}
-    proc = subprocess.run([docker, "compose", "config", "--format", "json"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 0, proc.stderr
-    resolved = json.loads(proc.stdout)["services"]
-    assert resolved["bot"]["environment"]["DATABASE_URL"].endswith("@postgres:5432/devtrack")
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    assert (target / "docker-compose.yml").is_file() and not (target / ".env").exists()
+    return target
+
+
+def compose_config(client: list[str], project: Path) -> dict[str, Any]:
+    """Run `<client> config` in project with no app variables in the environment."""
+    used = set(re.findall(r"\$\{(\w+)", COMPOSE.read_text(encoding="utf-8")))
+    env = {k: v for k, v in os.environ.items()
+           if k not in used and not k.startswith(("POSTGRES_", "COMPOSE_"))}
+    proc = subprocess.run([*client, "-p", "devtrack", "config"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, f"{' '.join(client)} config exited {proc.returncode}: " \
+                                 f"{proc.stderr}"
+    return yaml.safe_load(proc.stdout)["services"]
+
+
+def resolved_env(service: dict[str, Any]) -> dict[str, str]:
+    """A resolved service's environment with empty values as empty strings."""
+    return {k: "" if v is None else str(v) for k, v in environment(service).items()}
+
+
+def test_compose_config_on_a_fresh_clone(tmp_path: Path, compose_client: list[str]) -> None:
+    """The real compose client accepts a clone without .env and hands the app its defaults."""
+    services = compose_config(compose_client, fresh_clone(tmp_path))
+    documented = env_example()
+    wanted = (set(documented) - PLAYGROUND_ONLY) | config_env_names() | {"HEARTBEAT_MAX_AGE"}
+    for name in ("bot", "scheduler"):
+        env = resolved_env(services[name])
+        assert not wanted - set(env), f"{name}: missing {sorted(wanted - set(env))}"
+        assert env["DATABASE_URL"] == "postgresql://devtrack:devtrack@postgres:5432/devtrack"
+        assert env["BOT_TOKEN"] == ""
+        assert env["CATEGORIES"] == documented["CATEGORIES"]
+    assert resolved_env(services["bot"])["HEARTBEAT_FILE"] == "data/heartbeat"
+    assert resolved_env(services["scheduler"])["HEARTBEAT_FILE"] == "data/scheduler-heartbeat"
+
+
+def test_compose_config_reads_dotenv(tmp_path: Path, compose_client: list[str]) -> None:
+    """With a .env the real client passes its values on, and the bot's config accepts them."""
+    project = fresh_clone(tmp_path)
+    (project / ".env").write_text(
+        "BOT_TOKEN=123456:ABC-def_ghi\n"
+        "ADMIN_IDS=42, 43\n"
+        "DATABASE_URL=sqlite:///data/devtrack.db\n"
+        "POSTGRES_PASSWORD=s3cret\n"
+        "CATEGORIES=Весы, Сканер штрихкодов\n"
+        "REMINDER_TIME=09:30\n"
+        "HEARTBEAT_FILE=data/bot-heartbeat\n",
+        encoding="utf-8",
+    )
+    services = compose_config(compose_client, project)
+    for name in ("bot", "scheduler"):
+        env = resolved_env(services[name])
+        assert env["BOT_TOKEN"] == "123456:ABC-def_ghi", name
+        assert env["DATABASE_URL"] == "postgresql://devtrack:s3cret@postgres:5432/devtrack", name
+        assert env["CATEGORIES"] == "Весы, Сканер штрихкодов", name
+    assert resolved_env(services["bot"])["HEARTBEAT_FILE"] == "data/bot-heartbeat"
+    assert resolved_env(services["scheduler"])["HEARTBEAT_FILE"] == "data/scheduler-heartbeat"
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "s3cret"
+    config = load_config(resolved_env(services["bot"]))
+    assert config.admin_ids == {42, 43}
+    assert config.categories == ("Весы", "Сканер штрихкодов")
+    assert (config.reminder_time.hour, config.reminder_time.minute) == (9, 30)
+
+
+def test_ci_requires_the_compose_client() -> None:
+    """make test installs docker-compose as root, and CI fails the client tests without it."""
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    target = re.search(r"^test:(.*)$", makefile, re.M)
+    assert target and "$(COMPOSE_V1)" in target[1].split(), "make test must install the client"
+    assert re.search(r"^COMPOSE_V1 := /usr/bin/docker-compose$", makefile, re.M)
+    assert re.search(r"apt-get install .*docker-compose", makefile)
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "--require-compose" in ci
 
 
 def test_every_long_running_service_has_a_healthcheck() -> None:
@@ -814,9 +957,10 @@ def test_every_imported_package_is_a_direct_requirement() -> None:
     local |= {p.stem for p in (REPO / "tests").glob("*.py")}
     runtime = set(top_level_pins("requirements.txt"))
     everything = runtime | set(top_level_pins("requirements-dev.txt"))
+    mutation_tools = set(top_level_pins("requirements-mutation.txt"))
     unknown, unlisted = set(), set()
     for path in REPO.rglob("*.py"):
-        if {".venv", ".venv-lock", "__pycache__"} & set(path.parts):
+        if {".venv", ".venv-lock", "__pycache__", "mutants"} & set(path.parts):
             continue
         relative = path.relative_to(REPO)
         # Developer tools: tests, benchmarks, the scripts that draw the README's pictures.
@@ -825,6 +969,8 @@ def test_every_imported_package_is_a_direct_requirement() -> None:
         for module in re.findall(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", text, re.M):
             if module in sys.stdlib_module_names or module in local or module == "__future__":
                 continue
+            if relative.parts[0] == "tools" and canonical(module) in mutation_tools:
+                continue  # installed by `make mutation` only
             if module not in distribution_of:
                 unknown.add(f"{module} ({path.relative_to(REPO)})")
             elif not distribution_of[module] & (runtime if is_app else everything):

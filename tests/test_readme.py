@@ -23,6 +23,8 @@ COVERED = {
     "make bench": "tests/test_bench*.py run the same entry point on tiny sizes",
     "make migration": "tests/test_migrations.py (model drift is empty)",
     "make lock": "tests/test_deploy.py (the locks agree with requirements*.txt)",
+    "make fuzz": "tests/test_fuzz.py, which make test runs derandomized",
+    "make mutation": "by hand (minutes to tens of minutes); docs/mutation.md has its results",
     "cp .env.example .env": "tests/test_config.py (every variable documented)",
     ".venv/bin/python -m schema": "this file and tests/test_migrations.py",
     ".venv/bin/python -m jobs.reminders": "this file and tests/test_reminders.py",
@@ -101,5 +103,5 @@ def test_local_commands_work_on_a_fresh_clone(clone):
     assert result.returncode == 0 and "rolled back" in result.stdout
     result = run(clone, "make help")
     assert result.returncode == 0
-    for target in ("run", "test", "lint", "bench", "migration"):
+    for target in ("run", "test", "lint", "bench", "migration", "fuzz", "mutation"):
         assert f"make {target}" in result.stdout

@@ -1,0 +1,210 @@
+"""What loans write besides the loan: audit rows, timestamps, error details, returned objects."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from inventory import loans
+from inventory.errors import AlreadyReturned, NotFound, NotHolder
+from models import AuditLog, Loan, QueueEntry, db
+
+
+def last_audit() -> tuple[str, int | None, int | None, int | None, dict]:
+    """(action, actor id, device id, person id, details) of the newest audit row."""
+    row = AuditLog.select().order_by(AuditLog.id.desc()).first()
+    return row.action, row.actor_id, row.device_id, row.person_id, json.loads(row.details)
+
+
+@pytest.fixture
+def held(backend, seed):
+    """Two devices; the first held by a person, with a colleague and an admin around."""
+    device, spare = seed.device(7, "Эвотор 7.2"), seed.device(8, "Атол")
+    person, colleague, admin = seed.person(1), seed.person(2), seed.person(3, name="Админ")
+    loan = seed.loan(device, person, due=date(2026, 12, 1), place="склад")
+    return device, spare, person, colleague, admin, loan
+
+
+def test_open_loan_brings_its_holder_in_the_same_query(held):
+    device, *_ = held
+    database = db.obj
+    counted = []
+    original = database.execute_sql
+
+    def counting(*args, **kwargs):
+        counted.append(args[0])
+        return original(*args, **kwargs)
+
+    database.execute_sql = counting
+    try:
+        loan = loans.open_loan(device.id)
+        assert loan.person.email == "user1@company.ru"
+    finally:
+        database.execute_sql = original
+    assert len(counted) == 1
+
+
+def test_errors_name_the_device_and_the_holder(held, clock):
+    device, spare, person, colleague, _, _ = held
+    with pytest.raises(NotFound) as missing:
+        loans.return_device(spare.id + 100, person, now=clock.now)
+    assert missing.value.details["device_id"] == spare.id + 100
+    with pytest.raises(AlreadyReturned) as free:
+        loans.return_device(spare.id, person, now=clock.now)
+    assert free.value.details["device_id"] == spare.id
+    with pytest.raises(NotHolder) as other:
+        loans.return_device(device.id, colleague, now=clock.now)
+    assert other.value.details["holder"].id == person.id
+
+
+def test_return_records_who_what_and_when(held, clock):
+    device, _, person, _, admin, loan = held
+    clock.advance(hours=2)
+    returned = loans.return_device(device.id, person, now=clock.now)
+    assert (returned.id, returned.returned_at, returned.device.id) == (loan.id, clock.now,
+                                                                       device.id)
+    stored = Loan.get_by_id(loan.id)
+    assert (stored.returned_at, stored.updated_at) == (clock.now, clock.now)
+    action, actor, device_id, person_id, details = last_audit()
+    assert (action, actor, device_id, person_id) == ("loan.returned", person.id, device.id,
+                                                     person.id)
+    assert details["loan_id"] == loan.id
+
+
+def test_an_admin_return_is_an_unassignment(held, clock):
+    device, _, person, _, admin, loan = held
+    loans.return_device(device.id, admin, now=clock.now, admin=True)
+    action, actor, device_id, person_id, details = last_audit()
+    assert (action, actor, device_id, person_id) == ("loan.unassigned", admin.id, device.id,
+                                                     person.id)
+    assert details["loan_id"] == loan.id
+
+
+def test_return_refused_for_someone_else_without_admin(held, clock):
+    device, _, _, colleague, _, _ = held
+    with pytest.raises(NotHolder):
+        loans.return_device(device.id, colleague, now=clock.now)
+    assert loans.open_loan(device.id) is not None
+
+
+def test_change_records_the_change(held, clock):
+    device, _, person, _, _, loan = held
+    clock.advance(hours=1)
+    changed = loans.change(device.id, person, now=clock.now, due_date=date(2026, 12, 24),
+                           place="у окна")
+    assert (changed.due_date, changed.place, changed.device.id) == (date(2026, 12, 24),
+                                                                    "у окна", device.id)
+    stored = Loan.get_by_id(loan.id)
+    assert (stored.due_date, stored.place, stored.updated_at) == (date(2026, 12, 24), "у окна",
+                                                                  clock.now)
+    action, actor, device_id, person_id, details = last_audit()
+    assert (action, actor, device_id, person_id) == ("loan.changed", person.id, device.id,
+                                                     person.id)
+    assert details["due_date"] == "2026-12-24" and details["place"] == "у окна"
+
+
+def test_change_of_the_place_keeps_the_due_date(held, clock):
+    device, _, person, _, _, loan = held
+    loans.change(device.id, person, now=clock.now, place="дома")
+    stored = Loan.get_by_id(loan.id)
+    assert (stored.due_date, stored.place) == (date(2026, 12, 1), "дома")
+    loans.change(device.id, person, now=clock.now, clear_due=True)
+    assert Loan.get_by_id(loan.id).due_date is None
+
+
+def test_take_records_the_loan_and_cuts_the_place(held, clock):
+    _, spare, _, colleague, admin, _ = held
+    loan = loans.take(spare.id, colleague, now=clock.now, place="x" * 300,
+                      due_date=date(2026, 12, 3))
+    stored = Loan.get_by_id(loan.id)
+    assert (stored.person_id, stored.taken_at, stored.due_date, stored.assigned_by_id) == (
+        colleague.id, clock.now, date(2026, 12, 3), None)
+    assert stored.place == "x" * loans.PLACE_MAX
+    assert (stored.created_at, stored.updated_at) == (clock.now, clock.now)
+    assert (loan.device.id, loan.person.id) == (spare.id, colleague.id)
+    action, actor, device_id, person_id, details = last_audit()
+    assert (action, actor, device_id, person_id) == ("loan.taken", colleague.id, spare.id,
+                                                     colleague.id)
+    assert details["due_date"] == "2026-12-03"
+
+
+def test_an_assignment_records_the_admin(held, clock):
+    _, spare, _, colleague, admin, _ = held
+    loan = loans.take(spare.id, colleague, now=clock.now, assigned_by=admin, place="офис")
+    assert Loan.get_by_id(loan.id).assigned_by_id == admin.id
+    action, actor, device_id, person_id, details = last_audit()
+    assert (action, actor, device_id, person_id) == ("loan.assigned", admin.id, spare.id,
+                                                     colleague.id)
+    assert details["place"] == "офис"
+
+
+def test_an_assignment_over_a_hold_puts_it_back_in_line_and_says_so(held, clock):
+    _, spare, _, colleague, admin, _ = held
+    until = clock.now + timedelta(hours=5)
+    hold = QueueEntry.create(device=spare, person=admin, joined_at=clock.now, hold_until=until,
+                             created_at=clock.now, updated_at=clock.now)
+    clock.advance(minutes=5)
+    loans.take(spare.id, colleague, now=clock.now, assigned_by=admin)
+    stored = QueueEntry.get_by_id(hold.id)
+    assert (stored.hold_until, stored.updated_at) == (None, clock.now)
+    cleared = AuditLog.get(AuditLog.action == "hold.cleared")
+    assert (cleared.actor_id, cleared.device_id, cleared.person_id) == (admin.id, spare.id,
+                                                                        admin.id)
+
+
+def test_active_hold_is_the_live_one_of_that_device(held, clock):
+    device, spare, person, colleague, admin, _ = held
+    QueueEntry.create(device=device, person=colleague, joined_at=clock.now,
+                      hold_until=clock.now + timedelta(hours=1), created_at=clock.now,
+                      updated_at=clock.now)
+    QueueEntry.create(device=spare, person=admin, joined_at=clock.now,
+                      hold_until=clock.now, created_at=clock.now, updated_at=clock.now)
+    assert loans.active_hold(device.id, clock.now).person.id == colleague.id
+    assert loans.active_hold(spare.id, clock.now) is None  # ends exactly now
+    assert loans.active_hold(device.id, clock.now + timedelta(hours=1)) is None
+
+
+def test_take_without_a_place_stores_none(held, clock):
+    _, spare, _, colleague, _, _ = held
+    loan = loans.take(spare.id, colleague, now=clock.now)
+    stored = Loan.get_by_id(loan.id)
+    assert (stored.place, stored.due_date) == ("", None)
+
+
+def test_a_return_overtaken_by_another_is_refused(held, clock, monkeypatch):
+    device, _, person, _, _, loan = held
+    real_lock = loans.lock_device
+
+    def lock_after_someone_returned(device_id):
+        locked = real_lock(device_id)
+        Loan.update(returned_at=clock.now).where(Loan.id == loan.id).execute()
+        return locked
+
+    monkeypatch.setattr(loans, "lock_device", lock_after_someone_returned)
+    with pytest.raises(AlreadyReturned) as refused:
+        loans.return_device(device.id, person, now=clock.now)
+    assert refused.value.details["device_id"] == device.id
+
+
+def test_a_take_for_a_person_who_is_gone_is_refused_and_writes_nothing(held, clock):
+    # The person lock refuses before any write (it used to reach the foreign key).
+    _, spare, _, _, _, _ = held
+    from models import Person
+
+    ghost = Person(id=9999, email="ghost@company.ru")  # no such row
+    with pytest.raises(NotFound) as refused:
+        loans.take(spare.id, ghost, now=clock.now)
+    assert refused.value.details["person_id"] == 9999
+    assert not Loan.select().where(Loan.device == spare.id).exists()
+
+
+def test_a_plain_take_leaves_a_run_out_hold_to_expire(held, clock):
+    _, spare, _, colleague, admin, _ = held
+    ran_out = QueueEntry.create(device=spare, person=admin, joined_at=clock.now - timedelta(
+        days=1), hold_until=clock.now - timedelta(hours=1), created_at=clock.now,
+        updated_at=clock.now)
+    loans.take(spare.id, colleague, now=clock.now)
+    assert QueueEntry.get_by_id(ran_out.id).hold_until == clock.now - timedelta(hours=1)
+    assert not AuditLog.select().where(AuditLog.action == "hold.cleared").exists()
