@@ -69,7 +69,8 @@ def take(
             # Only an admin can take a device held for someone else, so only then is a hold
             # cleared (the person waits in line again and is told).
             cleared = []
-            for held in queue_to_new_holders({device_id: person.id}, now):
+            for held in queue_to_new_holders({device_id: person.id}, now,
+                                             clear_holds=assigned_by is not None):
                 cleared.append(held.person)
                 audit.record("hold.cleared", actor=assigned_by or person, device=device,
                              person=held.person, now=now)
@@ -85,12 +86,20 @@ def take(
     return loan
 
 
-def queue_to_new_holders(holders: Mapping[int, int], now: datetime) -> list[QueueEntry]:
+def queue_to_new_holders(holders: Mapping[int, int], now: datetime, *,
+                         clear_holds: bool = True) -> list[QueueEntry]:
     """The queue's side of new loans (device id -> new holder id), for take and the import.
 
-    Getting a device ends the new holder's own wait for it (and their hold), and a hold for
-    someone else goes back to waiting in line. Returns those cleared holds, person loaded.
+    Getting a device ends the new holder's own wait for it (and their hold). With clear_holds
+    (an admin's assignment or an import), a hold for someone else goes back to waiting in
+    line; a plain take leaves a run-out one to the expiry, which tells the person. Returns the
+    cleared holds, person loaded.
     """
+    if not clear_holds:  # one statement per loan, whatever the queue holds
+        for device_id, person_id in holders.items():
+            QueueEntry.delete().where((QueueEntry.device == device_id)
+                                      & (QueueEntry.person == person_id)).execute()
+        return []
     own: list[int] = []
     cleared: list[QueueEntry] = []
     for batch in pw.chunked(list(holders), IN_BATCH):
