@@ -180,7 +180,7 @@ def on_value_text(ctx: Ctx, message: types.Message) -> None:
                 return
             value = category.name
         else:
-            value = catalog.parse_field(field, text, exclude_id=device.id)
+            value = catalog.parse_field(field, text, today=ctx.today, exclude_id=device.id)
         save(ctx, device.id, field, value)
     except DomainError as err:
         if isinstance(err, NotFound):

@@ -16,6 +16,7 @@ from telebot.apihelper import ApiException
 from handlers import admin_common, affected, keyboards, render, texts
 from handlers.admin_common import button
 from handlers.context import Ctx, Dialog, ctx_of
+from handlers.import_problems import file_error_text, problem_text
 from handlers.routing import ROLE_ADMIN
 from inventory import importing
 from inventory.errors import Conflict, NotAllowed, NotFound
@@ -140,7 +141,7 @@ def read_plan(ctx: Ctx, status: Status, raw: bytes, name: str,
 
 def warning_lines(plan: ImportPlan) -> list[str]:
     """The plan's warnings as message lines."""
-    lines = [texts.IMPORT_WARNING.format(text=render.cut(w, WARNING_LENGTH))
+    lines = [texts.IMPORT_WARNING.format(text=render.cut(problem_text(w), WARNING_LENGTH))
              for w in plan.warnings[:WARNINGS_SHOWN]]
     if len(plan.warnings) > WARNINGS_SHOWN:
         lines.append(texts.IMPORT_WARNINGS_MORE.format(count=len(plan.warnings) - WARNINGS_SHOWN))
@@ -163,7 +164,7 @@ def preview_keyboard() -> types.InlineKeyboardMarkup:
 
 def show_errors(ctx: Ctx, status: Status, plan: ImportPlan, name: str, note: str = "") -> None:
     """Every error with its row; what does not fit in a message goes into a text file."""
-    lines = warning_lines(plan) + [texts.e(error.text) for error in plan.errors]
+    lines = warning_lines(plan) + [texts.e(problem_text(error)) for error in plan.errors]
     head = (note + "\n\n" if note else "")
     shown: list[str] = []
     used = len(head) + len(texts.IMPORT_ERRORS) + len(name) + 200
@@ -179,7 +180,7 @@ def show_errors(ctx: Ctx, status: Status, plan: ImportPlan, name: str, note: str
     status.show(head + texts.IMPORT_ERRORS.format(name=texts.e(name), count=len(plan.errors),
                                                   errors=body), force=True)
     if rest:
-        report = "\n".join([*plan.warnings, *(error.text for error in plan.errors)]) + "\n"
+        report = "\n".join(problem_text(p) for p in [*plan.warnings, *plan.errors]) + "\n"
         ctx.bot.send_document(ctx.chat_id, io.BytesIO(report.encode("utf-8")),
                               visible_file_name=texts.IMPORT_ERRORS_FILE)
 
@@ -189,8 +190,8 @@ def preview(ctx: Ctx, status: Status, raw: bytes, name: str) -> None:
     try:
         plan = read_plan(ctx, status, raw, name)
     except ImportFileError as err:
-        status.show(texts.IMPORT_FILE_ERROR.format(name=texts.e(name),
-                                                   reason=texts.e(err.message)), force=True)
+        reason = texts.e(file_error_text(err))
+        status.show(texts.IMPORT_FILE_ERROR.format(name=texts.e(name), reason=reason), force=True)
         return
     if not plan.ok:
         show_errors(ctx, status, plan, name)
@@ -251,8 +252,8 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
         plan = read_plan(ctx, status, raw, name, existing)
     except ImportFileError as err:
         ctx.dialog.clear()
-        status.show(texts.IMPORT_FILE_ERROR.format(name=texts.e(name),
-                                                   reason=texts.e(err.message)), force=True)
+        reason = texts.e(file_error_text(err))
+        status.show(texts.IMPORT_FILE_ERROR.format(name=texts.e(name), reason=reason), force=True)
         return
     if not plan.ok:
         ctx.dialog.clear()
