@@ -25,6 +25,8 @@ from models import Category, Device, Loan, Person, QueueEntry
 logger = logging.getLogger(__name__)
 
 CSV_DELIMITER = ";"  # what Excel expects in a Russian locale
+# Sheet names and column headers are the file format (the import reads DEVICE_HEADER back),
+# not messages: they stay here rather than in handlers/texts.py.
 DEVICES_TITLE = "Устройства"
 LOANS_TITLE = "Выдачи"
 DEVICE_HEADER = (

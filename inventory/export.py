@@ -21,7 +21,7 @@ from models import Category, Device, Loan, Person
 logger = logging.getLogger(__name__)
 
 CSV_DELIMITER = ";"  # what Excel expects in a Russian locale
-SHEET_TITLE = "Устройства"
+SHEET_TITLE = "Устройства"  # part of the file format, like the header it writes
 COLUMN_WIDTHS = (8, 32, 22, 22, 16, 14, 40, 30, 24, 14)
 
 
