@@ -20,6 +20,7 @@ import peewee as pw
 
 from inventory import audit
 from inventory.importing import neutralize_cell
+from inventory.rows import tuples
 from models import Category, Device, Loan, Person, QueueEntry
 
 logger = logging.getLogger(__name__)
@@ -68,8 +69,8 @@ def _overdue(due: date | None, until: date) -> int | None:
 
 def device_table(today: date, tz: ZoneInfo) -> Table:
     """Every device with its holder, place, dates, days overdue and queue length (2 queries)."""
-    queue = dict(QueueEntry.select(QueueEntry.device, pw.fn.COUNT(QueueEntry.id))
-                 .group_by(QueueEntry.device).tuples())
+    queue = dict(tuples(QueueEntry.select(QueueEntry.device, pw.fn.COUNT(QueueEntry.id))
+                        .group_by(QueueEntry.device)))
     query = (
         Device.select(Device, Category, Loan, Person)
         .join(Category)

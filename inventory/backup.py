@@ -20,6 +20,7 @@ from typing import Any
 
 import peewee as pw
 
+from inventory.rows import tuples
 from models import MODELS
 from schema import apply_migrations, make_router, schema_version
 
@@ -98,7 +99,7 @@ def table_rows(model: type[pw.Model]) -> list[dict[str, Any]]:
     """Every row of a table as plain JSON values keyed by column name, by primary key."""
     fields = _columns(model)
     names = [f.column_name for f in fields]
-    query = model.select(*fields).order_by(model._meta.primary_key).tuples()
+    query = tuples(model.select(*fields).order_by(model._meta.primary_key))
     return [{name: _plain(value) for name, value in zip(names, row, strict=True)}
             for row in query]
 

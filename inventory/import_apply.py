@@ -16,6 +16,7 @@ from inventory.devices import search_text_for
 from inventory.errors import Conflict, NotAllowed, NotFound
 from inventory.importing import DeviceRow, ExistingData, ImportPlan
 from inventory.locks import lock_devices
+from inventory.rows import tuples
 from models import Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -48,16 +49,16 @@ def category_key(name: str) -> str:
 def existing_data() -> ExistingData:
     """Devices, serials, categories and open loans for build_plan, in three queries."""
     data = ExistingData()
-    for number, name, serial in Device.select(Device.number, Device.name,
-                                              Device.serial).tuples():
+    for number, name, serial in tuples(Device.select(Device.number, Device.name,
+                                              Device.serial)):
         data.devices_by_number[number] = name
         data.numbers_by_serial[serial.lower()] = number
-    for (name,) in Category.select(Category.name).tuples():
+    for (name,) in tuples(Category.select(Category.name)):
         data.categories[category_key(name)] = name
-    query = (Loan.select(Device.number, Person.email)
-             .join(Device, on=(Loan.device == Device.id))
-             .switch(Loan).join(Person, on=(Loan.person == Person.id))
-             .where(Loan.returned_at.is_null()).tuples())
+    query = tuples(Loan.select(Device.number, Person.email)
+                   .join(Device, on=(Loan.device == Device.id))
+                   .switch(Loan).join(Person, on=(Loan.person == Person.id))
+                   .where(Loan.returned_at.is_null()))
     data.open_loans = dict(query)
     return data
 
@@ -95,13 +96,13 @@ def _people(emails: list[str], actor: Person | None, now: datetime,
             log: list[dict[str, Any]]) -> tuple[dict[str, int], int]:
     """Ids of the people with these emails; unknown ones are created, deleted ones restored."""
     known = {email: (pid, deleted is not None) for pid, email, deleted in
-             Person.select(Person.id, Person.email, Person.deleted_at).tuples()}
+             tuples(Person.select(Person.id, Person.email, Person.deleted_at))}
     missing = [email for email in emails if email not in known]
     if missing:
         insert_rows(Person, ("email", "telegram_id", "name", "username", "comment", "reachable",
                              "is_admin", "created_at", "updated_at"),
                     [(email, None, "", "", "", True, False, now, now) for email in missing])
-        ids = dict(Person.select(Person.email, Person.id).tuples())
+        ids = dict(tuples(Person.select(Person.email, Person.id)))
         for email in missing:
             known[email] = (ids[email], False)
             log.append(audit.entry("person.created", actor=actor, now=now,
@@ -161,7 +162,7 @@ def apply_plan(
     try:
         with db.atomic():
             category_ids = {name: cid for cid, name in
-                            Category.select(Category.id, Category.name).tuples()}
+                            tuples(Category.select(Category.id, Category.name))}
             for row in plan.new + plan.updates:
                 if row.category not in category_ids:
                     raise NotFound(category=row.category)
@@ -186,7 +187,7 @@ def apply_plan(
 
             ids = {number: device.id for number, device in stored.items()}
             if plan.new:
-                ids = dict(Device.select(Device.number, Device.id).tuples())
+                ids = dict(tuples(Device.select(Device.number, Device.id)))
             log.extend(audit.entry("device.created", actor=actor, now=now,
                                    device_id=ids[row.number], device_number=row.number,
                                    device_name=row.name, source="import") for row in plan.new)
@@ -215,16 +216,16 @@ def _lock_named(plan: ImportPlan, seen_loans: dict[int, str] | None) -> None:
         return
     ids = []
     for condition in _in_chunks(Device.number, numbers):
-        ids.extend(i for (i,) in Device.select(Device.id).where(condition).tuples())
+        ids.extend(i for (i,) in tuples(Device.select(Device.id).where(condition)))
     lock_devices(ids)
     if seen_loans is None:
         return
     wanted = set(numbers)
     now_held = {number: email for number, email in
-                Loan.select(Device.number, Person.email)
-                .join(Device, on=(Loan.device == Device.id))
-                .switch(Loan).join(Person, on=(Loan.person == Person.id))
-                .where(Loan.returned_at.is_null()).tuples()
+                tuples(Loan.select(Device.number, Person.email)
+                       .join(Device, on=(Loan.device == Device.id))
+                       .switch(Loan).join(Person, on=(Loan.person == Person.id))
+                       .where(Loan.returned_at.is_null()))
                 if number in wanted}
     changed = sorted(n for n in wanted if now_held.get(n) != seen_loans.get(n))
     if changed:
@@ -286,9 +287,9 @@ def _loan_changes(rows: list[DeviceRow], stored: dict[int, _Stored], actor: Pers
     wanted = {stored[row.number].id: row for row in rows if row.email}
     if not wanted:
         return set()
-    query = (Loan.select(Loan.id, Loan.device, Person.email, Loan.place, Loan.due_date)
-             .join(Person, on=(Loan.person == Person.id))
-             .where(Loan.returned_at.is_null()).tuples())
+    query = tuples(Loan.select(Loan.id, Loan.device, Person.email, Loan.place, Loan.due_date)
+                   .join(Person, on=(Loan.person == Person.id))
+                   .where(Loan.returned_at.is_null()))
     to_date = Loan.due_date.python_value  # SQLite returns dates as text
     changed: set[int] = set()
     for loan_id, device_id, email, place, due in query:
@@ -320,9 +321,9 @@ def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | Non
     device_ids = {ids[row.number] for row in rows}
     closing = [
         loan for loan in
-        Loan.select(Loan.id, Loan.device, Person.id, Person.email)
-        .join(Person, on=(Loan.person == Person.id))
-        .where(Loan.returned_at.is_null()).tuples()
+        tuples(Loan.select(Loan.id, Loan.device, Person.id, Person.email)
+               .join(Person, on=(Loan.person == Person.id))
+               .where(Loan.returned_at.is_null()))
         if loan[1] in device_ids
     ]
     for condition in _in_chunks(Loan.id, [loan_id for loan_id, _, _, _ in closing]):
@@ -355,8 +356,8 @@ def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | Non
     new_holder = {ids[row.number]: people[row.email] for row in rows}
     stale: list[int] = []
     holds: list[int] = []
-    for qid, device_id, pid, hold_until in QueueEntry.select(
-            QueueEntry.id, QueueEntry.device, QueueEntry.person, QueueEntry.hold_until).tuples():
+    for qid, device_id, pid, hold_until in tuples(QueueEntry.select(
+            QueueEntry.id, QueueEntry.device, QueueEntry.person, QueueEntry.hold_until)):
         if (device_id, pid) in wanted:
             stale.append(qid)
         elif device_id in device_ids and hold_until is not None:

@@ -24,6 +24,7 @@ from inventory.legacy import (
     build_plan,
 )
 from inventory.legacy_read import LegacyData
+from inventory.rows import tuples
 from models import Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class Outcome:
 def existing_state() -> Existing:
     """devtrack's categories, devices, people, loans and queue, keyed for matching."""
     state = Existing()
-    categories = dict(Category.select(Category.id, Category.name).tuples())
+    categories = dict(tuples(Category.select(Category.id, Category.name)))
     state.categories = {normalize(name): name for name in categories.values()}
     numbers: dict[int, int] = {}
     for pid, number, name, serial, category in select_rows(
@@ -113,21 +114,21 @@ def _write(plan: Plan, now: datetime) -> None:
     insert_rows(Category, ("name", "created_at", "updated_at"),
                 [(name, now, now) for name in plan.categories])
     log.extend(_entry("category.created", now, category=name) for name in plan.categories)
-    category_ids = {name: cid for cid, name in Category.select(Category.id, Category.name)
-                    .tuples()}
+    category_ids = {name: cid for cid, name in
+                    tuples(Category.select(Category.id, Category.name))}
 
     for batch in pw.chunked(plan.devices, BATCH * 4):
         insert_rows(Device, DEVICE_COLUMNS, [
             (d.number, d.name, category_ids[d.category], d.serial, d.registered_on, d.firmware,
              d.comment, search_text_for(d.name, d.serial), now, now) for d in batch])
-    devices = dict(Device.select(Device.number, Device.id).tuples())
+    devices = dict(tuples(Device.select(Device.number, Device.id)))
     log.extend(_entry("device.created", now, device_id=devices[d.number],
                       device_number=d.number, device_name=d.name) for d in plan.devices)
 
     insert_rows(Person, PERSON_COLUMNS, [
         (p.email, p.telegram_id, p.chat_id, p.name, p.username, p.comment, True, now, now)
         for p in plan.people])
-    people = dict(Person.select(Person.email, Person.id).tuples())
+    people = dict(tuples(Person.select(Person.email, Person.id)))
     log.extend(_entry("person.created", now, person_id=people[p.email], person_email=p.email,
                       telegram_id=p.telegram_id) for p in plan.people)
     for update in plan.person_updates:
@@ -175,9 +176,9 @@ def _write_open_loans(plan: Plan, devices: dict[int, int], people: dict[str, int
     if not held:
         return
     for chunk in pw.chunked(list(held), BATCH):
-        for qid, device, person, hold_until in QueueEntry.select(
+        for qid, device, person, hold_until in tuples(QueueEntry.select(
                 QueueEntry.id, QueueEntry.device, QueueEntry.person,
-                QueueEntry.hold_until).where(QueueEntry.device.in_(chunk)).tuples():
+                QueueEntry.hold_until).where(QueueEntry.device.in_(chunk))):
             if held[device] == person:
                 QueueEntry.delete().where(QueueEntry.id == qid).execute()
             elif hold_until is not None:
