@@ -59,6 +59,11 @@ class Category(BaseModel):
     """A kind of device (online cash register, scanner, ...)."""
 
     name = pw.CharField(max_length=100, unique=True)
+    # Count columns that queries select under these aliases (devices.category_counts,
+    # devtools.category_choices); peewee sets them on the rows it returns.
+    total: int
+    held: int
+    free: int | None
 
 
 class Device(BaseModel):
@@ -93,6 +98,8 @@ class Person(BaseModel):
     chat_id = pw.BigIntegerField(null=True)
     # Granted from /users; ADMIN_IDS are admins regardless (inventory.access.is_admin).
     is_admin = pw.BooleanField(default=False)
+    # Set by reminders' digest query: how many devices the person holds.
+    held: int
 
 
 class Loan(BaseModel):
@@ -110,12 +117,16 @@ class Loan(BaseModel):
                                      on_delete="SET NULL")
     reminded_on = pw.DateField(null=True)
     assigned_by_id: pw.ForeignKeyField[int | None]
+    # Not a column: loans.take lists the people whose hold an admin's assignment ended.
+    holds_cleared: list[Person]
 
 
 class QueueEntry(BaseModel):
     """A person waiting for a device; hold_until is set while the freed device is held for them."""
 
     device = pw.ForeignKeyField(Device, backref="queue", on_delete="CASCADE")
+    # Set by queue.wishlist's query: how many people are ahead in line.
+    ahead: int
     person = pw.ForeignKeyField(Person, backref="queue_entries", on_delete="CASCADE")
     device_id: pw.ForeignKeyField[int]
     person_id: pw.ForeignKeyField[int]

@@ -83,15 +83,16 @@ def device_table(today: date, tz: ZoneInfo) -> Table:
     rows: list[list[object]] = []
     for device in query:
         loan = getattr(device, "loan", None)
-        held = loan is not None and loan.id is not None
-        taken = _local(loan.taken_at, tz) if held else None
+        if loan is not None and loan.id is None:
+            loan = None  # the LEFT JOIN found no open loan
+        taken = _local(loan.taken_at, tz) if loan else None
         rows.append([
             device.number, device.name, device.category.name, device.serial, device.firmware,
             device.registered_on, device.comment,
-            loan.person.name if held else "", loan.person.email if held else "",
-            loan.place if held else "", taken.date() if taken else None,
-            loan.due_date if held else None,
-            _overdue(loan.due_date, today) if held else None,
+            loan.person.name if loan else "", loan.person.email if loan else "",
+            loan.place if loan else "", taken.date() if taken else None,
+            loan.due_date if loan else None,
+            _overdue(loan.due_date, today) if loan else None,
             queue.get(device.id, 0),
         ])
     return Table(DEVICES_TITLE, DEVICE_HEADER, DEVICE_WIDTHS, rows)

@@ -20,7 +20,7 @@ from typing import Any
 
 import peewee as pw
 
-from inventory.rows import tuples
+from inventory.rows import primary_key, tuples
 from models import MODELS
 from schema import apply_migrations, make_router, schema_version
 
@@ -33,7 +33,7 @@ HISTORY_TABLE = "migratehistory"  # peewee-migrate's record of applied migration
 INSERT_BATCH = 500
 
 # Tables in an order where every row's foreign keys point at rows inserted before it.
-ORDERED_MODELS: list[type[pw.Model]] = pw.sort_models(MODELS)
+ORDERED_MODELS: list[type[pw.Model]] = pw.sort_models(MODELS)  # type: ignore[attr-defined]  # public in peewee, missing from its stubs
 
 
 class BackupError(Exception):
@@ -252,7 +252,7 @@ def reset_sequences(database: pw.Database) -> None:
         return  # SQLite takes the next rowid after the highest one by itself
     for model in ORDERED_MODELS:
         name = table_name(model)
-        pk = model._meta.primary_key.column_name
+        pk = primary_key(model).column_name
         database.execute_sql(
             f'SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE(MAX("{pk}"), 1), '
             f'MAX("{pk}") IS NOT NULL) FROM "{name}"',

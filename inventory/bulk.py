@@ -9,6 +9,7 @@ from typing import Any
 
 import peewee as pw
 
+from inventory.rows import primary_key
 from models import db
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def update_rows(model: type[pw.Model], columns: tuple[str, ...],
     fields = [model._meta.fields[name] for name in columns]
     converters = [_converter(field) for field in fields]
     table = model._meta.table_name
-    pk = model._meta.primary_key.column_name
+    pk = primary_key(model).column_name
     rows = [(row[0], *(convert(value) for convert, value in zip(converters, row[1:],
                                                                    strict=True)))
             for row in values]

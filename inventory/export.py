@@ -55,7 +55,8 @@ def export_rows() -> list[ExportRow]:
     rows = []
     for device in query:
         loan = getattr(device, "loan", None)
-        held = loan is not None and loan.id is not None
+        if loan is not None and loan.id is None:
+            loan = None  # the LEFT JOIN found no open loan
         rows.append(ExportRow(
             number=device.number,
             name=device.name,
@@ -64,9 +65,9 @@ def export_rows() -> list[ExportRow]:
             registered_on=device.registered_on,
             firmware=device.firmware,
             comment=device.comment,
-            email=loan.person.email if held else "",
-            place=loan.place if held else "",
-            due_date=loan.due_date if held else None,
+            email=loan.person.email if loan else "",
+            place=loan.place if loan else "",
+            due_date=loan.due_date if loan else None,
         ))
     return rows
 

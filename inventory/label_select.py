@@ -165,9 +165,9 @@ class CategoryChoice:
 def categories() -> list[CategoryChoice]:
     """Categories that have devices, with counts, in one query."""
     count = pw.fn.COUNT(Device.id)
-    query = (Category.select(Category.id, Category.name, count.alias("devices"))
+    query = (Category.select(Category.id, Category.name, count)
              .join(Device).group_by(Category.id, Category.name).order_by(Category.name))
-    return [CategoryChoice(c.id, c.name, c.devices) for c in query]
+    return [CategoryChoice(cid, name, devices) for cid, name, devices in tuples(query)]
 
 
 def unlabelled_count() -> int:

@@ -11,3 +11,11 @@ import peewee as pw
 def tuples(query: pw.BaseQuery) -> Iterator[tuple[Any, ...]]:
     """Run the query and iterate its rows as tuples (peewee's `.tuples()`)."""
     return iter(cast(Iterable[tuple[Any, ...]], query.tuples()))
+
+
+def primary_key(model: type[pw.Model]) -> pw.Field:
+    """The model's primary key field (every devtrack table has one, the automatic id)."""
+    field = model._meta.primary_key
+    if not isinstance(field, pw.Field):
+        raise TypeError(f"{model.__name__} has no single-column primary key")
+    return field
