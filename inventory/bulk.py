@@ -103,7 +103,7 @@ def update_rows(model: type[pw.Model], columns: tuple[str, ...],
     return len(values)
 
 
-def select_rows(query: pw.ModelSelect) -> list[tuple[Any, ...]]:
+def select_rows(query: pw.ModelSelect[Any]) -> list[tuple[Any, ...]]:
     """Raw result tuples of a query, without peewee's per-row conversion (dates may be text)."""
     sql, params = query.sql()
     return list(db.execute_sql(sql, params).fetchall())

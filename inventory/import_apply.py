@@ -214,7 +214,7 @@ def _lock_named(plan: ImportPlan, seen_loans: dict[int, str] | None) -> None:
     numbers = [row.number for row in plan.updates]
     if not numbers:
         return
-    ids = []
+    ids: list[int] = []
     for condition in _in_chunks(Device.number, numbers):
         ids.extend(i for (i,) in tuples(Device.select(Device.id).where(condition)))
     lock_devices(ids)

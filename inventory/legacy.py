@@ -328,7 +328,7 @@ def _plan_people(visitors: list[Visitor], existing: Existing, plan: Plan,
                        NAME_MAX),
             username=_clip(next((v.username for v in group if (v.username or "").strip()), ""),
                            USERNAME_MAX + 1).lstrip("@")[:USERNAME_MAX],
-            comment=next((v.comment.strip() for v in group if (v.comment or "").strip()), ""),
+            comment=next((text for v in group if (text := (v.comment or "").strip())), ""),
         )
         if row.telegram_id is not None:
             owner = taken_ids.get(row.telegram_id)
@@ -409,6 +409,13 @@ def _resolve_records(records: list[Record], numbers: set[int], people: dict[str,
     return resolved
 
 
+def _take_date(record: Record) -> datetime:
+    """The take date of a record known to be a take (the callers filter on it)."""
+    if record.take_date is None:
+        raise ValueError(f"record {record.id} has no take date")
+    return record.take_date
+
+
 def _is_queue_gift(record: Record) -> bool:
     """A take the predecessor made from the first queue entry when the device came back."""
     if record.enqueue_date is not None:  # it cleared this when it turned the entry into a take
@@ -433,13 +440,13 @@ def _plan_open_loans(records: list[_Rec], existing: Existing, clock: _Clock,
             plan.issue("two_open_takes", number=number, email=earlier.email,
                        taken=earlier.record.take_date, kept=current.email,
                        until=later.record.take_date)
-            taken = clock.past(earlier.record.take_date, earlier.record, "take_date")
+            taken = clock.past(_take_date(earlier.record), earlier.record, "take_date")
             _add_past(LoanRow(number, earlier.email, taken,
-                              returned_at=max(taken, clock.utc(later.record.take_date)),
+                              returned_at=max(taken, clock.utc(_take_date(later.record))),
                               place=_clip(earlier.record.address, PLACE_MAX),
                               record_id=earlier.record.id), existing, plan)
         record = current.record
-        taken = clock.past(record.take_date, record, "take_date")
+        taken = clock.past(_take_date(record), record, "take_date")
         loan = LoanRow(number, current.email, taken,
                        due_date=record.return_date.date() if record.return_date else None,
                        place=_clip(record.address, PLACE_MAX),
@@ -522,10 +529,10 @@ def _plan_past_loans(records: list[_Rec], existing: Existing, clock: _Clock,
         record = rec.record
         if not record.finished:
             continue
-        taken = clock.past(record.take_date, record, "take_date")
+        taken = clock.past(_take_date(record), record, "take_date")
         end = record.return_date
         if end is None:
-            end = record.updated_at or record.take_date
+            end = record.updated_at or _take_date(record)
             plan.issue("no_return_date", record=record.id, number=record.resource_id,
                        email=rec.email, value=end)
         returned = clock.past(end, record, "return_date")

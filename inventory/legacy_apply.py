@@ -149,10 +149,10 @@ def _write(plan: Plan, now: datetime) -> None:
                       person_id=people[q.email], device_number=q.number, person_email=q.email,
                       joined_at=q.joined_at, legacy_record=q.record_id) for q in plan.queue)
 
-    for batch in pw.chunked(plan.past_loans, BATCH * 4):
+    for loans in pw.chunked(plan.past_loans, BATCH * 4):
         insert_rows(Loan, LOAN_COLUMNS, [
             (devices[p.number], people[p.email], p.taken_at, None, p.place, p.returned_at,
-             None, None, now, now) for p in batch])
+             None, None, now, now) for p in loans])
     per_device = Counter(p.number for p in plan.past_loans)
     log.extend(_entry("history.imported", now, device_id=devices[number], device_number=number,
                       loans=count) for number, count in sorted(per_device.items()))

@@ -68,7 +68,8 @@ def is_live(entry: QueueEntry, now: datetime) -> bool:
     return entry.hold_until is not None and entry.hold_until > now
 
 
-def waiting_condition(model: type[QueueEntry] | pw.ModelAlias, now: datetime) -> pw.Expression:
+def waiting_condition(model: type[QueueEntry] | pw.ModelAlias[QueueEntry],
+                      now: datetime) -> pw.Expression:
     """SQL: the entry waits in line (it is not a live hold)."""
     return model.hold_until.is_null() | (model.hold_until <= now)
 
@@ -113,7 +114,8 @@ def queue_of(device_id: int, now: datetime) -> DeviceQueue:
     return DeviceQueue(list(entries), now)
 
 
-def _ahead_of(entry_model: type[QueueEntry] | pw.ModelAlias, ahead: pw.ModelAlias,
+def _ahead_of(entry_model: type[QueueEntry] | pw.ModelAlias[QueueEntry],
+              ahead: pw.ModelAlias[QueueEntry],
               now: datetime) -> pw.Expression:
     """SQL: `ahead` is a waiting entry of the same device that ranks before `entry_model`."""
     return (
