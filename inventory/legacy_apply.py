@@ -111,12 +111,23 @@ def _entry(action: str, now: datetime, **details: Any) -> dict[str, Any]:
 def _write(plan: Plan, now: datetime) -> None:
     """Insert the plan's rows (inside the caller's transaction) and their audit entries."""
     log: list[dict[str, Any]] = []
+    devices = _write_devices(plan, now, log)
+    people = _write_people(plan, now, log)
+    _write_open_loans(plan, devices, people, now, log)
+    _write_queue_and_history(plan, devices, people, now, log)
+    log.append(_entry("legacy.imported", now, **{kind: new for kind, (new, _) in
+                                                 plan.counts.items()},
+                      issues=len(plan.issues), from_queue=len(plan.from_queue)))
+    audit.record_many(log)
+
+
+def _write_devices(plan: Plan, now: datetime, log: list[dict[str, Any]]) -> dict[int, int]:
+    """New categories and devices; returns every device id by number."""
     insert_rows(Category, ("name", "created_at", "updated_at"),
                 [(name, now, now) for name in plan.categories])
     log.extend(_entry("category.created", now, category=name) for name in plan.categories)
     category_ids = {name: cid for cid, name in
                     tuples(Category.select(Category.id, Category.name))}
-
     for batch in pw.chunked(plan.devices, BATCH * 4):
         insert_rows(Device, DEVICE_COLUMNS, [
             (d.number, d.name, category_ids[d.category], d.serial, d.registered_on, d.firmware,
@@ -124,7 +135,11 @@ def _write(plan: Plan, now: datetime) -> None:
     devices = dict(tuples(Device.select(Device.number, Device.id)))
     log.extend(_entry("device.created", now, device_id=devices[d.number],
                       device_number=d.number, device_name=d.name) for d in plan.devices)
+    return devices
 
+
+def _write_people(plan: Plan, now: datetime, log: list[dict[str, Any]]) -> dict[str, int]:
+    """New people, and what existing ones lacked; returns every person id by email."""
     insert_rows(Person, PERSON_COLUMNS, [
         (p.email, p.telegram_id, p.chat_id, p.name, p.username, p.comment, True, now, now)
         for p in plan.people])
@@ -141,14 +156,17 @@ def _write(plan: Plan, now: datetime) -> None:
         log.append(_entry("person.restored" if update.restore else "person.updated", now,
                           person_id=update.id, person_email=update.email,
                           changes=sorted(fields)))
+    return people
 
-    _write_open_loans(plan, devices, people, now, log)
+
+def _write_queue_and_history(plan: Plan, devices: dict[int, int], people: dict[str, int],
+                             now: datetime, log: list[dict[str, Any]]) -> None:
+    """Queue entries and closed loans (the history)."""
     insert_rows(QueueEntry, QUEUE_COLUMNS, [
         (devices[q.number], people[q.email], q.joined_at, None, now, now) for q in plan.queue])
     log.extend(_entry("queue.joined", now, device_id=devices[q.number],
                       person_id=people[q.email], device_number=q.number, person_email=q.email,
                       joined_at=q.joined_at, legacy_record=q.record_id) for q in plan.queue)
-
     for loans in pw.chunked(plan.past_loans, BATCH * 4):
         insert_rows(Loan, LOAN_COLUMNS, [
             (devices[p.number], people[p.email], p.taken_at, None, p.place, p.returned_at,
@@ -156,10 +174,6 @@ def _write(plan: Plan, now: datetime) -> None:
     per_device = Counter(p.number for p in plan.past_loans)
     log.extend(_entry("history.imported", now, device_id=devices[number], device_number=number,
                       loans=count) for number, count in sorted(per_device.items()))
-    log.append(_entry("legacy.imported", now, **{kind: new for kind, (new, _) in
-                                                 plan.counts.items()},
-                      issues=len(plan.issues), from_queue=len(plan.from_queue)))
-    audit.record_many(log)
 
 
 def _write_open_loans(plan: Plan, devices: dict[int, int], people: dict[str, int],
