@@ -249,6 +249,33 @@ def _unsettled_devices(now: datetime, device_id: int | None) -> list[int]:
     return sorted({row.device_id for row in query})
 
 
+def _clear_holds(device: Device, entries: list[QueueEntry], now: datetime) -> None:
+    """The entries holding the device wait in line again (it is held by someone now)."""
+    stale = [e.id for e in entries if e.hold_until is not None]
+    if not stale:
+        return
+    QueueEntry.update(hold_until=None, updated_at=now).where(QueueEntry.id.in_(stale)).execute()
+    for entry in entries:
+        if entry.id in stale:
+            audit.record("hold.cleared", actor=None, device=device, person=entry.person, now=now)
+
+
+def _drop_lapsed(device: Device, entries: list[QueueEntry], now: datetime,
+                 lapsed: list[Lapse] | None) -> None:
+    """Remove the entries whose hold ran out (each once, even when two runs race)."""
+    for entry in entries:
+        if entry.hold_until is None:
+            continue
+        gone = QueueEntry.delete().where(
+            (QueueEntry.id == entry.id) & (QueueEntry.hold_until == entry.hold_until)
+        ).execute()
+        if gone:
+            audit.record("hold.expired", actor=None, device=device, person=entry.person,
+                         now=now, until=entry.hold_until)
+            if lapsed is not None:
+                lapsed.append(Lapse(entry.person, device, entry.hold_until))
+
+
 def _settle(device: Device, now: datetime, hold_hours: int,
             lapsed: list[Lapse] | None = None) -> Offer | None:
     """Bring one locked device's holds in order; the new hold to announce, if one was given."""
@@ -262,27 +289,11 @@ def _settle(device: Device, now: datetime, hold_hours: int,
         return None
     if Loan.select().where((Loan.device == device.id) & Loan.returned_at.is_null()).exists():
         # Someone holds the device: nothing can be held for the queue (an admin assigned it).
-        stale = [e.id for e in entries if e.hold_until is not None]
-        if stale:
-            QueueEntry.update(hold_until=None, updated_at=now).where(
-                QueueEntry.id.in_(stale)).execute()
-            for entry in entries:
-                if entry.id in stale:
-                    audit.record("hold.cleared", actor=None, device=device, person=entry.person,
-                                 now=now)
+        _clear_holds(device, entries, now)
         return None
     if any(is_live(e, now) for e in entries):
         return None
-    for entry in entries:
-        if entry.hold_until is not None:
-            gone = QueueEntry.delete().where(
-                (QueueEntry.id == entry.id) & (QueueEntry.hold_until == entry.hold_until)
-            ).execute()
-            if gone:
-                audit.record("hold.expired", actor=None, device=device, person=entry.person,
-                             now=now, until=entry.hold_until)
-                if lapsed is not None:
-                    lapsed.append(Lapse(entry.person, device, entry.hold_until))
+    _drop_lapsed(device, entries, now, lapsed)
     waiting = [e for e in entries if e.hold_until is None and e.person.deleted_at is None]
     if not waiting:
         return None
