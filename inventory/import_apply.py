@@ -163,18 +163,9 @@ def apply_plan(
         with db.atomic():
             category_ids = {name: cid for cid, name in
                             tuples(Category.select(Category.id, Category.name))}
-            for row in plan.new + plan.updates:
-                if row.category not in category_ids:
-                    raise NotFound(category=row.category)
             _lock_named(plan, seen_loans)
             stored = _stored_devices()
-            for row in plan.new:
-                if row.number in stored:
-                    raise Conflict(field="number", value=row.number)
-            for row in plan.updates:
-                if row.number not in stored:
-                    raise NotFound(number=row.number)
-
+            _check_still_valid(plan, category_ids, stored)
             done = 0
             for batch in pw.chunked(plan.new, BATCH * 4):
                 insert_rows(Device, DEVICE_COLUMNS,
@@ -207,6 +198,20 @@ def apply_plan(
         raise Conflict(field="device", value=str(exc)[:200]) from exc
     logger.info("import applied: %s", result)
     return result
+
+
+def _check_still_valid(plan: ImportPlan, category_ids: dict[str, int],
+                       stored: dict[int, _Stored]) -> None:
+    """Under the locks: the plan's categories exist, new numbers are new, updated ones exist."""
+    for row in plan.new + plan.updates:
+        if row.category not in category_ids:
+            raise NotFound(category=row.category)
+    for row in plan.new:
+        if row.number in stored:
+            raise Conflict(field="number", value=row.number)
+    for row in plan.updates:
+        if row.number not in stored:
+            raise NotFound(number=row.number)
 
 
 def _lock_named(plan: ImportPlan, seen_loans: dict[int, str] | None) -> None:
@@ -318,24 +323,9 @@ def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | Non
     if not rows:
         return
     people, result.people_created = _people(sorted({row.email for row in rows}), actor, now, log)
-    device_ids = {ids[row.number] for row in rows}
-    closing = [
-        loan for loan in
-        tuples(Loan.select(Loan.id, Loan.device, Person.id, Person.email)
-               .join(Person, on=(Loan.person == Person.id))
-               .where(Loan.returned_at.is_null()))
-        if loan[1] in device_ids
-    ]
-    for condition in _in_chunks(Loan.id, [loan_id for loan_id, _, _, _ in closing]):
-        Loan.update(returned_at=now, updated_at=now).where(
-            condition & Loan.returned_at.is_null()).execute()
     numbers = {device_id: number for number, device_id in ids.items()}
-    log.extend(audit.entry("loan.unassigned", actor=actor, now=now, device_id=device_id,
-                           person_id=pid, device_number=numbers[device_id], person_email=email,
-                           loan_id=loan_id, source="import")
-               for loan_id, device_id, pid, email in closing)
-    result.loans_closed = len(closing)
-
+    device_ids = {ids[row.number] for row in rows}
+    result.loans_closed = _close_open_loans(device_ids, numbers, actor, now, log)
     done = 0
     actor_id = actor.id if actor else None
     for batch in pw.chunked(rows, BATCH * 4):
@@ -349,18 +339,44 @@ def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | Non
                            device_name=row.name, person_email=row.email, place=row.place,
                            due_date=row.due_date, source="import") for row in rows)
     result.loans_created = len(rows)
-
-    # As loans.take does: getting a device ends the new holder's own wait for it, and a hold
-    # for someone else goes back to waiting in line.
-    wanted = {(ids[row.number], people[row.email]) for row in rows}
     new_holder = {ids[row.number]: people[row.email] for row in rows}
+    _queue_after_loans(new_holder, numbers, actor, now, log, result)
+
+
+def _close_open_loans(device_ids: set[int], numbers: dict[int, int], actor: Person | None,
+                      now: datetime, log: list[dict[str, Any]]) -> int:
+    """Return the open loans of these devices (audited); how many were closed."""
+    closing = [
+        loan for loan in
+        tuples(Loan.select(Loan.id, Loan.device, Person.id, Person.email)
+               .join(Person, on=(Loan.person == Person.id))
+               .where(Loan.returned_at.is_null()))
+        if loan[1] in device_ids
+    ]
+    for condition in _in_chunks(Loan.id, [loan_id for loan_id, _, _, _ in closing]):
+        Loan.update(returned_at=now, updated_at=now).where(
+            condition & Loan.returned_at.is_null()).execute()
+    log.extend(audit.entry("loan.unassigned", actor=actor, now=now, device_id=device_id,
+                           person_id=pid, device_number=numbers[device_id], person_email=email,
+                           loan_id=loan_id, source="import")
+               for loan_id, device_id, pid, email in closing)
+    return len(closing)
+
+
+def _queue_after_loans(new_holder: dict[int, int], numbers: dict[int, int],
+                       actor: Person | None, now: datetime, log: list[dict[str, Any]],
+                       result: ImportResult) -> None:
+    """As loans.take does: getting a device ends the new holder's own wait for it, and a hold
+    for someone else goes back to waiting in line."""
     stale: list[int] = []
     holds: list[int] = []
     for qid, device_id, pid, hold_until in tuples(QueueEntry.select(
             QueueEntry.id, QueueEntry.device, QueueEntry.person, QueueEntry.hold_until)):
-        if (device_id, pid) in wanted:
+        if device_id not in new_holder:
+            continue
+        if new_holder[device_id] == pid:
             stale.append(qid)
-        elif device_id in device_ids and hold_until is not None:
+        elif hold_until is not None:
             holds.append(qid)
             result.holds_cleared.append((pid, device_id, new_holder[device_id]))
             log.append(audit.entry("hold.cleared", actor=actor, now=now, device_id=device_id,
