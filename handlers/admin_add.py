@@ -296,7 +296,7 @@ def finish(ctx: Ctx) -> None:
     }
     due = date.fromisoformat(data["due"]) if data.get("due") else None
     try:
-        device = catalog.create_device(values, actor=ctx.person, now=ctx.now,
+        device = catalog.create_device(values, actor=ctx.me, now=ctx.now,
                                        holder_email=data.get("holder") or "",
                                        place=data.get("place") or "", due_date=due)
     except Conflict as err:

@@ -236,7 +236,7 @@ def on_email_text(ctx: Ctx, message: types.Message) -> None:
     person_id = int(ctx.dialog.data["person_id"])
     text = (message.text or "").strip()
     try:
-        person = admin_people.change_email(person_id, text, actor=ctx.person, now=ctx.now,
+        person = admin_people.change_email(person_id, text, actor=ctx.me, now=ctx.now,
                                            domains=ctx.config.email_domains)
     except NotFound:
         ctx.dialog.clear()
@@ -278,7 +278,7 @@ def on_comment_text(ctx: Ctx, message: types.Message) -> None:
                  keyboards.cancel_keyboard())
         return
     try:
-        admin_people.set_comment(person_id, text, actor=ctx.person, now=ctx.now)
+        admin_people.set_comment(person_id, text, actor=ctx.me, now=ctx.now)
     except NotFound:
         ctx.dialog.clear()
         ctx.send(texts.USER_GONE)
@@ -296,7 +296,7 @@ def on_clear_comment(ctx: Ctx, args: list[str]) -> None:
     person = person_or_alert(ctx, int(args[0]))
     if person is None:
         return
-    admin_people.set_comment(person.id, "", actor=ctx.person, now=ctx.now)
+    admin_people.set_comment(person.id, "", actor=ctx.me, now=ctx.now)
     send_person(ctx, person.id, edit=True, prefix=texts.USER_COMMENT_CLEARED)
 
 
@@ -330,7 +330,7 @@ def on_delete(ctx: Ctx, args: list[str]) -> None:
     if person is None or bootstrap_refused(ctx, person):
         return
     card = admin_people.person_card(person.id)
-    if person.id == ctx.person.id:
+    if person.id == ctx.me.id:
         refuse_delete(ctx, NotAllowed(reason="self"))
         return
     if card.holding:
@@ -349,7 +349,7 @@ def on_delete_confirmed(ctx: Ctx, args: list[str]) -> None:
     if person is None or bootstrap_refused(ctx, person):
         return
     try:
-        deleted = admin_people.delete_person(person.id, actor=ctx.person, now=ctx.now,
+        deleted = admin_people.delete_person(person.id, actor=ctx.me, now=ctx.now,
                                              hold_hours=ctx.config.hold_hours)
     except NotAllowed as err:
         refuse_delete(ctx, err)

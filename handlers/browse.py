@@ -175,7 +175,7 @@ def held_view(ctx: Ctx, title: str, held: list, page: int = 1, data: str = "mine
 
 def mine_view(ctx: Ctx, page: int) -> None:
     """What the person holds, a page at a time."""
-    held = loans.held_by(ctx.person)
+    held = loans.held_by(ctx.me)
     if not held:
         ctx.show(texts.MINE_EMPTY)
         return

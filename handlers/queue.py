@@ -135,7 +135,7 @@ def on_join(ctx: Ctx, args: list[str]) -> None:
     device_id = int(args[0])
     browse.before_read(ctx, device_id)
     try:
-        joined = queue.join(device_id, ctx.person, ctx.now)
+        joined = queue.join(device_id, ctx.me, ctx.now)
     except DeviceFree as err:
         device = err.details["device"]
         ctx.answer()
@@ -161,7 +161,7 @@ def on_leave(ctx: Ctx, args: list[str]) -> None:
     """ql:<device id> — «Выйти из очереди» (a hold the person had passes on)."""
     device_id = int(args[0])
     try:
-        offer = queue.leave(device_id, ctx.person, ctx.now, ctx.config.hold_hours)
+        offer = queue.leave(device_id, ctx.me, ctx.now, ctx.config.hold_hours)
     except NotQueued:
         ctx.answer(texts.QUEUE_NOT_IN, alert=True)
         return
@@ -175,7 +175,7 @@ def on_decline_hold(ctx: Ctx, args: list[str]) -> None:
     device_id = int(args[0])
     browse.before_read(ctx, device_id)
     try:
-        offer = queue.decline_hold(device_id, ctx.person, ctx.now, ctx.config.hold_hours)
+        offer = queue.decline_hold(device_id, ctx.me, ctx.now, ctx.config.hold_hours)
     except NoHold:
         ctx.answer(texts.HOLD_GONE, alert=True)
         return
@@ -198,7 +198,7 @@ def wish_line(row: queue.WishRow, ctx: Ctx) -> str:
 
 def show_wishlist(ctx: Ctx, asked: int) -> None:
     """A page of /wishlist, editing the list message when paging."""
-    page = queue.wishlist(ctx.person, asked, ctx.now)
+    page = queue.wishlist(ctx.me, asked, ctx.now)
     if page.total == 0:
         ctx.show(texts.WISHLIST_EMPTY)
         return

@@ -214,7 +214,7 @@ def on_extend(ctx: Ctx, args: list[str]) -> None:
         ctx.answer(texts.EXTEND_STALE.format(due=shown), alert=True)
         return
     new_due = extended_due(drawn_for, ctx.today)
-    changed = loans.change(device_id, ctx.person, now=ctx.now, due_date=new_due)
+    changed = loans.change(device_id, ctx.me, now=ctx.now, due_date=new_due)
     logger.info("loan %s extended to %s from a reminder", changed.id, new_due)
     browse.send_card(ctx, device_id, prefix=texts.EXTENDED.format(
         **title(changed.device), date=texts.fmt_date(new_due)))
