@@ -7,7 +7,7 @@ import io
 import logging
 import time
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 from telebot import apihelper, types
@@ -41,6 +41,7 @@ PROGRESS_ROWS = 2000
 # Seconds between edits of the status message (Telegram allows about one per second per chat).
 PROGRESS_INTERVAL = 1.0
 DOWNLOAD_TIMEOUT = (10, 60)  # connect, read (seconds)
+TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot{0}/{1}"
 # Characters of a preview message; errors beyond it go into an attached text file.
 PREVIEW_LIMIT = 3500
 
@@ -97,7 +98,8 @@ def too_big(size: int) -> str:
 
 def fetch_file(token: str, file_path: str, limit: int) -> bytes:
     """Download a file from the Bot API file endpoint, with a timeout and a size cap."""
-    url = apihelper.FILE_URL.format(token, file_path)
+    # bot.py always sets FILE_URL (TELEGRAM_API_URL); telebot's own default is the fallback.
+    url = (apihelper.FILE_URL or TELEGRAM_FILE_URL).format(token, file_path)
     with requests.get(url, timeout=DOWNLOAD_TIMEOUT, stream=True) as response:
         response.raise_for_status()
         chunks: list[bytes] = []
@@ -113,6 +115,8 @@ def fetch_file(token: str, file_path: str, limit: int) -> bytes:
 def download(ctx: Ctx, document: types.Document) -> bytes:
     """getFile, then the file itself (tests replace fetch_file)."""
     info = ctx.bot.get_file(document.file_id)
+    if not info.file_path:  # Telegram gives no path for a file it cannot serve
+        raise requests.RequestException("getFile returned no file_path")
     return fetch_file(ctx.bot.token, info.file_path, importing.MAX_BYTES)
 
 
@@ -205,10 +209,12 @@ def on_document(message: types.Message) -> None:
     """An admin's document: download (size-checked), read, validate, preview."""
     ctx = ctx_of(message)
     document = message.document
+    if document is None:  # registered for content_types=["document"] only
+        return
     name = document.file_name or ""
     ctx.dialog.clear()  # a file starts afresh, whatever dialogue was going on
     if (document.file_size or 0) > importing.MAX_BYTES:
-        ctx.send(too_big(document.file_size))
+        ctx.send(too_big(document.file_size or 0))
         return
     status = Status(ctx)
     if (document.file_size or 0) > PROGRESS_BYTES:
@@ -307,9 +313,14 @@ def tell_interrupted(bot: DevtrackBot) -> int:
         dialog.clear()
         sent = None
         if message_id:
+            chat_id = dialog.chat_id
+
+            def edit(text: str = text, chat_id: int = chat_id,
+                     message_id: int = int(message_id)) -> Any:
+                return bot.edit_message_text(text, chat_id, message_id)
+
             try:
-                sent = bot.notifier.reply(dialog.chat_id, lambda c=dialog.chat_id, m=message_id,
-                                          t=text: bot.edit_message_text(t, c, m))
+                sent = bot.notifier.reply(chat_id, edit)
             except ApiException:
                 logger.info("could not edit the status of an interrupted import")
         if sent is None:

@@ -376,11 +376,12 @@ def on_set_admin(ctx: Ctx, person_id: int, granted: bool) -> None:
         access.set_admin(person.id, granted, actor=ctx.person, now=ctx.now,
                          bootstrap_ids=ctx.config.admin_ids)
     except NotAllowed as err:
-        reason = err.details.get("reason")
+        reason = str(err.details.get("reason"))
         ctx.answer({"bootstrap": texts.USER_ADMIN_PROTECTED, "self": texts.USER_ADMIN_SELF}.get(
             reason, texts.USER_ADMIN_UNREGISTERED), alert=True)
         return
-    menus.set_chat_menu(ctx.bot, person.telegram_id, admin=granted)
+    if person.telegram_id is not None:  # set_admin refuses people who never registered
+        menus.set_chat_menu(ctx.bot, person.telegram_id, admin=granted)
     ctx.bot.notifier.send(person, texts.NOTIFY_ADMIN_GRANTED if granted
                           else texts.NOTIFY_ADMIN_REVOKED)
     done = texts.USER_ADMIN_GRANTED if granted else texts.USER_ADMIN_REVOKED
@@ -429,7 +430,8 @@ def on_deleted_card(ctx: Ctx, args: list[str]) -> None:
                 texts.USER_TELEGRAM_NO_USERNAME if person.telegram_id else texts.USER_TELEGRAM_NONE)
     ctx.show(texts.USER_DELETED_CARD.format(
         name=label(person), email=texts.e(person.email), telegram=telegram,
-        date=texts.fmt_date(local_date(person.deleted_at, ctx.config))),
+        date=texts.fmt_date(local_date(person.deleted_at, ctx.config)
+                            if person.deleted_at else None)),
         keyboards.rows([button(texts.BTN_USER_RESTORE, "usrs", person.id)],
                        [button(texts.BTN_BACK, "usdl", 1)]))
 

@@ -237,7 +237,7 @@ def show_search(ctx: Ctx, query: str, asked: int) -> None:
 def on_search_page(ctx: Ctx, args: list[str]) -> None:
     """sq:<page>:<query>."""
     # The query as typed: the router's args have long numbers replaced (a serial can be one).
-    query = (ctx.callback.data if ctx.callback else "").split(":", 2)[2]
+    query = ((ctx.callback.data or "") if ctx.callback else "").split(":", 2)[2]
     show_search(ctx, query, int(args[0]))
 
 

@@ -11,7 +11,7 @@ from telebot import types
 from handlers import browse, keyboards, render, texts
 from handlers.context import Ctx, local_time
 from handlers.routing import pack
-from inventory import catalog, devices, loans
+from inventory import catalog, devices, loans, queue
 from inventory.dates import parse_future_date
 from inventory.errors import (
     AlreadyReturned,
@@ -103,7 +103,7 @@ def refuse_take(ctx: Ctx, row: devices.DeviceRow) -> bool:
             browse.send_card(ctx, row.device.id, edit=True, prefix=line, row=row)
         return True
     if row.hold is not None and row.hold.person_id != me:
-        until = texts.fmt_time(local_time(row.hold.hold_until, ctx.config))
+        until = texts.fmt_time(local_time(queue.hold_end(row.hold), ctx.config))
         ctx.send(texts.HELD_FOR_OTHER.format(**title(row.device), until=until,
                                              person=render.person_name(row.hold.person)))
         return True

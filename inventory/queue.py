@@ -68,6 +68,13 @@ def is_live(entry: QueueEntry, now: datetime) -> bool:
     return entry.hold_until is not None and entry.hold_until > now
 
 
+def hold_end(entry: QueueEntry) -> datetime:
+    """When the entry's hold runs out (only asked of an entry that holds the device)."""
+    if entry.hold_until is None:
+        raise ValueError(f"queue entry {entry.id} holds nothing")
+    return entry.hold_until
+
+
 def waiting_condition(model: type[QueueEntry] | pw.ModelAlias[QueueEntry],
                       now: datetime) -> pw.Expression:
     """SQL: the entry waits in line (it is not a live hold)."""

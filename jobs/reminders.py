@@ -507,8 +507,8 @@ def loop(config: Config, *, dry_run: bool = False, stop: threading.Event | None 
                 break
             scheduler.run_pending()
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     logger.info("reminder loop stopped")
     return 0
 
