@@ -113,7 +113,7 @@ class DevtrackBot(TeleBot):
             threaded=threaded,
             num_threads=1,
             use_class_middlewares=True,
-            # Never the shared default instance: see ARCHITECTURE §7.
+            # Never telebot's default: one StateMemoryStorage shared by every bot in the process.
             state_storage=StateMemoryStorage(),
             exception_handler=LoggingExceptionHandler(),
         )
