@@ -44,8 +44,10 @@ class StartupError(Exception):
 def configure_api_url(base_url: str) -> None:
     """Point pyTelegramBotAPI at a Bot API server (the real one, self-hosted or a test fake)."""
     base = base_url.rstrip("/")
-    apihelper.API_URL = base + "/bot{0}/{1}"
-    apihelper.FILE_URL = base + "/file/bot{0}/{1}"
+    # telebot declares both as None (its default: api.telegram.org); a format string is what
+    # it reads when they are set.
+    apihelper.API_URL = base + "/bot{0}/{1}"  # type: ignore[assignment]
+    apihelper.FILE_URL = base + "/file/bot{0}/{1}"  # type: ignore[assignment]
 
 
 def create_bot(
@@ -155,7 +157,7 @@ def check_token(bot: DevtrackBot, stop: threading.Event) -> bool:
         try:
             # TeleBot.user caches getMe in _user: set it so handlers reading bot.user.username
             # never make a second call.
-            bot._user = bot.get_me()
+            bot._user = bot.get_me()  # type: ignore[assignment]  # telebot types _user as None
         except apihelper.ApiTelegramException as exc:
             if exc.error_code in TOKEN_REJECTED:
                 raise StartupError(

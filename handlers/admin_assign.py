@@ -223,7 +223,7 @@ def on_unassign_confirmed(ctx: Ctx, args: list[str]) -> None:
         if not Device.select().where(Device.id == device_id).exists():
             raise NotFound(device_id=device_id)
         raise AlreadyReturned(device_id=device_id)
-    loan = loans.return_device(device_id, ctx.person, now=ctx.now, admin=True)
+    loan = loans.return_device(device_id, ctx.me, now=ctx.now, admin=True)
     for hook in ctx.bot.after_return:
         hook(ctx, loan)
     holder = current.person

@@ -175,7 +175,7 @@ def held_view(ctx: Ctx, title: str, held: list, page: int = 1, data: str = "mine
 
 def mine_view(ctx: Ctx, page: int) -> None:
     """What the person holds, a page at a time."""
-    held = loans.held_by(ctx.person)
+    held = loans.held_by(ctx.me)
     if not held:
         ctx.show(texts.MINE_EMPTY)
         return
@@ -237,7 +237,7 @@ def show_search(ctx: Ctx, query: str, asked: int) -> None:
 def on_search_page(ctx: Ctx, args: list[str]) -> None:
     """sq:<page>:<query>."""
     # The query as typed: the router's args have long numbers replaced (a serial can be one).
-    query = (ctx.callback.data if ctx.callback else "").split(":", 2)[2]
+    query = ((ctx.callback.data or "") if ctx.callback else "").split(":", 2)[2]
     show_search(ctx, query, int(args[0]))
 
 

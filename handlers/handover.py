@@ -97,7 +97,7 @@ def on_start(ctx: Ctx, args: list[str]) -> None:
     require_holder(ctx, device_id)
     device = Device.get_by_id(device_id)
     offer = handover.pending(device_id)
-    if offer is not None and offer.from_person_id == ctx.person.id:
+    if offer is not None and offer.from_person_id == ctx.me.id:
         ctx.answer()
         already_pending(ctx, device, offer)
         return
@@ -114,7 +114,7 @@ def on_colleague_text(ctx: Ctx, message: types.Message) -> None:
         return
     query = (message.text or "").strip()
     found = handover.find_colleagues(query) if query else []
-    others = [p for p in found if p.id != ctx.person.id]
+    others = [p for p in found if p.id != ctx.me.id]
     if not others:
         reply = texts.HANDOVER_SELF if found else texts.HANDOVER_NOBODY.format(
             query=texts.e(query[:100]))
@@ -150,12 +150,12 @@ def on_pick(ctx: Ctx, args: list[str]) -> None:
 
 def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
     """Record the offer and send the colleague «Принять» / «Отклонить»."""
-    if colleague.id == ctx.person.id:
+    if colleague.id == ctx.me.id:
         ask_colleague(ctx, device, texts.HANDOVER_SELF)
         return
     ctx.dialog.clear()
     try:
-        offer = handover.offer(device.id, ctx.person, colleague, ctx.now)
+        offer = handover.offer(device.id, ctx.me, colleague, ctx.now)
     except HandoverPending as err:
         already_pending(ctx, device, err.details["handover"])
         return
@@ -163,12 +163,12 @@ def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
         ctx.send(texts.NOT_HOLDER)
         return
     loan = Loan.get((Loan.device == device.id) & Loan.returned_at.is_null())
-    text = texts.HANDOVER_REQUEST.format(**title(device), holder=render.person_name(ctx.person),
+    text = texts.HANDOVER_REQUEST.format(**title(device), holder=render.person_name(ctx.me),
                                          due=due_text(loan))
     delivery = ctx.bot.notifier.send(colleague, text,
                                      keyboards.handover_request_keyboard(offer.id))
     if delivery is not Delivery.SENT:
-        handover.cancel(offer.id, ctx.person, ctx.now, reason=f"undelivered: {delivery.value}")
+        handover.cancel(offer.id, ctx.me, ctx.now, reason=f"undelivered: {delivery.value}")
         ctx.send(texts.HANDOVER_UNDELIVERED.format(person=render.person_name(colleague)))
         return
     browse.send_card(ctx, device.id, prefix=texts.HANDOVER_OFFERED.format(
@@ -178,7 +178,7 @@ def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
 def on_cancel(ctx: Ctx, args: list[str]) -> None:
     """hoc:<handover id> — the holder withdraws the offer; the colleague is told."""
     try:
-        offer = handover.cancel(int(args[0]), ctx.person, ctx.now)
+        offer = handover.cancel(int(args[0]), ctx.me, ctx.now)
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
@@ -194,13 +194,13 @@ def on_cancel(ctx: Ctx, args: list[str]) -> None:
 def on_accept(ctx: Ctx, args: list[str]) -> None:
     """hoa:<handover id> — the colleague takes the device over; both are told."""
     try:
-        done = handover.accept(int(args[0]), ctx.person, ctx.now)
+        done = handover.accept(int(args[0]), ctx.me, ctx.now)
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
     offer = done.handover
     ctx.bot.notifier.send(offer.from_person, texts.HANDOVER_ACCEPTED_HOLDER.format(
-        **title(done.device), person=render.person_name(ctx.person)))
+        **title(done.device), person=render.person_name(ctx.me)))
     browse.send_card(ctx, done.device.id, edit=True, prefix=texts.HANDOVER_ACCEPTED_YOU.format(
         **title(done.device), due=due_text(done.new_loan)))
 
@@ -208,12 +208,12 @@ def on_accept(ctx: Ctx, args: list[str]) -> None:
 def on_decline(ctx: Ctx, args: list[str]) -> None:
     """hod:<handover id> — the colleague declines; the holder is told."""
     try:
-        offer = handover.decline(int(args[0]), ctx.person, ctx.now)
+        offer = handover.decline(int(args[0]), ctx.me, ctx.now)
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
     ctx.bot.notifier.send(offer.from_person, texts.HANDOVER_DECLINED_HOLDER.format(
-        **title(offer.device), person=render.person_name(ctx.person)))
+        **title(offer.device), person=render.person_name(ctx.me)))
     ctx.show(texts.HANDOVER_DECLINED_YOU.format(**title(offer.device)))
 
 

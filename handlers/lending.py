@@ -11,7 +11,7 @@ from telebot import types
 from handlers import browse, keyboards, render, texts
 from handlers.context import Ctx, local_time
 from handlers.routing import pack
-from inventory import catalog, devices, loans
+from inventory import catalog, devices, loans, queue
 from inventory.dates import parse_future_date
 from inventory.errors import (
     AlreadyReturned,
@@ -92,7 +92,7 @@ def title(device: Device) -> dict:
 
 def refuse_take(ctx: Ctx, row: devices.DeviceRow) -> bool:
     """Tell why the device cannot be taken now; False when it can."""
-    me = ctx.person.id
+    me = ctx.me.id
     if row.loan is not None:
         if row.loan.person_id == me:
             ctx.answer(texts.ALREADY_YOURS, alert=True)
@@ -103,7 +103,7 @@ def refuse_take(ctx: Ctx, row: devices.DeviceRow) -> bool:
             browse.send_card(ctx, row.device.id, edit=True, prefix=line, row=row)
         return True
     if row.hold is not None and row.hold.person_id != me:
-        until = texts.fmt_time(local_time(row.hold.hold_until, ctx.config))
+        until = texts.fmt_time(local_time(queue.hold_end(row.hold), ctx.config))
         ctx.send(texts.HELD_FOR_OTHER.format(**title(row.device), until=until,
                                              person=render.person_name(row.hold.person)))
         return True
@@ -157,7 +157,7 @@ def finish_take(ctx: Ctx, due: date | None) -> None:
         # Leaving the dialogue commits with the loan: one commit instead of two.
         ctx.dialog.clear()
         try:
-            loan = loans.take(device_id, ctx.person, now=ctx.now, place=data.get("place", ""),
+            loan = loans.take(device_id, ctx.me, now=ctx.now, place=data.get("place", ""),
                               due_date=due)
         except (NotFound, AlreadyTaken, HeldForQueue) as err:
             refusal = err
@@ -201,7 +201,7 @@ def require_holder(ctx: Ctx, device_id: int) -> None:
         if not Device.select().where(Device.id == device_id).exists():
             raise NotFound(device_id=device_id)
         raise AlreadyReturned(device_id=device_id)
-    if loan.person_id != ctx.person.id:
+    if loan.person_id != ctx.me.id:
         raise NotHolder(holder=loan.person)
 
 
@@ -224,7 +224,7 @@ def on_return(ctx: Ctx, args: list[str]) -> None:
 
 def on_return_confirmed(ctx: Ctx, args: list[str]) -> None:
     """reto:<id> — record the return."""
-    loan = loans.return_device(int(args[0]), ctx.person, now=ctx.now)
+    loan = loans.return_device(int(args[0]), ctx.me, now=ctx.now)
     for hook in ctx.bot.after_return:
         hook(ctx, loan)
     browse.send_card(ctx, loan.device.id, edit=True, settled=True,
@@ -248,7 +248,7 @@ def finish_change_due(ctx: Ctx, due: date | None) -> None:
     """Store the new due date and show the card."""
     device_id = int(ctx.dialog.data["device_id"])
     ctx.dialog.clear()
-    loan = loans.change(device_id, ctx.person, now=ctx.now, due_date=due, clear_due=due is None)
+    loan = loans.change(device_id, ctx.me, now=ctx.now, due_date=due, clear_due=due is None)
     shown = texts.fmt_date(due) if due else texts.MINE_NO_DUE
     browse.send_card(ctx, device_id, prefix=texts.DUE_CHANGED.format(**title(loan.device),
                                                                      due=shown))
@@ -290,7 +290,7 @@ def on_change_place_text(ctx: Ctx, message: types.Message) -> None:
         return
     device_id = int(ctx.dialog.data["device_id"])
     ctx.dialog.clear()
-    loan = loans.change(device_id, ctx.person, now=ctx.now, place=place)
+    loan = loans.change(device_id, ctx.me, now=ctx.now, place=place)
     browse.send_card(ctx, device_id, prefix=texts.PLACE_CHANGED.format(
         **title(loan.device), place=texts.e(place)))
 

@@ -100,7 +100,7 @@ def card_extension(ctx: Ctx, row: DeviceRow) -> tuple[list[str], Buttons]:
     if mine is not None and queue.is_live(mine, ctx.now):
         lines.append(texts.QUEUE_HOLD_YOURS)
         buttons.append([button(texts.BTN_DECLINE_HOLD, "hdx", row.device.id)])
-    elif mine is not None:
+    elif mine is not None and me is not None:
         lines.append(texts.QUEUE_YOUR_PLACE.format(position=line.position_of(me),
                                                    count=len(waiting)))
         buttons.append([button(texts.BTN_LEAVE_QUEUE, "ql", row.device.id)])
@@ -118,7 +118,7 @@ def admin_lines(ctx: Ctx, line: queue.DeviceQueue) -> list[str]:
     lines = ["", texts.QUEUE_ADMIN_TITLE]
     hold = line.hold
     if hold is not None:
-        until = texts.fmt_time(local_time(hold.hold_until, ctx.config))
+        until = texts.fmt_time(local_time(queue.hold_end(hold), ctx.config))
         lines.append(texts.QUEUE_ADMIN_HOLD_LINE.format(person=render.person_name(hold.person),
                                                         until=until))
     for position, entry in enumerate(line.waiting, start=1):
@@ -135,7 +135,7 @@ def on_join(ctx: Ctx, args: list[str]) -> None:
     device_id = int(args[0])
     browse.before_read(ctx, device_id)
     try:
-        joined = queue.join(device_id, ctx.person, ctx.now)
+        joined = queue.join(device_id, ctx.me, ctx.now)
     except DeviceFree as err:
         device = err.details["device"]
         ctx.answer()
@@ -161,7 +161,7 @@ def on_leave(ctx: Ctx, args: list[str]) -> None:
     """ql:<device id> — «Выйти из очереди» (a hold the person had passes on)."""
     device_id = int(args[0])
     try:
-        offer = queue.leave(device_id, ctx.person, ctx.now, ctx.config.hold_hours)
+        offer = queue.leave(device_id, ctx.me, ctx.now, ctx.config.hold_hours)
     except NotQueued:
         ctx.answer(texts.QUEUE_NOT_IN, alert=True)
         return
@@ -175,7 +175,7 @@ def on_decline_hold(ctx: Ctx, args: list[str]) -> None:
     device_id = int(args[0])
     browse.before_read(ctx, device_id)
     try:
-        offer = queue.decline_hold(device_id, ctx.person, ctx.now, ctx.config.hold_hours)
+        offer = queue.decline_hold(device_id, ctx.me, ctx.now, ctx.config.hold_hours)
     except NoHold:
         ctx.answer(texts.HOLD_GONE, alert=True)
         return
@@ -190,7 +190,7 @@ def on_decline_hold(ctx: Ctx, args: list[str]) -> None:
 def wish_line(row: queue.WishRow, ctx: Ctx) -> str:
     """One device the person waits for: place, holder and due date (or the hold for them)."""
     if row.entry is not None and queue.is_live(row.entry, ctx.now):
-        until = texts.fmt_time(local_time(row.entry.hold_until, ctx.config))
+        until = texts.fmt_time(local_time(queue.hold_end(row.entry), ctx.config))
         return texts.WISHLIST_LINE_HOLD.format(**title(row.device), until=until)
     return texts.WISHLIST_LINE.format(**title(row.device), position=row.position,
                                       state=render.line_state(row, ctx.today))
@@ -198,14 +198,14 @@ def wish_line(row: queue.WishRow, ctx: Ctx) -> str:
 
 def show_wishlist(ctx: Ctx, asked: int) -> None:
     """A page of /wishlist, editing the list message when paging."""
-    page = queue.wishlist(ctx.person, asked, ctx.now)
+    page = queue.wishlist(ctx.me, asked, ctx.now)
     if page.total == 0:
         ctx.show(texts.WISHLIST_EMPTY)
         return
     if asked != page.page and ctx.callback is not None:
         ctx.answer(texts.PAGE_GONE, alert=True)
     text = texts.WISHLIST_TITLE.format(total=page.total) + "\n\n" + "\n".join(
-        wish_line(r, ctx) for r in page.rows)
+        wish_line(r, ctx) for r in page.rows if isinstance(r, queue.WishRow))
     ctx.show(text, keyboards.page_keyboard(page, lambda p: pack("wl", p)))
 
 

@@ -21,6 +21,7 @@ from handlers.context import Ctx
 from handlers.keyboards import button, rows
 from handlers.lending import NEW_MESSAGE, require_holder, title
 from inventory import loans
+from inventory.reminders import due_of
 from models import Loan, Person
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def reminder_messages(held: Sequence[Loan], today: date,
     sections: list[Section[Loan]] = []
     for loan in ordered:
         if not sections or sections[-1].items[-1][1].due_date != loan.due_date:
-            sections.append(Section(headers_for(loan.due_date, today, weekdays)))
+            sections.append(Section(headers_for(due_of(loan), today, weekdays)))
         line = texts.REMIND_LINE.format(number=loan.device.number, name=texts.e(loan.device.name))
         sections[-1].items.append((line, loan))
     numbered = len(ordered) > 1
@@ -159,7 +160,7 @@ def _keyboard(held: Sequence[Loan], numbered: bool) -> Markup:
 
     return rows(*[[button(label(texts.BTN_RETURN, loan), "ret", loan.device_id, NEW_MESSAGE),
                    button(label(texts.BTN_EXTEND, loan), "ext", loan.device_id,
-                          loan.due_date.strftime(DATE_ARG))] for loan in held])
+                          due_of(loan).strftime(DATE_ARG))] for loan in held])
 
 
 # --- admin digest ----------------------------------------------------------------------------
@@ -177,7 +178,7 @@ def digest_messages(overdue: Sequence[Loan], unreachable: Sequence[tuple[Person,
             section.items.append((texts.DIGEST_LINE.format(
                 number=loan.device.number, name=texts.e(loan.device.name),
                 holder=render.person_name(loan.person),
-                days=texts.days((today - loan.due_date).days)), None))
+                days=texts.days((today - due_of(loan)).days)), None))
         sections.append(section)
     if unreachable:
         section = Section([texts.DIGEST_UNREACHABLE_TITLE.format(count=len(unreachable))])
@@ -214,7 +215,7 @@ def on_extend(ctx: Ctx, args: list[str]) -> None:
         ctx.answer(texts.EXTEND_STALE.format(due=shown), alert=True)
         return
     new_due = extended_due(drawn_for, ctx.today)
-    changed = loans.change(device_id, ctx.person, now=ctx.now, due_date=new_due)
+    changed = loans.change(device_id, ctx.me, now=ctx.now, due_date=new_due)
     logger.info("loan %s extended to %s from a reminder", changed.id, new_due)
     browse.send_card(ctx, device_id, prefix=texts.EXTENDED.format(
         **title(changed.device), date=texts.fmt_date(new_due)))

@@ -8,6 +8,7 @@ from datetime import date
 from handlers import texts
 from handlers.context import Ctx, local_time
 from handlers.fit import shorten
+from inventory import queue
 from inventory.devices import DeviceRow
 from models import Loan, Person
 
@@ -44,7 +45,7 @@ def state_lines(row: DeviceRow, ctx: Ctx) -> list[str]:
     loan = row.loan
     if loan is None:
         if row.hold is not None:
-            until = texts.fmt_time(local_time(row.hold.hold_until, ctx.config))
+            until = texts.fmt_time(local_time(queue.hold_end(row.hold), ctx.config))
             return [texts.STATE_HOLD.format(person=person_name(row.hold.person), until=until)]
         return [texts.STATE_FREE]
     since = texts.fmt_date(local_time(loan.taken_at, ctx.config).date())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -11,6 +12,7 @@ import peewee as pw
 
 from inventory.errors import NotFound
 from inventory.numbers import sticker_number
+from inventory.rows import tuples
 from models import Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -53,13 +55,13 @@ class DeviceRow:
 class Page:
     """One page of a device list."""
 
-    rows: list[DeviceRow]
+    rows: Sequence[DeviceRow]
     page: int
     pages: int
     total: int
 
 
-def _rows_query(now: datetime) -> pw.ModelSelect:
+def _rows_query(now: datetime) -> pw.ModelSelect[Device]:
     """Devices with category, open loan + holder and active hold: one query, any list size."""
     HoldPerson = Person.alias("hold_person")
     return (
@@ -90,7 +92,7 @@ def _to_row(device: Device) -> DeviceRow:
     return DeviceRow(device, loan, hold)
 
 
-def _page(condition: pw.Expression, page: int, now: datetime, scan: bool = False) -> Page:
+def _page(condition: pw.ColumnBase, page: int, now: datetime, scan: bool = False) -> Page:
     """One page of the devices matching condition, ordered by number; page clamped.
 
     `scan`: the condition needs a full scan (a substring search), so the total comes with the
@@ -100,8 +102,8 @@ def _page(condition: pw.Expression, page: int, now: datetime, scan: bool = False
     asked = min(max(1, page), MAX_PAGE)
     found: list[tuple[int, int]] = []
     if scan:
-        found = list(ordered.select_extend(pw.fn.COUNT(Device.id).over())
-                     .paginate(asked, PAGE_SIZE).tuples())
+        found = list(tuples(ordered.select_extend(pw.fn.COUNT(Device.id).over())
+                            .paginate(asked, PAGE_SIZE)))
     total = found[0][1] if found else Device.select().where(condition).count()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(asked, pages)

@@ -14,7 +14,7 @@ one second of sends ahead), and each person is sent only the loans this run actu
 digest is claimed per admin and day in the audit log under a lock. A send that fails (not 403)
 releases its claim, so a later run the same day tries again; a 403 keeps it (the person is marked
 unreachable and shows up in the digest). The job never applies migrations: the bot does
-(ARCHITECTURE §7).
+(peewee-migrate patches peewee globally; see the pitfalls in docs/DEVELOPING.md).
 """
 
 from __future__ import annotations
@@ -345,7 +345,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def open_database(config: Config) -> pw.Database:
-    """Connect to the bot's database and check its schema; never migrates (ARCHITECTURE §7)."""
+    """Connect to the bot's database and check its schema; never migrates (the bot does)."""
     url = config.database_url
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
         raise SchemaMissing(f"DATABASE_URL: {url[len('sqlite:///'):]} does not exist; start "
@@ -507,8 +507,8 @@ def loop(config: Config, *, dry_run: bool = False, stop: threading.Event | None 
                 break
             scheduler.run_pending()
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     logger.info("reminder loop stopped")
     return 0
 
