@@ -148,7 +148,7 @@ def check_token(bot: DevtrackBot, stop: threading.Event) -> bool:
         try:
             # TeleBot.user caches getMe in _user: set it so handlers reading bot.user.username
             # never make a second call.
-            bot._user = bot.get_me()
+            bot._user = bot.get_me()  # type: ignore[assignment]  # telebot types _user as None
         except apihelper.ApiTelegramException as exc:
             if exc.error_code in TOKEN_REJECTED:
                 raise StartupError(

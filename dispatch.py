@@ -113,8 +113,7 @@ class DevtrackBot(TeleBot):
             threaded=threaded,
             num_threads=1,
             use_class_middlewares=True,
-            # telebot's default StateMemoryStorage() is one mutable default argument shared by
-            # every TeleBot in the process (tests build many): each bot gets its own.
+            # Never telebot's default: one StateMemoryStorage shared by every bot in the process.
             state_storage=StateMemoryStorage(),
             exception_handler=LoggingExceptionHandler(),
         )
@@ -137,13 +136,16 @@ class DevtrackBot(TeleBot):
     def enable_metrics(self) -> BotMetrics:
         """Count updates, latency, errors and Bot API calls from now on."""
         self.metrics = BotMetrics()
-        self.exception_handler.metrics = self.metrics
+        if isinstance(self.exception_handler, LoggingExceptionHandler):
+            self.exception_handler.metrics = self.metrics
         count_api_calls(self.metrics)
         return self.metrics
 
     def _measured(self, task: Callable[..., Any], kind: str) -> Callable[..., Any]:
         """task (one update through middleware and handlers), counted and timed by kind."""
         metrics = self.metrics
+        if metrics is None:
+            return task
 
         def measured(*args: Any, **kwargs: Any) -> Any:
             _handling.kind = kind
@@ -188,9 +190,9 @@ class DevtrackBot(TeleBot):
         """sendMessage with the text fitted to 4,096 UTF-16 units."""
         return super().send_message(chat_id, fit(text), *args, **kwargs)
 
-    def edit_message_text(self, text: str, *args: Any, **kwargs: Any) -> Any:
+    def edit_message_text(self, text: str | None = None, *args: Any, **kwargs: Any) -> Any:
         """editMessageText with the text fitted to 4,096 UTF-16 units."""
-        return super().edit_message_text(fit(text), *args, **kwargs)
+        return super().edit_message_text(None if text is None else fit(text), *args, **kwargs)
 
     def send_document(self, chat_id: Any, document: Any, *args: Any, **kwargs: Any) -> Any:
         """sendDocument with the caption fitted to 1,024 UTF-16 units."""

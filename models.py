@@ -31,6 +31,10 @@ def utcnow() -> datetime:
 class BaseModel(pw.Model):
     """Common base: created/updated timestamps filled automatically."""
 
+    # Attributes peewee creates at run time, declared for the type checker only (a bare
+    # annotation is no field: the schema does not change). Every table has the automatic id.
+    id: pw.AutoField[int]
+
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
@@ -56,6 +60,11 @@ class Category(BaseModel):
     """A kind of device (online cash register, scanner, ...)."""
 
     name = pw.CharField(max_length=100, unique=True)
+    # Count columns that queries select under these aliases (devices.category_counts,
+    # devtools.category_choices); peewee sets them on the rows it returns.
+    total: int
+    held: int
+    free: int | None
 
 
 class Device(BaseModel):
@@ -64,6 +73,7 @@ class Device(BaseModel):
     number = pw.IntegerField(unique=True)
     name = pw.CharField(max_length=200)
     category = pw.ForeignKeyField(Category, backref="devices", on_delete="RESTRICT")
+    category_id: pw.ForeignKeyField[int]
     serial = pw.CharField(max_length=200, unique=True)
     registered_on = pw.DateField(null=True)
     firmware = pw.CharField(max_length=200, default="")
@@ -89,6 +99,8 @@ class Person(BaseModel):
     chat_id = pw.BigIntegerField(null=True)
     # Granted from /users; ADMIN_IDS are admins regardless (inventory.access.is_admin).
     is_admin = pw.BooleanField(default=False)
+    # Set by reminders' digest query: how many devices the person holds.
+    held: int
 
 
 class Loan(BaseModel):
@@ -96,6 +108,8 @@ class Loan(BaseModel):
 
     device = pw.ForeignKeyField(Device, backref="loans", on_delete="CASCADE")
     person = pw.ForeignKeyField(Person, backref="loans", on_delete="RESTRICT")
+    device_id: pw.ForeignKeyField[int]
+    person_id: pw.ForeignKeyField[int]
     taken_at = pw.DateTimeField(default=utcnow)
     due_date = pw.DateField(null=True)
     place = pw.CharField(max_length=200, default="")
@@ -103,13 +117,20 @@ class Loan(BaseModel):
     assigned_by = pw.ForeignKeyField(Person, null=True, backref="assigned_loans",
                                      on_delete="SET NULL")
     reminded_on = pw.DateField(null=True)
+    assigned_by_id: pw.ForeignKeyField[int | None]
+    # Not a column: loans.take lists the people whose hold an admin's assignment ended.
+    holds_cleared: list[Person]
 
 
 class QueueEntry(BaseModel):
     """A person waiting for a device; hold_until is set while the freed device is held for them."""
 
     device = pw.ForeignKeyField(Device, backref="queue", on_delete="CASCADE")
+    # Set by queue.wishlist's query: how many people are ahead in line.
+    ahead: int
     person = pw.ForeignKeyField(Person, backref="queue_entries", on_delete="CASCADE")
+    device_id: pw.ForeignKeyField[int]
+    person_id: pw.ForeignKeyField[int]
     joined_at = pw.DateTimeField(default=utcnow)
     hold_until = pw.DateTimeField(null=True)
 
@@ -123,6 +144,9 @@ class Handover(BaseModel):
     device = pw.ForeignKeyField(Device, backref="handovers", on_delete="CASCADE")
     from_person = pw.ForeignKeyField(Person, backref="handovers_out", on_delete="CASCADE")
     to_person = pw.ForeignKeyField(Person, backref="handovers_in", on_delete="CASCADE")
+    device_id: pw.ForeignKeyField[int]
+    from_person_id: pw.ForeignKeyField[int]
+    to_person_id: pw.ForeignKeyField[int]
     status = pw.CharField(max_length=16, default="pending", index=True)
 
 
@@ -135,6 +159,9 @@ class AuditLog(BaseModel):
     device = pw.ForeignKeyField(Device, null=True, backref="+", on_delete="SET NULL")
     person = pw.ForeignKeyField(Person, null=True, backref="+", on_delete="SET NULL")
     details = pw.TextField(default="{}")
+    actor_id: pw.ForeignKeyField[int | None]
+    device_id: pw.ForeignKeyField[int | None]
+    person_id: pw.ForeignKeyField[int | None]
 
 
 class DialogState(BaseModel):
@@ -167,6 +194,7 @@ class AccessRequest(BaseModel):
     known = pw.BooleanField(default=False)
     status = pw.CharField(max_length=16, default="pending", index=True)
     decided_by = pw.ForeignKeyField(Person, null=True, backref="+", on_delete="SET NULL")
+    decided_by_id: pw.ForeignKeyField[int | None]
     decided_by_name = pw.CharField(max_length=200, default="")
     decided_at = pw.DateTimeField(null=True)
     # JSON [[chat_id, message_id], ...] of the admins' copies, edited once it is decided.

@@ -44,7 +44,8 @@ def model_drift(database: pw.Database) -> list[str]:
     migrator = router.migrator
     for name in router.diff:
         router.run_one(name, migrator, fake=True)
-    changes = diff_many(MODELS, list(migrator.orm), migrator)
+    models: list[type[pw.Model]] = list(MODELS)
+    changes = diff_many(models, list(migrator.orm), migrator)
     return changes
 
 

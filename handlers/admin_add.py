@@ -165,7 +165,7 @@ def accept(ctx: Ctx, step: str, text: str) -> str | None:
     """Store a typed answer and return the next step; None after a refusal was sent."""
     data = ctx.dialog.data
     if step in ("number", "name", "serial", "registered_on", "firmware", "comment"):
-        value: Any = catalog.parse_field(step, text)
+        value: Any = catalog.parse_field(step, text, today=ctx.today)
         ctx.dialog.update(**{step: value.isoformat() if isinstance(value, date) else value})
     elif step == "category":
         category = catalog.find_category(text)
@@ -299,7 +299,7 @@ def finish(ctx: Ctx) -> None:
     }
     due = date.fromisoformat(data["due"]) if data.get("due") else None
     try:
-        device = catalog.create_device(values, actor=ctx.person, now=ctx.now,
+        device = catalog.create_device(values, actor=ctx.me, now=ctx.now,
                                        holder_email=data.get("holder") or "",
                                        place=data.get("place") or "", due_date=due)
     except Conflict as err:

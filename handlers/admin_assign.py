@@ -170,7 +170,7 @@ def finish(ctx: Ctx, due: date | None) -> None:
     device_id = int(data["device_id"])
     try:
         loan = admin_people.assign(device_id, person_id=data.get("person_id"),
-                                   email=data.get("email") or "", actor=ctx.person, now=ctx.now,
+                                   email=data.get("email") or "", actor=ctx.me, now=ctx.now,
                                    place=data.get("place") or "", due_date=due)
     except AlreadyTaken as err:
         device = catalog.get_device(device_id)
@@ -209,10 +209,10 @@ def on_unassign(ctx: Ctx, args: Args) -> None:
 def on_unassign_confirmed(ctx: Ctx, args: Args) -> None:
     """unao:<device id>:<loan id> — close that loan (not a newer one) and tell the holder."""
     device_id, loan_id = args.int(0), args.int(1)
-    current = loans.holders_loan(device_id, ctx.person, admin=True)
+    current = loans.holders_loan(device_id, ctx.me, admin=True)
     if current.id != loan_id:
         raise AlreadyReturned(device_id=device_id)
-    loan = loans.return_device(device_id, ctx.person, now=ctx.now, admin=True)
+    loan = loans.return_device(device_id, ctx.me, now=ctx.now, admin=True)
     for hook in ctx.bot.after_return:
         hook(ctx, loan)
     holder = current.person

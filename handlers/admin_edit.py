@@ -144,7 +144,7 @@ def on_field(ctx: Ctx, args: Args) -> None:
 
 def save(ctx: Ctx, device_id: int, field: str, value: Any) -> None:
     """Store the new value, leave the dialogue and show the admin menu with what changed."""
-    device = catalog.update_field(device_id, field, value, actor=ctx.person, now=ctx.now)
+    device = catalog.update_field(device_id, field, value, actor=ctx.me, now=ctx.now)
     ctx.dialog.clear()
     new = device.category.name if field == "category" else getattr(device, field)
     show_menu(ctx, device.id, edit=False, prefix=texts.EDIT_SAVED.format(
@@ -177,7 +177,7 @@ def on_value_text(ctx: Ctx, message: types.Message) -> None:
                 return
             value = category.name
         else:
-            value = catalog.parse_field(field, text, exclude_id=device.id)
+            value = catalog.parse_field(field, text, today=ctx.today, exclude_id=device.id)
         save(ctx, device.id, field, value)
     except DomainError as err:
         if isinstance(err, NotFound):
@@ -285,7 +285,7 @@ def on_delete_confirmed(ctx: Ctx, args: Args) -> None:
     """delo:<device id> — delete, keeping the history in the audit log."""
     device = catalog.get_device(args.int(0))
     try:
-        deleted = catalog.delete_device(device.id, actor=ctx.person, now=ctx.now)
+        deleted = catalog.delete_device(device.id, actor=ctx.me, now=ctx.now)
     except NotAllowed as err:
         ctx.answer(texts.DELETE_HELD.format(
             holder=admin_common.plain_name(err.details.get("holder"))), alert=True)

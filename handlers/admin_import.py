@@ -7,7 +7,7 @@ import io
 import logging
 import time
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 from telebot import apihelper, types
@@ -16,6 +16,7 @@ from telebot.apihelper import ApiException
 from handlers import admin_common, affected, keyboards, render, texts
 from handlers.admin_common import button
 from handlers.context import Ctx, Dialog, ctx_of
+from handlers.import_problems import file_error_text, problem_text
 from handlers.routing import ROLE_ADMIN, Args, BadButton
 from inventory import importing
 from inventory.errors import Conflict, NotAllowed, NotFound
@@ -40,6 +41,7 @@ PROGRESS_ROWS = 2000
 # Seconds between edits of the status message (Telegram allows about one per second per chat).
 PROGRESS_INTERVAL = 1.0
 DOWNLOAD_TIMEOUT = (10, 60)  # connect, read (seconds)
+TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot{0}/{1}"
 # Characters of a preview message; errors beyond it go into an attached text file.
 PREVIEW_LIMIT = 3500
 
@@ -96,7 +98,8 @@ def too_big(size: int) -> str:
 
 def fetch_file(token: str, file_path: str, limit: int) -> bytes:
     """Download a file from the Bot API file endpoint, with a timeout and a size cap."""
-    url = apihelper.FILE_URL.format(token, file_path)
+    # bot.py always sets FILE_URL (TELEGRAM_API_URL); telebot's own default is the fallback.
+    url = (apihelper.FILE_URL or TELEGRAM_FILE_URL).format(token, file_path)
     with requests.get(url, timeout=DOWNLOAD_TIMEOUT, stream=True) as response:
         response.raise_for_status()
         chunks: list[bytes] = []
@@ -112,6 +115,8 @@ def fetch_file(token: str, file_path: str, limit: int) -> bytes:
 def download(ctx: Ctx, document: types.Document) -> bytes:
     """getFile, then the file itself (tests replace fetch_file)."""
     info = ctx.bot.get_file(document.file_id)
+    if not info.file_path:  # Telegram gives no path for a file it cannot serve
+        raise requests.RequestException("getFile returned no file_path")
     return fetch_file(ctx.bot.token, info.file_path, importing.MAX_BYTES)
 
 
@@ -140,7 +145,7 @@ def read_plan(ctx: Ctx, status: Status, raw: bytes, name: str,
 
 def warning_lines(plan: ImportPlan) -> list[str]:
     """The plan's warnings as message lines."""
-    lines = [texts.IMPORT_WARNING.format(text=render.cut(w, WARNING_LENGTH))
+    lines = [texts.IMPORT_WARNING.format(text=render.cut(problem_text(w), WARNING_LENGTH))
              for w in plan.warnings[:WARNINGS_SHOWN]]
     if len(plan.warnings) > WARNINGS_SHOWN:
         lines.append(texts.IMPORT_WARNINGS_MORE.format(count=len(plan.warnings) - WARNINGS_SHOWN))
@@ -163,7 +168,7 @@ def preview_keyboard() -> types.InlineKeyboardMarkup:
 
 def show_errors(ctx: Ctx, status: Status, plan: ImportPlan, name: str, note: str = "") -> None:
     """Every error with its row; what does not fit in a message goes into a text file."""
-    lines = warning_lines(plan) + [texts.e(error.text) for error in plan.errors]
+    lines = warning_lines(plan) + [texts.e(problem_text(error)) for error in plan.errors]
     head = (note + "\n\n" if note else "")
     shown: list[str] = []
     used = len(head) + len(texts.IMPORT_ERRORS) + len(name) + 200
@@ -179,7 +184,7 @@ def show_errors(ctx: Ctx, status: Status, plan: ImportPlan, name: str, note: str
     status.show(head + texts.IMPORT_ERRORS.format(name=texts.e(name), count=len(plan.errors),
                                                   errors=body), force=True)
     if rest:
-        report = "\n".join([*plan.warnings, *(error.text for error in plan.errors)]) + "\n"
+        report = "\n".join(problem_text(p) for p in [*plan.warnings, *plan.errors]) + "\n"
         ctx.bot.send_document(ctx.chat_id, io.BytesIO(report.encode("utf-8")),
                               visible_file_name=texts.IMPORT_ERRORS_FILE)
 
@@ -189,8 +194,8 @@ def preview(ctx: Ctx, status: Status, raw: bytes, name: str) -> None:
     try:
         plan = read_plan(ctx, status, raw, name)
     except ImportFileError as err:
-        status.show(texts.IMPORT_FILE_ERROR.format(name=texts.e(name),
-                                                   reason=texts.e(err.message)), force=True)
+        reason = texts.e(file_error_text(err))
+        status.show(texts.IMPORT_FILE_ERROR.format(name=texts.e(name), reason=reason), force=True)
         return
     if not plan.ok:
         show_errors(ctx, status, plan, name)
@@ -204,10 +209,12 @@ def on_document(message: types.Message) -> None:
     """An admin's document: download (size-checked), read, validate, preview."""
     ctx = ctx_of(message)
     document = message.document
+    if document is None:  # registered for content_types=["document"] only
+        return
     name = document.file_name or ""
     ctx.dialog.clear()  # a file starts afresh, whatever dialogue was going on
     if (document.file_size or 0) > importing.MAX_BYTES:
-        ctx.send(too_big(document.file_size))
+        ctx.send(too_big(document.file_size or 0))
         return
     status = Status(ctx)
     if (document.file_size or 0) > PROGRESS_BYTES:
@@ -251,8 +258,8 @@ def on_button(ctx: Ctx, args: Args) -> None:
         plan = read_plan(ctx, status, raw, name, existing)
     except ImportFileError as err:
         ctx.dialog.clear()
-        status.show(texts.IMPORT_FILE_ERROR.format(name=texts.e(name),
-                                                   reason=texts.e(err.message)), force=True)
+        reason = texts.e(file_error_text(err))
+        status.show(texts.IMPORT_FILE_ERROR.format(name=texts.e(name), reason=reason), force=True)
         return
     if not plan.ok:
         ctx.dialog.clear()
@@ -306,9 +313,14 @@ def tell_interrupted(bot: DevtrackBot) -> int:
         dialog.clear()
         sent = None
         if message_id:
+            chat_id = dialog.chat_id
+
+            def edit(text: str = text, chat_id: int = chat_id,
+                     message_id: int = int(message_id)) -> Any:
+                return bot.edit_message_text(text, chat_id, message_id)
+
             try:
-                sent = bot.notifier.reply(dialog.chat_id, lambda c=dialog.chat_id, m=message_id,
-                                          t=text: bot.edit_message_text(t, c, m))
+                sent = bot.notifier.reply(chat_id, edit)
             except ApiException:
                 logger.info("could not edit the status of an interrupted import")
         if sent is None:

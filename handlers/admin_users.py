@@ -255,7 +255,7 @@ def on_email_text(ctx: Ctx, message: types.Message) -> None:
     person_id = int(ctx.dialog.data["person_id"])
     text = (message.text or "").strip()
     try:
-        person = admin_people.change_email(person_id, text, actor=ctx.person, now=ctx.now,
+        person = admin_people.change_email(person_id, text, actor=ctx.me, now=ctx.now,
                                            domains=ctx.config.email_domains)
     except NotFound:
         ctx.dialog.clear()
@@ -297,7 +297,7 @@ def on_comment_text(ctx: Ctx, message: types.Message) -> None:
                  keyboards.cancel_keyboard())
         return
     try:
-        admin_people.set_comment(person_id, text, actor=ctx.person, now=ctx.now)
+        admin_people.set_comment(person_id, text, actor=ctx.me, now=ctx.now)
     except NotFound:
         ctx.dialog.clear()
         ctx.send(texts.USER_GONE)
@@ -315,7 +315,7 @@ def on_clear_comment(ctx: Ctx, args: Args) -> None:
     person = person_or_alert(ctx, args.int(0))
     if person is None:
         return
-    admin_people.set_comment(person.id, "", actor=ctx.person, now=ctx.now)
+    admin_people.set_comment(person.id, "", actor=ctx.me, now=ctx.now)
     send_person(ctx, person.id, edit=True, prefix=texts.USER_COMMENT_CLEARED)
 
 
@@ -349,7 +349,7 @@ def on_delete(ctx: Ctx, args: Args) -> None:
     if person is None or bootstrap_refused(ctx, person):
         return
     card = admin_people.person_card(person.id)
-    if person.id == ctx.person.id:
+    if person.id == ctx.me.id:
         refuse_delete(ctx, NotAllowed(reason="self"))
         return
     if card.holding:
@@ -368,7 +368,7 @@ def on_delete_confirmed(ctx: Ctx, args: Args) -> None:
     if person is None or bootstrap_refused(ctx, person):
         return
     try:
-        deleted = admin_people.delete_person(person.id, actor=ctx.person, now=ctx.now,
+        deleted = admin_people.delete_person(person.id, actor=ctx.me, now=ctx.now,
                                              hold_hours=ctx.config.hold_hours)
     except NotAllowed as err:
         refuse_delete(ctx, err)
@@ -395,11 +395,12 @@ def on_set_admin(ctx: Ctx, person_id: int, granted: bool) -> None:
         access.set_admin(person.id, granted, actor=ctx.person, now=ctx.now,
                          bootstrap_ids=ctx.config.admin_ids)
     except NotAllowed as err:
-        reason = err.details.get("reason")
+        reason = str(err.details.get("reason"))
         ctx.answer({"bootstrap": texts.USER_ADMIN_PROTECTED, "self": texts.USER_ADMIN_SELF}.get(
             reason, texts.USER_ADMIN_UNREGISTERED), alert=True)
         return
-    menus.set_chat_menu(ctx.bot, person.telegram_id, admin=granted)
+    if person.telegram_id is not None:  # set_admin refuses people who never registered
+        menus.set_chat_menu(ctx.bot, person.telegram_id, admin=granted)
     ctx.bot.notifier.send(person, texts.NOTIFY_ADMIN_GRANTED if granted
                           else texts.NOTIFY_ADMIN_REVOKED)
     done = texts.USER_ADMIN_GRANTED if granted else texts.USER_ADMIN_REVOKED
@@ -448,7 +449,8 @@ def on_deleted_card(ctx: Ctx, args: Args) -> None:
                 texts.USER_TELEGRAM_NO_USERNAME if person.telegram_id else texts.USER_TELEGRAM_NONE)
     ctx.show(texts.USER_DELETED_CARD.format(
         name=label(person), email=texts.e(person.email), telegram=telegram,
-        date=texts.fmt_date(local_date(person.deleted_at, ctx.config))),
+        date=texts.fmt_date(local_date(person.deleted_at, ctx.config)
+                            if person.deleted_at else None)),
         keyboards.rows([button(texts.BTN_USER_RESTORE, "usrs", person.id)],
                        [button(texts.BTN_BACK, "usdl", 1)]))
 

@@ -175,7 +175,7 @@ def held_view(ctx: Ctx, title: str, held: list, page: int = 1, data: str = "mine
 
 def mine_view(ctx: Ctx, page: int) -> None:
     """What the person holds, a page at a time."""
-    held = loans.held_by(ctx.person)
+    held = loans.held_by(ctx.me)
     if not held:
         ctx.show(texts.MINE_EMPTY)
         return
@@ -237,7 +237,7 @@ def show_search(ctx: Ctx, query: str, asked: int) -> None:
 def on_search_page(ctx: Ctx, args: Args) -> None:
     """sq:<page>:<query>."""
     # The query as typed: the router's args have long numbers replaced (a serial can be one).
-    parts = (ctx.callback.data if ctx.callback else "").split(":", 2)
+    parts = ((ctx.callback.data or "") if ctx.callback else "").split(":", 2)
     if len(parts) < 3:
         raise BadButton("no query")
     show_search(ctx, parts[2], args.int(0))

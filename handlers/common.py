@@ -25,7 +25,7 @@ def on_start(message: types.Message) -> None:
     if len(parts) == 2:
         browse.open_payload(ctx, parts[1])
         return
-    ctx.send(texts.ALREADY_REGISTERED.format(email=texts.e(ctx.person.email)))
+    ctx.send(texts.ALREADY_REGISTERED.format(email=texts.e(ctx.me.email)))
     send_help(ctx)
 
 

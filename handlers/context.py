@@ -93,6 +93,14 @@ class Ctx:
     prompt: tuple[str, types.InlineKeyboardMarkup | None] | None = None
 
     @property
+    def me(self) -> Person:
+        """The registered sender. Handlers after registration.py only see registered people
+        (registration is first in MODULES and takes everyone else), so None here is a bug."""
+        if self.person is None:
+            raise RuntimeError(f"unregistered user {self.user.id} in a registered-only handler")
+        return self.person
+
+    @property
     def user_id(self) -> int:
         """Telegram id of the sender."""
         return self.user.id
@@ -133,9 +141,10 @@ class Ctx:
         if not self.dialog.state or self.prompt is None:
             return
         text, markup = self.prompt
-        asked = {"text": text, "markup": json.loads(markup.to_json()) if markup else None}
+        asked: dict[str, Any] = {"text": text,
+                                 "markup": json.loads(markup.to_json()) if markup else None}
         if self.dialog.data.get(ASKED) != asked:
-            self.dialog.update(**{ASKED: asked})
+            self.dialog.update(None, **{ASKED: asked})
 
     def repeat_question(self) -> None:
         """Send the dialogue's last question again, with its buttons."""
@@ -151,9 +160,10 @@ class Ctx:
         if self.callback is None or self.answered:
             return
         self.answered = True
+        query_id = self.callback.id
         # A button answered too late (400 "query is too old") is no reason to fail the update.
-        self.reply(lambda: self.bot.answer_callback_query(self.callback.id, text,
-                                                          show_alert=alert), strict=False)
+        self.reply(lambda: self.bot.answer_callback_query(query_id, text, show_alert=alert),
+                   strict=False)
 
     def reply(self, call: Callable[[], T], *, strict: bool = True) -> T | None:
         """Any Bot API call answering this update, under the notifier's retry rules."""

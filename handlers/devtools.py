@@ -129,7 +129,7 @@ def log_chunks(title: str, lines: list[str], limit: int = TEXT_LIMIT) -> list[st
             size = 0
         chunks[-1].append(piece)
         size += grow
-    messages = []
+    messages: list[str] = []
     for chunk in chunks:
         body = "\n".join(chunk)
         if not body.strip():

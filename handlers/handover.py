@@ -91,9 +91,9 @@ def already_pending(ctx: Ctx, device: Device, offer: Handover | None) -> None:
 def on_start(ctx: Ctx, args: Args) -> None:
     """ho:<device id> — «Передать коллеге»: ask for the colleague."""
     device_id = args.int(0)
-    device = loans.holders_loan(device_id, ctx.person).device
+    device = loans.holders_loan(device_id, ctx.me).device
     offer = handover.pending(device_id)
-    if offer is not None and offer.from_person_id == ctx.person.id:
+    if offer is not None and offer.from_person_id == ctx.me.id:
         ctx.answer()
         already_pending(ctx, device, offer)
         return
@@ -110,7 +110,7 @@ def on_colleague_text(ctx: Ctx, message: types.Message) -> None:
         return
     query = (message.text or "").strip()
     found = handover.find_colleagues(query) if query else []
-    others = [p for p in found if p.id != ctx.person.id]
+    others = [p for p in found if p.id != ctx.me.id]
     if not others:
         reply = texts.HANDOVER_SELF if found else texts.HANDOVER_NOBODY.format(
             query=texts.e(query[:100]))
@@ -145,25 +145,25 @@ def on_pick(ctx: Ctx, args: Args) -> None:
 
 def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
     """Record the offer and send the colleague «Принять» / «Отклонить»."""
-    if colleague.id == ctx.person.id:
+    if colleague.id == ctx.me.id:
         ask_colleague(ctx, device, texts.HANDOVER_SELF)
         return
     ctx.dialog.clear()
     try:
-        offer = handover.offer(device.id, ctx.person, colleague, ctx.now)
+        offer = handover.offer(device.id, ctx.me, colleague, ctx.now)
     except HandoverPending as err:
         already_pending(ctx, device, err.details["handover"])
         return
     except (NotHolder, AlreadyReturned, SelfHandover, NotFound):
         ctx.send(texts.NOT_HOLDER)
         return
-    loan = loans.holders_loan(device.id, ctx.person)
+    loan = loans.holders_loan(device.id, ctx.me)
     text = texts.HANDOVER_REQUEST.format(**device_title(device),
-                                         holder=render.person_name(ctx.person), due=due_text(loan))
+                                         holder=render.person_name(ctx.me), due=due_text(loan))
     delivery = ctx.bot.notifier.send(colleague, text,
                                      keyboards.handover_request_keyboard(offer.id))
     if delivery is not Delivery.SENT:
-        handover.cancel(offer.id, ctx.person, ctx.now, reason=f"undelivered: {delivery.value}")
+        handover.cancel(offer.id, ctx.me, ctx.now, reason=f"undelivered: {delivery.value}")
         ctx.send(texts.HANDOVER_UNDELIVERED.format(person=render.person_name(colleague)))
         return
     browse.send_card(ctx, device.id, prefix=texts.HANDOVER_OFFERED.format(
@@ -173,7 +173,7 @@ def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
 def on_cancel(ctx: Ctx, args: Args) -> None:
     """hoc:<handover id> — the holder withdraws the offer; the colleague is told."""
     try:
-        offer = handover.cancel(args.int(0), ctx.person, ctx.now)
+        offer = handover.cancel(args.int(0), ctx.me, ctx.now)
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
@@ -189,13 +189,13 @@ def on_cancel(ctx: Ctx, args: Args) -> None:
 def on_accept(ctx: Ctx, args: Args) -> None:
     """hoa:<handover id> — the colleague takes the device over; both are told."""
     try:
-        done = handover.accept(args.int(0), ctx.person, ctx.now)
+        done = handover.accept(args.int(0), ctx.me, ctx.now)
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
     offer = done.handover
     ctx.bot.notifier.send(offer.from_person, texts.HANDOVER_ACCEPTED_HOLDER.format(
-        **device_title(done.device), person=render.person_name(ctx.person)))
+        **device_title(done.device), person=render.person_name(ctx.me)))
     browse.send_card(ctx, done.device.id, edit=True, prefix=texts.HANDOVER_ACCEPTED_YOU.format(
         **device_title(done.device), due=due_text(done.new_loan)))
 
@@ -203,12 +203,12 @@ def on_accept(ctx: Ctx, args: Args) -> None:
 def on_decline(ctx: Ctx, args: Args) -> None:
     """hod:<handover id> — the colleague declines; the holder is told."""
     try:
-        offer = handover.decline(args.int(0), ctx.person, ctx.now)
+        offer = handover.decline(args.int(0), ctx.me, ctx.now)
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
     ctx.bot.notifier.send(offer.from_person, texts.HANDOVER_DECLINED_HOLDER.format(
-        **device_title(offer.device), person=render.person_name(ctx.person)))
+        **device_title(offer.device), person=render.person_name(ctx.me)))
     ctx.show(texts.HANDOVER_DECLINED_YOU.format(**device_title(offer.device)))
 
 

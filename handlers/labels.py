@@ -163,7 +163,8 @@ def on_numbers_text(ctx: Ctx, message: types.Message) -> None:
         lines.append(texts.LABELS_MISSING.format(
             numbers=span_text(label_select.spans(choice.missing))))
     if not lines:  # only separators
-        lines.append(texts.LABELS_NOT_A_NUMBER.format(text=texts.e(message.text.strip()[:40])))
+        typed = (message.text or "").strip()[:40]
+        lines.append(texts.LABELS_NOT_A_NUMBER.format(text=texts.e(typed)))
     if not valid:
         ctx.dialog.set(NUMBERS)
         lines.append(texts.LABELS_RETYPE)
@@ -203,7 +204,7 @@ class Progress:
         self.shown_at = 0.0
         if total >= PROGRESS_FROM:
             sent = ctx.send(texts.LABELS_PROGRESS.format(done=0, total=total))
-            self.message_id = sent.message_id
+            self.message_id = sent.message_id if sent is not None else None
             self.shown_at = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
@@ -257,8 +258,10 @@ def make_labels(ctx: Ctx, layout_key: str) -> None:
     sent_ids: list[int] = []
     for part_no, part in enumerate(parts, start=1):
         offset = (part_no - 1) * FILE_LIMIT
-        pdf = labels.render([label for _, label in part], layout, username,
-                            progress=lambda done, total, base=offset: progress(base + done, total))
+        def report(done: int, total: int, base: int = offset) -> None:
+            progress(base + done, total)
+
+        pdf = labels.render([label for _, label in part], layout, username, progress=report)
         if len(pdf) > MAX_DOCUMENT_BYTES:
             ctx.send(texts.LABELS_TOO_BIG.format(limit=MAX_DOCUMENT_BYTES // (1024 * 1024)))
             break

@@ -12,7 +12,7 @@ from handlers import browse, keyboards, render, texts
 from handlers.context import Ctx
 from handlers.routing import Args
 from handlers.texts import device_title
-from inventory import catalog, devices, loans
+from inventory import catalog, devices, loans, queue
 from inventory.clock import local_time
 from inventory.dates import parse_future_date
 from inventory.errors import (
@@ -89,7 +89,7 @@ def parse_typed_date(ctx: Ctx, text: str, choices: str) -> date | None:
 
 def refuse_take(ctx: Ctx, row: devices.DeviceRow) -> bool:
     """Tell why the device cannot be taken now; False when it can."""
-    me = ctx.person.id
+    me = ctx.me.id
     if row.loan is not None:
         if row.loan.person_id == me:
             ctx.answer(texts.ALREADY_YOURS, alert=True)
@@ -100,7 +100,7 @@ def refuse_take(ctx: Ctx, row: devices.DeviceRow) -> bool:
             browse.send_card(ctx, row.device.id, edit=True, prefix=line, row=row)
         return True
     if row.hold is not None and row.hold.person_id != me:
-        until = texts.fmt_time(local_time(row.hold.hold_until, ctx.config))
+        until = texts.fmt_time(local_time(queue.hold_end(row.hold), ctx.config))
         ctx.send(texts.HELD_FOR_OTHER.format(**device_title(row.device), until=until,
                                              person=render.person_name(row.hold.person)))
         return True
@@ -153,7 +153,7 @@ def finish_take(ctx: Ctx, due: date | None) -> None:
     try:
         # Leaving the dialogue commits with the loan: one commit instead of two.
         loan = ctx.dialog.clear_with(lambda: loans.take(
-            device_id, ctx.person, now=ctx.now, place=data.get("place", ""), due_date=due))
+            device_id, ctx.me, now=ctx.now, place=data.get("place", ""), due_date=due))
     except (NotFound, AlreadyTaken, HeldForQueue) as err:
         refusal = err
     if refusal is None:
@@ -197,7 +197,7 @@ def on_return(ctx: Ctx, args: Args) -> None:
     keeps its other buttons.
     """
     device_id = args.int(0)
-    loans.holders_loan(device_id, ctx.person)
+    loans.holders_loan(device_id, ctx.me)
     device = catalog.get_device(device_id)
     show = ctx.send if args[1:] == [NEW_MESSAGE] else ctx.show
     show(texts.ASK_RETURN.format(**device_title(device)), keyboards.confirm_keyboard(
@@ -206,7 +206,7 @@ def on_return(ctx: Ctx, args: Args) -> None:
 
 def on_return_confirmed(ctx: Ctx, args: Args) -> None:
     """reto:<id> — record the return."""
-    loan = loans.return_device(args.int(0), ctx.person, now=ctx.now)
+    loan = loans.return_device(args.int(0), ctx.me, now=ctx.now)
     for hook in ctx.bot.after_return:
         hook(ctx, loan)
     browse.send_card(ctx, loan.device.id, edit=True, settled=True,
@@ -219,7 +219,7 @@ def on_return_confirmed(ctx: Ctx, args: Args) -> None:
 def on_change_due(ctx: Ctx, args: Args) -> None:
     """due:<id> — ask the holder for a new due date."""
     device_id = args.int(0)
-    loans.holders_loan(device_id, ctx.person)
+    loans.holders_loan(device_id, ctx.me)
     device = catalog.get_device(device_id)
     ctx.dialog.set(CHANGE_DUE, device_id=device_id)
     ctx.send(texts.ASK_NEW_DUE.format(**device_title(device), example=example_date(ctx)),
@@ -230,7 +230,7 @@ def finish_change_due(ctx: Ctx, due: date | None) -> None:
     """Store the new due date and show the card."""
     device_id = int(ctx.dialog.data["device_id"])
     ctx.dialog.clear()
-    loan = loans.change(device_id, ctx.person, now=ctx.now, due_date=due, clear_due=due is None)
+    loan = loans.change(device_id, ctx.me, now=ctx.now, due_date=due, clear_due=due is None)
     shown = texts.fmt_date(due) if due else texts.MINE_NO_DUE
     browse.send_card(ctx, device_id, prefix=texts.DUE_CHANGED.format(**device_title(loan.device),
                                                                      due=shown))
@@ -254,7 +254,7 @@ def on_change_due_choice(ctx: Ctx, args: Args) -> None:
 def on_change_place(ctx: Ctx, args: Args) -> None:
     """place:<id> — ask the holder where the device is now."""
     device_id = args.int(0)
-    loans.holders_loan(device_id, ctx.person)
+    loans.holders_loan(device_id, ctx.me)
     ctx.dialog.set(CHANGE_PLACE, device_id=device_id)
     ctx.send(texts.ASK_NEW_PLACE.format(**device_title(catalog.get_device(device_id))),
              keyboards.cancel_keyboard())
@@ -272,7 +272,7 @@ def on_change_place_text(ctx: Ctx, message: types.Message) -> None:
         return
     device_id = int(ctx.dialog.data["device_id"])
     ctx.dialog.clear()
-    loan = loans.change(device_id, ctx.person, now=ctx.now, place=place)
+    loan = loans.change(device_id, ctx.me, now=ctx.now, place=place)
     browse.send_card(ctx, device_id, prefix=texts.PLACE_CHANGED.format(
         **device_title(loan.device), place=texts.e(place)))
 

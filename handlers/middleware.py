@@ -77,6 +77,7 @@ class ContextMiddleware(BaseMiddleware):
             except Exception:  # noqa: BLE001 - nothing more we can do
                 logger.exception("could not tell the person about the failure")
             raise
+        return None
 
     def post_process(self, update: Any, data: dict, exception: Exception | None) -> None:
         """Tell the person about a failure, answer a forgotten button, close the connection."""

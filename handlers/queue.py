@@ -74,7 +74,7 @@ def my_place(ctx: Ctx, row: DeviceRow, line: queue.DeviceQueue,
              me: int | None) -> tuple[list[str], Buttons]:
     """The viewer's own place: their hold or position with the way out, or «В очередь»."""
     mine = line.entry_of(me) if me is not None else None
-    if mine is not None:
+    if mine is not None and me is not None:
         live = queue.is_live(mine, ctx.now)
         text = texts.QUEUE_HOLD_YOURS if live else texts.QUEUE_YOUR_PLACE.format(
             position=line.position_of(me), count=len(line.waiting))
@@ -91,7 +91,7 @@ def admin_lines(ctx: Ctx, line: queue.DeviceQueue) -> list[str]:
     lines = ["", texts.QUEUE_ADMIN_TITLE]
     hold = line.hold
     if hold is not None:
-        until = texts.fmt_time(local_time(hold.hold_until, ctx.config))
+        until = texts.fmt_time(local_time(queue.hold_end(hold), ctx.config))
         lines.append(texts.QUEUE_ADMIN_HOLD_LINE.format(person=render.person_name(hold.person),
                                                         until=until))
     for position, entry in enumerate(line.waiting, start=1):
@@ -108,7 +108,7 @@ def on_join(ctx: Ctx, args: Args) -> None:
     device_id = args.int(0)
     browse.before_read(ctx, device_id)
     try:
-        joined = queue.join(device_id, ctx.person, ctx.now)
+        joined = queue.join(device_id, ctx.me, ctx.now)
     except DeviceFree as err:
         device = err.details["device"]
         ctx.answer()
@@ -134,7 +134,7 @@ def on_leave(ctx: Ctx, args: Args) -> None:
     """ql:<device id> — «Выйти из очереди» (a hold the person had passes on)."""
     device_id = args.int(0)
     try:
-        offer = queue.leave(device_id, ctx.person, ctx.now, ctx.config.hold_hours)
+        offer = queue.leave(device_id, ctx.me, ctx.now, ctx.config.hold_hours)
     except NotQueued:
         ctx.answer(texts.QUEUE_NOT_IN, alert=True)
         return
@@ -148,7 +148,7 @@ def on_decline_hold(ctx: Ctx, args: Args) -> None:
     device_id = args.int(0)
     browse.before_read(ctx, device_id)
     try:
-        offer = queue.decline_hold(device_id, ctx.person, ctx.now, ctx.config.hold_hours)
+        offer = queue.decline_hold(device_id, ctx.me, ctx.now, ctx.config.hold_hours)
     except NoHold:
         ctx.answer(texts.HOLD_GONE, alert=True)
         return
@@ -163,7 +163,7 @@ def on_decline_hold(ctx: Ctx, args: Args) -> None:
 def wish_line(row: queue.WishRow, ctx: Ctx) -> str:
     """One device the person waits for: place, holder and due date (or the hold for them)."""
     if row.entry is not None and queue.is_live(row.entry, ctx.now):
-        until = texts.fmt_time(local_time(row.entry.hold_until, ctx.config))
+        until = texts.fmt_time(local_time(queue.hold_end(row.entry), ctx.config))
         return texts.WISHLIST_LINE_HOLD.format(**device_title(row.device), until=until)
     return texts.WISHLIST_LINE.format(**device_title(row.device), position=row.position,
                                       state=render.line_state(row, ctx.today))
@@ -171,14 +171,14 @@ def wish_line(row: queue.WishRow, ctx: Ctx) -> str:
 
 def show_wishlist(ctx: Ctx, asked: int) -> None:
     """A page of /wishlist, editing the list message when paging."""
-    page = queue.wishlist(ctx.person, asked, ctx.now)
+    page = queue.wishlist(ctx.me, asked, ctx.now)
     if page.total == 0:
         ctx.show(texts.WISHLIST_EMPTY)
         return
     if asked != page.page and ctx.callback is not None:
         ctx.answer(texts.PAGE_GONE, alert=True)
     text = texts.WISHLIST_TITLE.format(total=page.total) + "\n\n" + "\n".join(
-        wish_line(r, ctx) for r in page.rows)
+        wish_line(r, ctx) for r in page.rows if isinstance(r, queue.WishRow))
     ctx.show(text, keyboards.page_keyboard(page, lambda p: pack("wl", p)))
 
 

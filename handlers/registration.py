@@ -171,8 +171,9 @@ def send_code(ctx: Ctx, email: str) -> None:
         ctx.dialog.clear()
         ctx.send(locked_text(ctx, err.details["until"]))
         return
-    if issued.code is not None:
-        # The code row is committed already: the mail server never holds a transaction open.
+    if issued.code is not None and ctx.config.smtp is not None:
+        # REGISTRATION=email needs SMTP_URL (config refuses it otherwise). The code row is
+        # committed already: the mail server never holds a transaction open.
         try:
             mailer.send_mail(ctx.config.smtp, email, texts.MAIL_SUBJECT,
                              texts.MAIL_BODY.format(code=issued.code))

@@ -38,7 +38,7 @@ def on_extend(ctx: Ctx, args: Args) -> None:
     """ext:<device_id>:<yyyymmdd> — the holder moves the due date a week on."""
     device_id = args.int(0)
     drawn_for = args.date(1, DATE_ARG)
-    loans.holders_loan(device_id, ctx.person)
+    loans.holders_loan(device_id, ctx.me)
     loan = loans.open_loan(device_id)
     if loan is None or loan.due_date != drawn_for:
         # Pressed twice, or the date was changed since the reminder: extend nothing.
@@ -47,7 +47,7 @@ def on_extend(ctx: Ctx, args: Args) -> None:
         ctx.answer(texts.EXTEND_STALE.format(due=shown), alert=True)
         return
     new_due = extended_due(drawn_for, ctx.today)
-    changed = loans.change(device_id, ctx.person, now=ctx.now, due_date=new_due)
+    changed = loans.change(device_id, ctx.me, now=ctx.now, due_date=new_due)
     logger.info("loan %s extended to %s from a reminder", changed.id, new_due)
     browse.send_card(ctx, device_id, prefix=texts.EXTENDED.format(
         **device_title(changed.device), date=texts.fmt_date(new_due)))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from handlers import texts
 from handlers.context import Ctx
+from inventory import queue
 from inventory.clock import local_time
 from inventory.devices import DeviceRow
 from notices.names import cut, person_name, short_name
@@ -28,7 +29,7 @@ def state_lines(row: DeviceRow, ctx: Ctx) -> list[str]:
     loan = row.loan
     if loan is None:
         if row.hold is not None:
-            until = texts.fmt_time(local_time(row.hold.hold_until, ctx.config))
+            until = texts.fmt_time(local_time(queue.hold_end(row.hold), ctx.config))
             return [texts.STATE_HOLD.format(person=person_name(row.hold.person), until=until)]
         return [texts.STATE_FREE]
     since = texts.fmt_date(local_time(loan.taken_at, ctx.config).date())

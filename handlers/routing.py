@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable, Container
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ class Args(list[str]):
         except IndexError:
             raise BadButton(f"argument {index} missing") from None
 
-    def int(self, index: int) -> int:
+    def int(self, index: builtins.int) -> builtins.int:
         """The argument as an integer."""
         value = self[index]
         try:
@@ -43,14 +44,14 @@ class Args(list[str]):
         except ValueError:
             raise BadButton(f"argument {index} is not a number: {value[:20]!r}") from None
 
-    def choice(self, index: int, choices: Container[str]) -> str:
+    def choice(self, index: builtins.int, choices: Container[str]) -> str:
         """The argument, which must be one of `choices`."""
         value = self[index]
         if value not in choices:
             raise BadButton(f"argument {index} is not a known choice: {value[:20]!r}")
         return value
 
-    def date(self, index: int, fmt: str) -> date:
+    def date(self, index: builtins.int, fmt: str) -> date:
         """The argument as a date written in `fmt`."""
         value = self[index]
         try:

@@ -812,3 +812,57 @@ def labels_count(n: int) -> str:
 def loans_count(n: int) -> str:
     """'3 выдачи'."""
     return f"{n} {plural(n, 'выдача', 'выдачи', 'выдач')}"
+
+
+# --- import problems (codes of inventory.importing, rendered by handlers/import_problems.py) ---
+IMPORT_FORMATS = "CSV (.csv, .txt) или Excel (.xlsx)"
+IMPORT_FILE_BINARY = "Файл не похож на таблицу: в нём двоичные данные, а не текст. Пришлите {formats}."
+IMPORT_FILE_EMPTY = "Файл пустой. Пришлите таблицу с заголовком и строками устройств."
+IMPORT_FILE_HEADER_ONLY = "В файле только заголовок, строк с устройствами нет."
+IMPORT_FILE_BAD_BOM = "Не удалось прочитать текст: файл начинается как {encoding}, но дальше в нём не текст. Сохраните его заново как CSV UTF-8."
+IMPORT_FILE_QUOTE_NEAR = "Не закрыта кавычка около строки {row}: проверьте кавычки в файле."
+IMPORT_FILE_QUOTE_IN = "Не закрыта кавычка в строке {row}: проверьте кавычки в файле."
+IMPORT_FILE_TOO_MANY_ROWS = "В файле больше {limit} строк с устройствами. Разделите его на части не больше {limit} строк и пришлите по очереди."
+IMPORT_FILE_XLSX_UNREADABLE = "Не удалось открыть XLSX: файл повреждён, защищён паролем или это не книга Excel. Сохраните его заново как .xlsx или CSV."
+IMPORT_FILE_XLSX_DAMAGED = "Не удалось прочитать XLSX: файл повреждён. Сохраните его заново как .xlsx или CSV."
+IMPORT_FILE_LOOKS_XLSX = "Это похоже на книгу Excel, а не на CSV: пришлите её с расширением .xlsx."
+IMPORT_FILE_EXTENSION = "Файлы «{extension}» не поддерживаются. Пришлите {formats}."
+IMPORT_FILE_NO_EXTENSION = "Файлы без расширения не поддерживаются. Пришлите {formats}."
+IMPORT_ROW = "Строка {row}: {reason}"
+IMPORT_NO_HEADER = "в файле нет заголовка и строк с устройствами"
+IMPORT_REPEATED_COLUMN = "столбцы «{first}» и «{second}» оба означают «{field}», оставьте один"
+IMPORT_MISSING_COLUMN = "в заголовке нет обязательного столбца {names}"
+IMPORT_MISSING_COLUMNS = "в заголовке нет обязательных столбцов {names}"
+IMPORT_REQUIRED_EMPTY = "не заполнено поле «{field}»"
+IMPORT_BAD_NUMBER = "номер «{value}» должен быть целым положительным числом"
+IMPORT_DUPLICATE_NUMBER = "номер {number} уже встречался в строке {first}"
+IMPORT_TOO_LONG = "поле «{field}» длиннее {limit} символов"
+IMPORT_UNKNOWN_CATEGORY = "неизвестная категория «{value}»"
+IMPORT_DUPLICATE_SERIAL = "серийный номер «{serial}» уже встречался в строке {first}"
+IMPORT_SERIAL_TAKEN = "серийный номер «{serial}» уже есть у устройства № {owner}"
+IMPORT_BAD_DATE = "неверная дата в поле «{field}»: «{value}», нужен формат ДД.ММ.ГГГГ"
+IMPORT_BAD_EMAIL = "неверный адрес почты «{value}»"
+IMPORT_EMAIL_DOMAIN = "адрес «{value}» не на разрешённом домене ({domains})"
+IMPORT_DUE_WITHOUT_EMAIL = "срок возврата указан, а почта держателя — нет"
+IMPORT_NO_ROWS = "в файле нет строк с устройствами"
+IMPORT_UNKNOWN_COLUMN = "Неизвестный столбец «{title}» пропущен"
+IMPORT_PLACE_WITHOUT_HOLDER = "В {rows} место указано без почты держателя: место хранится только у выданного устройства, эти места пропущены"
+# How an import column is called in messages: the predecessor's header word first.
+IMPORT_FIELD_TITLES = {
+    "number": "Айди (номер)",
+    "name": "Название",
+    "category": "Категория",
+    "serial": "Артикул (серийный номер)",
+    "registered_on": "Дата регистрации",
+    "firmware": "Прошивка",
+    "comment": "Комментарий",
+    "email": "Электронная почта",
+    "place": "Место устройства",
+    "due_date": "Срок возврата",
+}
+
+
+def in_rows(n: int) -> str:
+    """«1 строке», «5 строках»: the count with the locative of «строка»."""
+    word = "строке" if n % 10 == 1 and n % 100 != 11 else "строках"
+    return f"{n} {word}"

@@ -25,6 +25,7 @@ from inventory.errors import (
     RegistrationRefused,
     WrongCode,
 )
+from inventory.rows import tuples
 from models import AccessRequest, AuditLog, Person, RegistrationCode, db
 
 logger = logging.getLogger(__name__)
@@ -53,9 +54,9 @@ def is_admin(person: Person | None, telegram_id: int, bootstrap_ids: Iterable[in
 
 def admin_chat_ids(bootstrap_ids: Iterable[int]) -> list[int]:
     """Telegram chats of every admin: ADMIN_IDS plus active people with the flag."""
-    flagged = (Person.select(Person.telegram_id)
-               .where(Person.is_admin & Person.deleted_at.is_null()
-                      & Person.telegram_id.is_null(False)).tuples())
+    flagged = tuples(Person.select(Person.telegram_id)
+                     .where(Person.is_admin & Person.deleted_at.is_null()
+                            & Person.telegram_id.is_null(False)))
     return sorted(set(bootstrap_ids) | {tid for (tid,) in flagged})
 
 
@@ -63,7 +64,7 @@ def active_by_chat(chat_ids: Iterable[int]) -> dict[int, Person]:
     """The active people registered with these Telegram chats, by chat id."""
     rows = Person.select().where(Person.telegram_id.in_(list(chat_ids))
                                  & Person.deleted_at.is_null())
-    return {person.telegram_id: person for person in rows}
+    return {person.telegram_id: person for person in rows if person.telegram_id is not None}
 
 
 def set_admin(person_id: int, granted: bool, *, actor: Person | None, now: datetime,
@@ -101,12 +102,12 @@ def _event(action: str, chat_id: int, now: datetime, **details: Any) -> None:
 
 def _recent(chat_id: int, now: datetime) -> list[tuple[str, datetime]]:
     """This chat's code events of the last LOCK_PERIOD, newest first."""
-    return list(
+    return list(tuples(
         AuditLog.select(AuditLog.action, AuditLog.created_at)
         .where((AuditLog.actor_telegram_id == chat_id)
                & AuditLog.action.in_((CODE_FAILED, CODE_OK, LOCKED))
                & (AuditLog.created_at > now - LOCK_PERIOD) & (AuditLog.created_at <= now))
-        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).tuples()
+        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()))
     )
 
 

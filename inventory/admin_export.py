@@ -20,12 +20,15 @@ import peewee as pw
 from inventory import audit
 from inventory.devices import open_loan_of, with_holder
 from inventory.importing import neutralize_cell
+from inventory.rows import tuples
 from inventory.spreadsheet import Table, to_xlsx
 from models import Category, Device, Loan, Person, QueueEntry
 
 logger = logging.getLogger(__name__)
 
 CSV_DELIMITER = ";"  # what Excel expects in a Russian locale
+# Sheet names and column headers are the file format (the import reads DEVICE_HEADER back),
+# not messages: they stay here rather than in handlers/texts.py.
 DEVICES_TITLE = "Устройства"
 LOANS_TITLE = "Выдачи"
 DEVICE_HEADER = (
@@ -57,21 +60,20 @@ def _overdue(due: date | None, until: date) -> int | None:
 
 def device_table(today: date, tz: ZoneInfo) -> Table:
     """Every device with its holder, place, dates, days overdue and queue length (2 queries)."""
-    queue = dict(QueueEntry.select(QueueEntry.device, pw.fn.COUNT(QueueEntry.id))
-                 .group_by(QueueEntry.device).tuples())
+    queue = dict(tuples(QueueEntry.select(QueueEntry.device, pw.fn.COUNT(QueueEntry.id))
+                        .group_by(QueueEntry.device)))
     query = with_holder().order_by(Device.number)
     rows: list[list[object]] = []
     for device in query:
         loan = open_loan_of(device)
-        held = loan is not None
-        taken = _local(loan.taken_at, tz) if held else None
+        taken = _local(loan.taken_at, tz) if loan else None
         rows.append([
             device.number, device.name, device.category.name, device.serial, device.firmware,
             device.registered_on, device.comment,
-            loan.person.name if held else "", loan.person.email if held else "",
-            loan.place if held else "", taken.date() if taken else None,
-            loan.due_date if held else None,
-            _overdue(loan.due_date, today) if held else None,
+            loan.person.name if loan else "", loan.person.email if loan else "",
+            loan.place if loan else "", taken.date() if taken else None,
+            loan.due_date if loan else None,
+            _overdue(loan.due_date, today) if loan else None,
             queue.get(device.id, 0),
         ])
     return Table(DEVICES_TITLE, DEVICE_HEADER, DEVICE_WIDTHS, rows)

@@ -16,6 +16,7 @@ from inventory.errors import Conflict, InvalidValue, NotAllowed, NotFound
 from inventory.history import HistoryPage, history
 from inventory.locks import lock_person
 from inventory.people import check_domain, normalize_email
+from inventory.rows import tuples
 from models import Device, Handover, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -78,8 +79,8 @@ def search(query: str, page: int = 1) -> PeoplePage:
     """Active people whose email, name or @username contains the query (all for "")."""
     needle = normalize(query)
     # Names are Cyrillic: SQLite's LOWER() only folds ASCII, so compare in Python.
-    rows = (Person.select(Person.id, Person.email, Person.name, Person.username)
-            .where(Person.deleted_at.is_null()).tuples())
+    rows = tuples(Person.select(Person.id, Person.email, Person.name, Person.username)
+                  .where(Person.deleted_at.is_null()))
     found = [(email != needle, normalize(name) or email, pid)
              for pid, email, name, username in rows
              if not needle or _matches(needle, email, name or "", username or "")]

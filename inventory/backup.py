@@ -21,6 +21,7 @@ from typing import Any
 import peewee as pw
 
 from cli import first_line
+from inventory.rows import primary_key, tuples
 from models import MODELS
 from schema import apply_migrations, make_router, schema_version
 
@@ -33,7 +34,7 @@ HISTORY_TABLE = "migratehistory"  # peewee-migrate's record of applied migration
 INSERT_BATCH = 500
 
 # Tables in an order where every row's foreign keys point at rows inserted before it.
-ORDERED_MODELS: list[type[pw.Model]] = pw.sort_models(MODELS)
+ORDERED_MODELS: list[type[pw.Model]] = pw.sort_models(MODELS)  # type: ignore[attr-defined]  # public in peewee, missing from its stubs
 
 
 class BackupError(Exception):
@@ -99,7 +100,7 @@ def table_rows(model: type[pw.Model]) -> list[dict[str, Any]]:
     """Every row of a table as plain JSON values keyed by column name, by primary key."""
     fields = _columns(model)
     names = [f.column_name for f in fields]
-    query = model.select(*fields).order_by(model._meta.primary_key).tuples()
+    query = tuples(model.select(*fields).order_by(model._meta.primary_key))
     return [{name: _plain(value) for name, value in zip(names, row, strict=True)}
             for row in query]
 
@@ -252,7 +253,7 @@ def reset_sequences(database: pw.Database) -> None:
         return  # SQLite takes the next rowid after the highest one by itself
     for model in ORDERED_MODELS:
         name = table_name(model)
-        pk = model._meta.primary_key.column_name
+        pk = primary_key(model).column_name
         database.execute_sql(
             f'SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE(MAX("{pk}"), 1), '
             f'MAX("{pk}") IS NOT NULL) FROM "{name}"',
@@ -290,6 +291,28 @@ class RestoreReport:
 def restore(database: pw.Database, raw: bytes, *, force: bool = False) -> RestoreReport:
     """Load a dump into an empty database (force: empty it first); all or nothing."""
     dump = read_dump(raw)
+    version, migrated = _schema_for(database, dump)
+    existing = {name: n for name, n in row_counts().items() if n}
+    if existing and not force:
+        held = ", ".join(f"{name} {n}" for name, n in existing.items())
+        raise BackupError(f"the database is not empty (rows: {held}): pass --force to replace "
+                          "its contents with the dump")
+    prepared = [(model, _rows_to_insert(model, dump.tables[table_name(model)]))
+                for model in ORDERED_MODELS]
+    try:
+        with database.atomic():
+            if existing:
+                empty_tables(database)
+            counts = _load(database, prepared, dump)
+    except pw.PeeweeException as exc:
+        raise BackupError(f"the database refused the dump: {first_line(exc)}") from None
+    logger.info("restored %d rows (schema %s, replaced %d rows)", sum(counts.values()), version,
+                sum(existing.values()))
+    return RestoreReport(counts, version, migrated, existing)
+
+
+def _schema_for(database: pw.Database, dump: Dump) -> tuple[str, bool]:
+    """The database's schema version, migrated first when it has none; it must be the dump's."""
     migrated = False
     if not has_schema(database):
         # A brand-new database: create the schema the dump needs first (only if it matches).
@@ -303,32 +326,23 @@ def restore(database: pw.Database, raw: bytes, *, force: bool = False) -> Restor
     if dump.schema_version != version:
         raise BackupError(f"the dump has schema version {dump.schema_version or '(none)'}, "
                           f"the database has {version or '(none)'}: they must match")
-    existing = {name: n for name, n in row_counts().items() if n}
-    if existing and not force:
-        held = ", ".join(f"{name} {n}" for name, n in existing.items())
-        raise BackupError(f"the database is not empty (rows: {held}): pass --force to replace "
-                          "its contents with the dump")
-    prepared = [(model, _rows_to_insert(model, dump.tables[table_name(model)]))
-                for model in ORDERED_MODELS]
-    try:
-        with database.atomic():
-            if existing:
-                empty_tables(database)
-            for model, rows in prepared:
-                fields = _columns(model)
-                for start in range(0, len(rows), INSERT_BATCH):
-                    model.insert_many(rows[start:start + INSERT_BATCH], fields=fields).execute()
-            reset_sequences(database)
-            counts = row_counts()
-            if counts != dump.counts:
-                wrong = ", ".join(f"{name} {counts[name]} instead of {dump.counts[name]}"
-                                  for name in counts if counts[name] != dump.counts[name])
-                raise BackupError(f"row counts after the restore do not match: {wrong}")
-    except pw.PeeweeException as exc:
-        raise BackupError(f"the database refused the dump: {first_line(exc)}") from None
-    logger.info("restored %d rows (schema %s, replaced %d rows)", sum(counts.values()), version,
-                sum(existing.values()))
-    return RestoreReport(counts, version, migrated, existing)
+    return version, migrated
+
+
+def _load(database: pw.Database, prepared: list[tuple[type[pw.Model], list[Any]]],
+          dump: Dump) -> dict[str, int]:
+    """Insert the dump's rows (inside the caller's transaction) and check the counts."""
+    for model, rows in prepared:
+        fields = _columns(model)
+        for start in range(0, len(rows), INSERT_BATCH):
+            model.insert_many(rows[start:start + INSERT_BATCH], fields=fields).execute()
+    reset_sequences(database)
+    counts = row_counts()
+    if counts != dump.counts:
+        wrong = ", ".join(f"{name} {counts[name]} instead of {dump.counts[name]}"
+                          for name in counts if counts[name] != dump.counts[name])
+        raise BackupError(f"row counts after the restore do not match: {wrong}")
+    return counts
 
 
 # --------------------------------------------------------------------------- wipe
@@ -339,8 +353,7 @@ def wipe(database: pw.Database) -> str:
 
     One transaction on both databases (their DDL is transactional): if a migration fails,
     nothing is lost. The history is emptied first, so peewee-migrate runs every migration for
-    real and never replays done ones with its global patches (peewee-migrate patches peewee
-    globally while it runs; see docs/DEVELOPING.md, Pitfalls).
+    real and never replays done ones with its global patches (docs/DEVELOPING.md, pitfalls).
     """
     with database.atomic():
         database.drop_tables(MODELS, safe=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import peewee as pw
 
+from inventory.rows import primary_key
 from inventory.sql import DRIVER_ERRORS
 from models import db
 
@@ -43,6 +44,18 @@ def _is_postgres() -> bool:
     return isinstance(db.obj, pw.PostgresqlDatabase)
 
 
+def _with_defaults(model: type[pw.Model], columns: tuple[str, ...],
+                   values: list[tuple[Any, ...]]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """Columns and rows extended by the left-out columns that have a constant model default."""
+    extra = [field for field in model._meta.sorted_fields
+             if field.name not in columns and not field.primary_key
+             and field.default is not None and not callable(field.default)]
+    if not extra:
+        return columns, values
+    return ((*columns, *(field.name for field in extra)),
+            [(*row, *(field.default for field in extra)) for row in values])
+
+
 def insert_rows(model: type[pw.Model], columns: tuple[str, ...],
                 values: list[tuple[Any, ...]]) -> int:
     """Multi-row INSERTs of value tuples in `columns` order (inside the caller's transaction).
@@ -50,12 +63,7 @@ def insert_rows(model: type[pw.Model], columns: tuple[str, ...],
     Columns left out that have a constant model default get it, so a column added to the model
     later cannot break a caller that does not know about it.
     """
-    extra = [field for field in model._meta.sorted_fields
-             if field.name not in columns and not field.primary_key
-             and field.default is not None and not callable(field.default)]
-    if extra:
-        columns = (*columns, *(field.name for field in extra))
-        values = [(*row, *(field.default for field in extra)) for row in values]
+    columns, values = _with_defaults(model, columns, values)
     fields = [model._meta.fields[name] for name in columns]
     names = ", ".join(f'"{field.column_name}"' for field in fields)
     one = "(" + ", ".join([db.param] * len(fields)) + ")"
@@ -77,7 +85,7 @@ def update_rows(model: type[pw.Model], columns: tuple[str, ...],
     fields = [model._meta.fields[name] for name in columns]
     converters = [_converter(field) for field in fields]
     table = model._meta.table_name
-    pk = model._meta.primary_key.column_name
+    pk = primary_key(model).column_name
     rows = [(row[0], *(convert(value) for convert, value in zip(converters, row[1:],
                                                                    strict=True)))
             for row in values]
@@ -103,7 +111,7 @@ def update_rows(model: type[pw.Model], columns: tuple[str, ...],
     return len(values)
 
 
-def select_rows(query: pw.ModelSelect) -> list[tuple[Any, ...]]:
+def select_rows(query: pw.ModelSelect[Any]) -> list[tuple[Any, ...]]:
     """Raw result tuples of a query, without peewee's per-row conversion (dates may be text)."""
     sql, params = query.sql()
     return list(db.execute_sql(sql, params).fetchall())

@@ -10,10 +10,11 @@ import peewee as pw
 
 from inventory import audit, loans
 from inventory.admin_people import person_for_email
+from inventory.dates import parse_recorded_date
 from inventory.devices import normalize, search_text_for
-from inventory.errors import Conflict, InvalidValue, NotAllowed, NotFound
+from inventory.errors import Conflict, InvalidDate, InvalidValue, NotAllowed, NotFound
 from inventory.history import history_query
-from inventory.importing import FIELD_LIMITS, MAX_NUMBER, parse_date
+from inventory.importing import FIELD_LIMITS, MAX_NUMBER
 from inventory.locks import lock_device
 from inventory.numbers import sticker_number
 from models import Category, Device, Loan, Person, QueueEntry, db
@@ -72,7 +73,7 @@ def next_free_number() -> int:
     return (highest or 0) + 1
 
 
-def parse_field(field: str, text: str, *, exclude_id: int | None = None) -> Any:
+def parse_field(field: str, text: str, *, today: date, exclude_id: int | None = None) -> Any:
     """Validate a typed value of one device field (not category) and return it clean."""
     if field == "number":
         number = parse_number(text)
@@ -86,8 +87,8 @@ def parse_field(field: str, text: str, *, exclude_id: int | None = None) -> Any:
         return serial
     if field == "registered_on":
         try:
-            return parse_date(text)
-        except ValueError as exc:
+            return parse_recorded_date(text, today)
+        except InvalidDate as exc:
             raise InvalidValue(field=field, reason="bad_date", text=text.strip()) from exc
     if field in ("firmware", "comment"):
         return _text(field, text, required=True)

@@ -1,4 +1,4 @@
-"""Dates typed by people: dd.mm.yyyy, dd.mm, d.m.yy and ISO; the one rule for due dates."""
+"""Dates typed by people or read from files: the one parser, and the one rule for due dates."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from datetime import date
 
 from inventory.errors import DateTooFar, InvalidDate, PastDate
 
-DATE_RE = re.compile(r"^\s*(\d{1,2})[./\-](\d{1,2})(?:[./\-](\d{2}|\d{4}))?\s*$", re.ASCII)
-ISO_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$", re.ASCII)
+DATE_RE = re.compile(r"(\d{1,2})[./\-](\d{1,2})(?:[./\-](\d{4}|\d{2}))?", re.ASCII)
+ISO_RE = re.compile(r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})", re.ASCII)
+# Spreadsheets write a date cell as «2024-03-05 00:00:00»; a file may carry that time.
+TIME_TAIL = re.compile(r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?", re.ASCII)
+NO_TAIL = re.compile("")
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+# «5.3.99» is 1999, «5.1.27» is 2027: a two-digit year at most this many years ahead.
+CENTURY_AHEAD = 20
 DUE_YEARS = 2  # a due date further ahead is a typo (01.01.9999), not a plan
 
 
@@ -24,23 +30,52 @@ def _next(day: int, month: int, today: date, text: str) -> date:
     raise InvalidDate(text=text)
 
 
-def parse_date(text: str, today: date) -> date:
-    """Parse a typed date; without a year it is the next such day from today."""
-    iso = ISO_RE.match(text)
-    if iso:
-        year, month, day = (int(x) for x in iso.groups())
+def _full_year(digits: str, today: date) -> int:
+    """A four-digit year as is; a two-digit one in the century window around today."""
+    year = int(digits)
+    if len(digits) == 4:
+        return year
+    year += today.year // 100 * 100
+    return year - 100 if year > today.year + CENTURY_AHEAD else year
+
+
+def parse_date(text: str, today: date, *, year_required: bool = False,
+               time_allowed: bool = False, years: tuple[int, int] | None = None) -> date:
+    """dd.mm.yyyy, d.m.yy, dd.mm or yyyy-mm-dd; without a year, the next such day from today.
+
+    year_required: refuse a date without a year (registration dates and file cells: the next
+    such day only makes sense for a date ahead). time_allowed: ignore a trailing time (files).
+    years: the accepted range of years, when any (a typed due date is limited by its own rule,
+    which names the limit).
+    """
+    value = text.strip()
+    tail = TIME_TAIL if time_allowed else NO_TAIL
+    iso = ISO_RE.match(value)
+    if iso and tail.fullmatch(value[iso.end():]):
+        year, month, day = (int(part) for part in iso.groups())
     else:
-        match = DATE_RE.match(text)
-        if not match:
+        match = DATE_RE.match(value)
+        if not match or not tail.fullmatch(value[match.end():]):
             raise InvalidDate(text=text)
         day, month = int(match[1]), int(match[2])
-        if not match[3]:
+        if match[3] is None:
+            if year_required:
+                raise InvalidDate(text=text)
             return _next(day, month, today, text)
-        year = int(match[3]) + (2000 if len(match[3]) == 2 else 0)
+        year = _full_year(match[3], today)
+    if years is not None and not years[0] <= year <= years[1]:
+        raise InvalidDate(text=text)
     try:
         return date(year, month, day)
     except ValueError as exc:
         raise InvalidDate(text=text) from exc
+
+
+def parse_recorded_date(text: str, today: date) -> date:
+    """A date that records the past or the present (registration; any cell of an import file):
+    a year is required, a spreadsheet's trailing time is ignored, years 1900–2200."""
+    return parse_date(text, today, year_required=True, time_allowed=True,
+                      years=(FIRST_YEAR, LAST_YEAR))
 
 
 def latest_due(today: date) -> date:

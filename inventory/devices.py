@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -12,6 +13,7 @@ import peewee as pw
 
 from inventory.errors import NotFound
 from inventory.numbers import sticker_number
+from inventory.rows import tuples
 from inventory.sql import escape_like, like_pattern
 from models import Category, Device, Loan, Person, QueueEntry, db
 
@@ -55,13 +57,13 @@ class DeviceRow:
 class Page:
     """One page of a device list."""
 
-    rows: list[DeviceRow]
+    rows: Sequence[DeviceRow]
     page: int
     pages: int
     total: int
 
 
-def with_holder(*extra: Any) -> pw.ModelSelect:
+def with_holder(*extra: Any) -> pw.ModelSelect[Device]:
     """Devices with their category, open loan and holder (left joins), plus `extra` selected.
 
     A free device comes back with an empty Loan (id None): read it with `open_loan_of`.
@@ -82,7 +84,7 @@ def open_loan_of(device: Device) -> Loan | None:
     return loan if loan is not None and loan.id is not None else None
 
 
-def _rows_query(now: datetime) -> pw.ModelSelect:
+def _rows_query(now: datetime) -> pw.ModelSelect[Device]:
     """Devices with category, open loan + holder and active hold: one query, any list size."""
     HoldPerson = Person.alias("hold_person")
     return (
@@ -106,7 +108,7 @@ def _to_row(device: Device) -> DeviceRow:
     return DeviceRow(device, loan, hold)
 
 
-def _page(condition: pw.Expression, page: int, now: datetime, scan: bool = False) -> Page:
+def _page(condition: pw.ColumnBase, page: int, now: datetime, scan: bool = False) -> Page:
     """One page of the devices matching condition, ordered by number; page clamped.
 
     `scan`: the condition needs a full scan (a substring search), so the total comes with the
@@ -116,8 +118,8 @@ def _page(condition: pw.Expression, page: int, now: datetime, scan: bool = False
     asked = min(max(1, page), MAX_PAGE)
     found: list[tuple[int, int]] = []
     if scan:
-        found = list(ordered.select_extend(pw.fn.COUNT(Device.id).over())
-                     .paginate(asked, PAGE_SIZE).tuples())
+        found = list(tuples(ordered.select_extend(pw.fn.COUNT(Device.id).over())
+                            .paginate(asked, PAGE_SIZE)))
     total = found[0][1] if found else Device.select().where(condition).count()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(asked, pages)

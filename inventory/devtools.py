@@ -150,7 +150,7 @@ class CategoryFree:
     total: int
 
 
-def _held_ids() -> pw.ModelSelect:
+def _held_ids() -> pw.ModelSelect[Loan]:
     """Ids of the devices somebody holds now."""
     return Loan.select(Loan.device).where(Loan.returned_at.is_null())
 
@@ -183,7 +183,7 @@ class PurgePlan:
         return [d.id for d in self.devices]
 
 
-def _scope(category_id: int | None) -> pw.Expression:
+def _scope(category_id: int | None) -> pw.ColumnBase:
     """Devices of one category, or all of them."""
     return Device.category == category_id if category_id is not None else pw.SQL("1 = 1")
 

@@ -23,7 +23,7 @@ from models import Category, Device, Loan, Person
 logger = logging.getLogger(__name__)
 
 CSV_DELIMITER = ";"  # what Excel expects in a Russian locale
-SHEET_TITLE = "Устройства"
+SHEET_TITLE = "Устройства"  # part of the file format, like the header it writes
 COLUMN_WIDTHS = (8, 32, 22, 22, 16, 14, 40, 30, 24, 14)
 
 
@@ -57,7 +57,8 @@ def export_rows() -> list[ExportRow]:
     rows = []
     for device in query:
         loan = getattr(device, "loan", None)
-        held = loan is not None and loan.id is not None
+        if loan is not None and loan.id is None:
+            loan = None  # the LEFT JOIN found no open loan
         rows.append(ExportRow(
             number=device.number,
             name=device.name,
@@ -66,9 +67,9 @@ def export_rows() -> list[ExportRow]:
             registered_on=device.registered_on,
             firmware=device.firmware,
             comment=device.comment,
-            email=loan.person.email if held else "",
-            place=loan.place if held else "",
-            due_date=loan.due_date if held else None,
+            email=loan.person.email if loan else "",
+            place=loan.place if loan else "",
+            due_date=loan.due_date if loan else None,
         ))
     return rows
 

@@ -160,7 +160,7 @@ def accept(handover_id: int, person: Person, now: datetime) -> Accepted:
         if loan is not None and loan.person_id == handover.from_person_id:
             closed = Loan.update(returned_at=now, updated_at=now).where(
                 (Loan.id == loan.id) & Loan.returned_at.is_null()).execute()
-        if not closed:
+        if not closed or loan is None:
             # Returned or reassigned since the offer: the offer is void.
             Handover.update(status=VOID, updated_at=now).where(
                 Handover.id == handover_id).execute()

@@ -26,7 +26,7 @@ class HistoryPage:
 
 
 def history_query(*, device_id: int | None = None,
-                  person_id: int | None = None) -> pw.ModelSelect:
+                  person_id: int | None = None) -> pw.ModelSelect[Loan]:
     """Loans with holder, device and who assigned them, newest first (one query)."""
     Assigner = Person.alias("assigner")
     query = (

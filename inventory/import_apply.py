@@ -17,6 +17,7 @@ from inventory.errors import Conflict, NotAllowed, NotFound
 from inventory.importing import DeviceRow, ExistingData, ImportPlan
 from inventory.loans import queue_to_new_holders
 from inventory.locks import lock_devices
+from inventory.rows import tuples
 from models import Category, Device, Loan, Person, db
 
 logger = logging.getLogger(__name__)
@@ -49,16 +50,16 @@ def category_key(name: str) -> str:
 def existing_data() -> ExistingData:
     """Devices, serials, categories and open loans for build_plan, in three queries."""
     data = ExistingData()
-    for number, name, serial in Device.select(Device.number, Device.name,
-                                              Device.serial).tuples():
+    for number, name, serial in tuples(Device.select(Device.number, Device.name,
+                                              Device.serial)):
         data.devices_by_number[number] = name
         data.numbers_by_serial[serial.lower()] = number
-    for (name,) in Category.select(Category.name).tuples():
+    for (name,) in tuples(Category.select(Category.name)):
         data.categories[category_key(name)] = name
-    query = (Loan.select(Device.number, Person.email)
-             .join(Device, on=(Loan.device == Device.id))
-             .switch(Loan).join(Person, on=(Loan.person == Person.id))
-             .where(Loan.returned_at.is_null()).tuples())
+    query = tuples(Loan.select(Device.number, Person.email)
+                   .join(Device, on=(Loan.device == Device.id))
+                   .switch(Loan).join(Person, on=(Loan.person == Person.id))
+                   .where(Loan.returned_at.is_null()))
     data.open_loans = dict(query)
     return data
 
@@ -96,13 +97,13 @@ def _people(emails: list[str], actor: Person | None, now: datetime,
             log: list[dict[str, Any]]) -> tuple[dict[str, int], int]:
     """Ids of the people with these emails; unknown ones are created, deleted ones restored."""
     known = {email: (pid, deleted is not None) for pid, email, deleted in
-             Person.select(Person.id, Person.email, Person.deleted_at).tuples()}
+             tuples(Person.select(Person.id, Person.email, Person.deleted_at))}
     missing = [email for email in emails if email not in known]
     if missing:
         insert_rows(Person, ("email", "telegram_id", "name", "username", "comment", "reachable",
                              "is_admin", "created_at", "updated_at"),
                     [(email, None, "", "", "", True, False, now, now) for email in missing])
-        ids = dict(Person.select(Person.email, Person.id).tuples())
+        ids = dict(tuples(Person.select(Person.email, Person.id)))
         for email in missing:
             known[email] = (ids[email], False)
             log.append(audit.entry("person.created", actor=actor, now=now,
@@ -162,19 +163,10 @@ def apply_plan(
     try:
         with db.atomic():
             category_ids = {name: cid for cid, name in
-                            Category.select(Category.id, Category.name).tuples()}
-            for row in plan.new + plan.updates:
-                if row.category not in category_ids:
-                    raise NotFound(category=row.category)
+                            tuples(Category.select(Category.id, Category.name))}
             _lock_named(plan, seen_loans)
             stored = _stored_devices()
-            for row in plan.new:
-                if row.number in stored:
-                    raise Conflict(field="number", value=row.number)
-            for row in plan.updates:
-                if row.number not in stored:
-                    raise NotFound(number=row.number)
-
+            _check_still_valid(plan, category_ids, stored)
             done = 0
             for batch in pw.chunked(plan.new, BATCH * 4):
                 insert_rows(Device, DEVICE_COLUMNS,
@@ -187,7 +179,7 @@ def apply_plan(
 
             ids = {number: device.id for number, device in stored.items()}
             if plan.new:
-                ids = dict(Device.select(Device.number, Device.id).tuples())
+                ids = dict(tuples(Device.select(Device.number, Device.id)))
             log.extend(audit.entry("device.created", actor=actor, now=now,
                                    device_id=ids[row.number], device_number=row.number,
                                    device_name=row.name, source="import") for row in plan.new)
@@ -209,23 +201,37 @@ def apply_plan(
     return result
 
 
+def _check_still_valid(plan: ImportPlan, category_ids: dict[str, int],
+                       stored: dict[int, _Stored]) -> None:
+    """Under the locks: the plan's categories exist, new numbers are new, updated ones exist."""
+    for row in plan.new + plan.updates:
+        if row.category not in category_ids:
+            raise NotFound(category=row.category)
+    for row in plan.new:
+        if row.number in stored:
+            raise Conflict(field="number", value=row.number)
+    for row in plan.updates:
+        if row.number not in stored:
+            raise NotFound(number=row.number)
+
+
 def _lock_named(plan: ImportPlan, seen_loans: dict[int, str] | None) -> None:
     """Lock the existing devices of the plan; Conflict when their loans changed since the plan."""
     numbers = [row.number for row in plan.updates]
     if not numbers:
         return
-    ids = []
+    ids: list[int] = []
     for condition in _in_chunks(Device.number, numbers):
-        ids.extend(i for (i,) in Device.select(Device.id).where(condition).tuples())
+        ids.extend(i for (i,) in tuples(Device.select(Device.id).where(condition)))
     lock_devices(ids)
     if seen_loans is None:
         return
     wanted = set(numbers)
     now_held = {number: email for number, email in
-                Loan.select(Device.number, Person.email)
-                .join(Device, on=(Loan.device == Device.id))
-                .switch(Loan).join(Person, on=(Loan.person == Person.id))
-                .where(Loan.returned_at.is_null()).tuples()
+                tuples(Loan.select(Device.number, Person.email)
+                       .join(Device, on=(Loan.device == Device.id))
+                       .switch(Loan).join(Person, on=(Loan.person == Person.id))
+                       .where(Loan.returned_at.is_null()))
                 if number in wanted}
     changed = sorted(n for n in wanted if now_held.get(n) != seen_loans.get(n))
     if changed:
@@ -287,9 +293,9 @@ def _loan_changes(rows: list[DeviceRow], stored: dict[int, _Stored], actor: Pers
     wanted = {stored[row.number].id: row for row in rows if row.email}
     if not wanted:
         return set()
-    query = (Loan.select(Loan.id, Loan.device, Person.email, Loan.place, Loan.due_date)
-             .join(Person, on=(Loan.person == Person.id))
-             .where(Loan.returned_at.is_null()).tuples())
+    query = tuples(Loan.select(Loan.id, Loan.device, Person.email, Loan.place, Loan.due_date)
+                   .join(Person, on=(Loan.person == Person.id))
+                   .where(Loan.returned_at.is_null()))
     to_date = Loan.due_date.python_value  # SQLite returns dates as text
     changed: set[int] = set()
     for loan_id, device_id, email, place, due in query:
@@ -318,24 +324,9 @@ def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | Non
     if not rows:
         return
     people, result.people_created = _people(sorted({row.email for row in rows}), actor, now, log)
-    device_ids = {ids[row.number] for row in rows}
-    closing = [
-        loan for loan in
-        Loan.select(Loan.id, Loan.device, Person.id, Person.email)
-        .join(Person, on=(Loan.person == Person.id))
-        .where(Loan.returned_at.is_null()).tuples()
-        if loan[1] in device_ids
-    ]
-    for condition in _in_chunks(Loan.id, [loan_id for loan_id, _, _, _ in closing]):
-        Loan.update(returned_at=now, updated_at=now).where(
-            condition & Loan.returned_at.is_null()).execute()
     numbers = {device_id: number for number, device_id in ids.items()}
-    log.extend(audit.entry("loan.unassigned", actor=actor, now=now, device_id=device_id,
-                           person_id=pid, device_number=numbers[device_id], person_email=email,
-                           loan_id=loan_id, source="import")
-               for loan_id, device_id, pid, email in closing)
-    result.loans_closed = len(closing)
-
+    device_ids = {ids[row.number] for row in rows}
+    result.loans_closed = _close_open_loans(device_ids, numbers, actor, now, log)
     done = 0
     actor_id = actor.id if actor else None
     for batch in pw.chunked(rows, BATCH * 4):
@@ -349,8 +340,34 @@ def _apply_loans(rows: list[DeviceRow], ids: dict[int, int], actor: Person | Non
                            device_name=row.name, person_email=row.email, place=row.place,
                            due_date=row.due_date, source="import") for row in rows)
     result.loans_created = len(rows)
-
     new_holder = {ids[row.number]: people[row.email] for row in rows}
+    _queue_after_loans(new_holder, numbers, actor, now, log, result)
+
+
+def _close_open_loans(device_ids: set[int], numbers: dict[int, int], actor: Person | None,
+                      now: datetime, log: list[dict[str, Any]]) -> int:
+    """Return the open loans of these devices (audited); how many were closed."""
+    closing = [
+        loan for loan in
+        tuples(Loan.select(Loan.id, Loan.device, Person.id, Person.email)
+               .join(Person, on=(Loan.person == Person.id))
+               .where(Loan.returned_at.is_null()))
+        if loan[1] in device_ids
+    ]
+    for condition in _in_chunks(Loan.id, [loan_id for loan_id, _, _, _ in closing]):
+        Loan.update(returned_at=now, updated_at=now).where(
+            condition & Loan.returned_at.is_null()).execute()
+    log.extend(audit.entry("loan.unassigned", actor=actor, now=now, device_id=device_id,
+                           person_id=pid, device_number=numbers[device_id], person_email=email,
+                           loan_id=loan_id, source="import")
+               for loan_id, device_id, pid, email in closing)
+    return len(closing)
+
+
+def _queue_after_loans(new_holder: dict[int, int], numbers: dict[int, int],
+                       actor: Person | None, now: datetime, log: list[dict[str, Any]],
+                       result: ImportResult) -> None:
+    """The queue after the new loans, by the rule take follows (loans.queue_to_new_holders)."""
     for held in queue_to_new_holders(new_holder, now):
         result.holds_cleared.append((held.person_id, held.device_id, new_holder[held.device_id]))
         log.append(audit.entry("hold.cleared", actor=actor, now=now, device_id=held.device_id,

@@ -8,11 +8,15 @@ import io
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import cchardet
+
+from inventory.dates import parse_recorded_date
+from inventory.errors import InvalidDate
 
 logger = logging.getLogger(__name__)
 
@@ -21,13 +25,50 @@ MAX_ROWS = 20_000
 
 TEXT_EXTENSIONS = (".csv", ".txt")
 XLSX_EXTENSIONS = (".xlsx",)
-ALLOWED_FORMATS = "CSV (.csv, .txt) или Excel (.xlsx)"
 
-# Messages for the admin (Russian); the handler shows ImportFileError.message as is.
-MSG_BINARY = ("Файл не похож на таблицу: в нём двоичные данные, а не текст. "
-              f"Пришлите {ALLOWED_FORMATS}.")
-MSG_EMPTY = "Файл пустой. Пришлите таблицу с заголовком и строками устройств."
-MSG_HEADER_ONLY = "В файле только заголовок, строк с устройствами нет."
+# Problem codes. The domain names a problem and its values; handlers/import_problems.py renders
+# each code with its template from handlers/texts.py (inventory/ never imports handlers/).
+FILE_BINARY = "binary"
+FILE_EMPTY = "empty"
+FILE_HEADER_ONLY = "header_only"
+FILE_BAD_BOM = "bad_bom"  # encoding
+FILE_QUOTE_NEAR = "quote_near"  # row
+FILE_QUOTE_IN = "quote_in"  # row
+FILE_TOO_MANY_ROWS = "too_many_rows"  # limit
+FILE_TOO_BIG = "too_big"  # size, limit (bytes)
+FILE_XLSX_UNREADABLE = "xlsx_unreadable"
+FILE_XLSX_DAMAGED = "xlsx_damaged"
+FILE_LOOKS_XLSX = "looks_xlsx"
+FILE_EXTENSION = "extension"  # extension ("" when the name has none)
+FILE_PROBLEMS = (
+    FILE_BINARY, FILE_EMPTY, FILE_HEADER_ONLY, FILE_BAD_BOM, FILE_QUOTE_NEAR, FILE_QUOTE_IN,
+    FILE_TOO_MANY_ROWS, FILE_TOO_BIG, FILE_XLSX_UNREADABLE, FILE_XLSX_DAMAGED, FILE_LOOKS_XLSX,
+    FILE_EXTENSION,
+)
+# Row problems (errors); `field` params are FIELDS names.
+NO_HEADER = "no_header"
+REPEATED_COLUMN = "repeated_column"  # first, second, field
+MISSING_COLUMNS = "missing_columns"  # fields
+REQUIRED_EMPTY = "required_empty"  # field
+BAD_NUMBER = "bad_number"  # value
+DUPLICATE_NUMBER = "duplicate_number"  # number, first
+TOO_LONG = "too_long"  # field, limit
+UNKNOWN_CATEGORY = "unknown_category"  # value
+DUPLICATE_SERIAL = "duplicate_serial"  # serial, first
+SERIAL_TAKEN = "serial_taken"  # serial, owner
+BAD_DATE = "bad_date"  # field, value
+BAD_EMAIL = "bad_email"  # value
+EMAIL_DOMAIN = "email_domain"  # value, domains
+DUE_WITHOUT_EMAIL = "due_without_email"
+NO_ROWS = "no_rows"
+# Warnings (no row).
+UNKNOWN_COLUMN = "unknown_column"  # title
+PLACE_WITHOUT_HOLDER = "place_without_holder"  # count
+PLAN_PROBLEMS = (
+    NO_HEADER, REPEATED_COLUMN, MISSING_COLUMNS, REQUIRED_EMPTY, BAD_NUMBER, DUPLICATE_NUMBER,
+    TOO_LONG, UNKNOWN_CATEGORY, DUPLICATE_SERIAL, SERIAL_TAKEN, BAD_DATE, BAD_EMAIL, EMAIL_DOMAIN,
+    DUE_WITHOUT_EMAIL, NO_ROWS, UNKNOWN_COLUMN, PLACE_WITHOUT_HOLDER,
+)
 
 # Lengths of the matching database columns (models.py).
 MAX_NUMBER = 2_147_483_647
@@ -41,7 +82,8 @@ FIELDS = (
 REQUIRED_FIELDS = ("number", "name", "category", "serial")
 
 # The header this bot writes (the predecessor's, unchanged): the export uses it, so an exported
-# file is accepted by the import as is.
+# file is accepted by the import as is. The Russian words here and in _ALIASES and
+# EXPORT_ONLY_HEADER are a file format (column names the import reads back), not messages.
 CANONICAL_HEADER = (
     "Айди", "Название", "Категория", "Артикул", "Дата регистрации", "Прошивка", "Комментарий",
     "Электронная почта", "Место устройства", "Дата возврата",
@@ -50,20 +92,6 @@ CANONICAL_HEADER = (
 # A spreadsheet runs a cell beginning with one of these as a formula (tab and CR too: some
 # programs drop them and look at what follows). The export prefixes such a cell with «'».
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-# How a field is called in messages: the predecessor's header word first.
-FIELD_TITLES = {
-    "number": "Айди (номер)",
-    "name": "Название",
-    "category": "Категория",
-    "serial": "Артикул (серийный номер)",
-    "registered_on": "Дата регистрации",
-    "firmware": "Прошивка",
-    "comment": "Комментарий",
-    "email": "Электронная почта",
-    "place": "Место устройства",
-    "due_date": "Дата возврата",
-}
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "number": (
@@ -155,20 +183,18 @@ _CHARDET_NAMES = {
 _CONTROL = re.compile("[\x01-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _MAX_CONTROL_SHARE = 0.01
 
-_DATE_DMY = re.compile(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4}|\d{2})", re.ASCII)
-_DATE_ISO = re.compile(r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})", re.ASCII)
-_TIME_TAIL = re.compile(r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _NUMBER = re.compile(r"\d+", re.ASCII)  # «²» or «٣» is not a sticker number
 _EMAIL = re.compile(r"^[a-z0-9._%+\-']+@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?"
                     r"(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)+$")
 
 
 class ImportFileError(Exception):
-    """The file cannot be read as a device table; message is shown to the admin as is."""
+    """The file cannot be read as a device table: a FILE_* code and its values."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code, params)
+        self.code = code
+        self.params = params
 
 
 @dataclass
@@ -199,20 +225,13 @@ class DeviceRow:
 
 
 @dataclass
-class RowError:
-    """A validation error tied to a spreadsheet row (the header is row 1)."""
+class ImportProblem:
+    """A problem found in a file: a code, its spreadsheet row (the header is 1; None for a
+    warning about the whole file) and the values its message needs."""
 
-    row: int
-    reason: str
-
-    @property
-    def text(self) -> str:
-        """The message shown to the admin, e.g. «Строка 5: номер 49 уже встречался в строке 3»."""
-        return f"Строка {self.row}: {self.reason}"
-
-    def __str__(self) -> str:
-        """Same as text."""
-        return self.text
+    code: str
+    row: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -222,8 +241,8 @@ class ImportPlan:
     new: list[DeviceRow] = field(default_factory=list)
     updates: list[DeviceRow] = field(default_factory=list)
     loans: list[DeviceRow] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    errors: list[ImportProblem] = field(default_factory=list)
+    warnings: list[ImportProblem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -307,10 +326,10 @@ def _decode_unmarked(raw: bytes) -> str:
 def _check_text(text: str) -> None:
     """Refuse text that is really binary data: NUL characters or many control characters."""
     if "\x00" in text:
-        raise ImportFileError(MSG_BINARY)
+        raise ImportFileError(FILE_BINARY)
     controls = len(_CONTROL.findall(text))
     if controls and controls > len(text) * _MAX_CONTROL_SHARE:
-        raise ImportFileError(MSG_BINARY)
+        raise ImportFileError(FILE_BINARY)
 
 
 def decode_bytes(raw: bytes) -> str:
@@ -327,14 +346,11 @@ def decode_bytes(raw: bytes) -> str:
             try:
                 text = raw.decode(encoding)
             except UnicodeDecodeError as exc:
-                raise ImportFileError(
-                    f"Не удалось прочитать текст: файл начинается как {encoding.upper()}, "
-                    "но дальше в нём не текст. Сохраните его заново как CSV UTF-8."
-                ) from exc
+                raise ImportFileError(FILE_BAD_BOM, encoding=encoding.upper()) from exc
             break
     if text is None:
         if b"\x00" in raw:
-            raise ImportFileError(MSG_BINARY)
+            raise ImportFileError(FILE_BINARY)
         text = _decode_unmarked(raw)
     text = text.lstrip("\ufeff").rstrip("\x1a")  # stray BOM; DOS end-of-file mark
     _check_text(text)
@@ -344,18 +360,9 @@ def decode_bytes(raw: bytes) -> str:
 # --------------------------------------------------------------------------- tables
 
 
-def _mb(size: int) -> str:
-    """Size in megabytes with one decimal, Russian style."""
-    return f"{size / 1024 / 1024:.1f}".replace(".", ",")
-
-
 def _too_many_rows() -> ImportFileError:
     """The row-limit error (reads MAX_ROWS at call time)."""
-    limit = f"{MAX_ROWS:,}".replace(",", " ")
-    return ImportFileError(
-        f"В файле больше {limit} строк с устройствами. Разделите его на части "
-        f"не больше {limit} строк и пришлите по очереди."
-    )
+    return ImportFileError(FILE_TOO_MANY_ROWS, limit=MAX_ROWS)
 
 
 def _is_empty(row: list[str]) -> bool:
@@ -396,15 +403,10 @@ def _read_csv(text: str) -> list[list[str]]:
         for record in reader:
             rows.append([cell.strip() for cell in record])
     except csv.Error as exc:
-        raise ImportFileError(
-            f"Не закрыта кавычка около строки {len(rows) + 1}: проверьте кавычки в файле."
-        ) from exc
+        raise ImportFileError(FILE_QUOTE_NEAR, row=len(rows) + 1) from exc
     if not rows or rows[-1] != [sentinel]:
         # The sentinel line was swallowed by a quoted field that never ends.
-        start = len(rows)
-        raise ImportFileError(
-            f"Не закрыта кавычка в строке {start}: проверьте кавычки в файле."
-        )
+        raise ImportFileError(FILE_QUOTE_IN, row=len(rows))
     rows.pop()
     logger.debug("csv: %d records, delimiter %r", len(rows), delimiter)
     return rows
@@ -442,7 +444,7 @@ def cell_text(value: Any) -> str:
     if isinstance(value, timedelta):
         return str(value)
     if isinstance(value, bool):
-        return "да" if value else "нет"
+        return "да" if value else "нет"  # cell data as a Russian spreadsheet shows it
     if isinstance(value, float):
         if value.is_integer():
             return str(int(value))
@@ -463,10 +465,7 @@ def _read_xlsx(raw: bytes) -> list[list[str]]:
         sheet = workbook.get_sheet_by_index(0)
     except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for bad files
         logger.info("xlsx rejected: %r", exc)
-        raise ImportFileError(
-            "Не удалось открыть XLSX: файл повреждён, защищён паролем или это не книга Excel. "
-            "Сохраните его заново как .xlsx или CSV."
-        ) from exc
+        raise ImportFileError(FILE_XLSX_UNREADABLE) from exc
     rows: list[list[str]] = []
     data_rows = 0
     header_seen = False
@@ -490,59 +489,53 @@ def _read_xlsx(raw: bytes) -> list[list[str]]:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged sheet surfaces while iterating
         logger.info("xlsx rows rejected: %r", exc)
-        raise ImportFileError(
-            "Не удалось прочитать XLSX: файл повреждён. Сохраните его заново как .xlsx или CSV."
-        ) from exc
+        raise ImportFileError(FILE_XLSX_DAMAGED) from exc
     return rows
 
 
 def read_table(raw: bytes, file_name: str) -> list[list[str]]:
     """Rows of an uploaded CSV/TXT/XLSX file; trailing empty rows dropped, cells stripped."""
     if len(raw) > MAX_BYTES:
-        raise ImportFileError(
-            f"Файл слишком большой: {_mb(len(raw))} МБ, а можно не больше "
-            f"{_mb(MAX_BYTES)} МБ. Разделите его на части."
-        )
-    name = (file_name or "").strip().lower()
-    extension = name[name.rfind("."):] if "." in name else ""
-    if extension in TEXT_EXTENSIONS:
-        if not raw.strip():
-            raise ImportFileError(MSG_EMPTY)
-        if raw.startswith(b"PK\x03\x04"):
-            raise ImportFileError(
-                "Это похоже на книгу Excel, а не на CSV: пришлите её с расширением .xlsx."
-            )
-        rows = _read_csv(decode_bytes(raw))
-    elif extension in XLSX_EXTENSIONS:
-        if not raw:
-            raise ImportFileError(MSG_EMPTY)
-        rows = _read_xlsx(raw)
-    else:
-        shown = f"«{extension}»" if extension else "без расширения"
-        raise ImportFileError(
-            f"Файлы {shown} не поддерживаются. Пришлите {ALLOWED_FORMATS}."
-        )
+        raise ImportFileError(FILE_TOO_BIG, size=len(raw), limit=MAX_BYTES)
+    rows = _read_by_extension(raw, file_name)
     while rows and _is_empty(rows[-1]):
         rows.pop()
     filled = sum(1 for row in rows if not _is_empty(row))
     if filled == 0:
-        raise ImportFileError(MSG_EMPTY)
+        raise ImportFileError(FILE_EMPTY)
     if filled == 1:
-        raise ImportFileError(MSG_HEADER_ONLY)
+        raise ImportFileError(FILE_HEADER_ONLY)
     if filled - 1 > MAX_ROWS:
         raise _too_many_rows()
     logger.info("read %s: %d rows", file_name, filled - 1)
     return rows
 
 
+def _read_by_extension(raw: bytes, file_name: str) -> list[list[str]]:
+    """The rows of a CSV/TXT or XLSX file, chosen by the file name's extension."""
+    name = (file_name or "").strip().lower()
+    extension = name[name.rfind("."):] if "." in name else ""
+    if extension in TEXT_EXTENSIONS:
+        if not raw.strip():
+            raise ImportFileError(FILE_EMPTY)
+        if raw.startswith(b"PK\x03\x04"):
+            raise ImportFileError(FILE_LOOKS_XLSX)
+        return _read_csv(decode_bytes(raw))
+    if extension in XLSX_EXTENSIONS:
+        if not raw:
+            raise ImportFileError(FILE_EMPTY)
+        return _read_xlsx(raw)
+    raise ImportFileError(FILE_EXTENSION, extension=extension)
+
+
 # --------------------------------------------------------------------------- header
 
 
-def map_header(header: list[str]) -> tuple[dict[str, int], list[str], list[str]]:
-    """Field → column index, unknown column names, and repeated-column problems."""
+def map_header(header: list[str]) -> tuple[dict[str, int], list[str], list[ImportProblem]]:
+    """Field → column index, unknown column names, and repeated-column problems (row unset)."""
     columns: dict[str, int] = {}
     unknown: list[str] = []
-    repeated: list[str] = []
+    repeated: list[ImportProblem] = []
     for index, title in enumerate(header):
         title = title.strip()
         if not title:
@@ -554,45 +547,38 @@ def map_header(header: list[str]) -> tuple[dict[str, int], list[str], list[str]]
         if name is None:
             unknown.append(title)
         elif name in columns:
-            repeated.append(
-                f"столбцы «{header[columns[name]].strip()}» и «{title}» оба означают "
-                f"«{FIELD_TITLES[name]}», оставьте один"
-            )
+            repeated.append(ImportProblem(REPEATED_COLUMN, params={
+                "first": header[columns[name]].strip(), "second": title, "field": name}))
         else:
             columns[name] = index
     return columns, unknown, repeated
 
 
+def _header(rows: list[list[str]], plan: ImportPlan) -> tuple[int, dict[str, int]] | None:
+    """The header's row index and its columns; None (with the errors in plan) when unusable."""
+    header_index = next((i for i, row in enumerate(rows) if not _is_empty(row)), None)
+    if header_index is None:
+        plan.errors.append(ImportProblem(NO_HEADER, 1))
+        return None
+    header_row = header_index + 1
+    columns, unknown, repeated = map_header(rows[header_index])
+    plan.warnings.extend(ImportProblem(UNKNOWN_COLUMN, params={"title": title})
+                         for title in unknown)
+    for problem in repeated:
+        problem.row = header_row
+        plan.errors.append(problem)
+    missing = [name for name in REQUIRED_FIELDS if name not in columns]
+    if missing:
+        plan.errors.append(ImportProblem(MISSING_COLUMNS, header_row, {"fields": missing}))
+    return None if plan.errors else (header_index, columns)
+
+
 # --------------------------------------------------------------------------- values
 
 
-def parse_date(text: str, today: date | None = None) -> date:
-    """A date from dd.mm.yyyy, d.m.yy or yyyy-mm-dd (a trailing time is ignored)."""
-    value = text.strip()
-    match = _DATE_ISO.match(value)
-    if match and _TIME_TAIL.fullmatch(value[match.end():]):
-        year, month, day = (int(part) for part in match.groups())
-    else:
-        match = _DATE_DMY.match(value)
-        if not match or not _TIME_TAIL.fullmatch(value[match.end():]):
-            raise ValueError(f"not a date: {text!r}")
-        day, month = int(match.group(1)), int(match.group(2))
-        year_text = match.group(3)
-        year = int(year_text)
-        if len(year_text) == 2:
-            current = (today or date.today()).year
-            year += current // 100 * 100
-            if year > current + 20:
-                year -= 100
-    if not 1900 <= year <= 2200:
-        raise ValueError(f"year out of range: {text!r}")
-    return date(year, month, day)
-
-
-def _in_rows(count: int) -> str:
-    """«1 строке», «5 строках»: the count with the locative of «строка»."""
-    word = "строке" if count % 10 == 1 and count % 100 != 11 else "строках"
-    return f"{count} {word}"
+def parse_date(text: str, today: date) -> date:
+    """A date in an import file: `dates.parse_recorded_date` (year required, time ignored)."""
+    return parse_recorded_date(text, today)
 
 
 def _fold(text: str) -> str:
@@ -603,8 +589,152 @@ def _fold(text: str) -> str:
 # --------------------------------------------------------------------------- plan
 
 
+@dataclass
+class _FileState:
+    """What validation of one file remembers from row to row, and what it checks against."""
+
+    existing: ExistingData
+    today: date
+    domains: tuple[str, ...]
+    categories: dict[str, str]
+    folded_categories: dict[str, str]
+    seen_numbers: dict[int, int] = field(default_factory=dict)
+    seen_serials: dict[str, int] = field(default_factory=dict)
+    places_without_holder: int = 0
+
+
+@dataclass
+class _Row:
+    """One data row under validation: its cells by field, clean values, and problems."""
+
+    row: int
+    cells: dict[str, str]
+    values: dict[str, Any] = field(default_factory=dict)
+    problems: list[ImportProblem] = field(default_factory=list)
+
+    def problem(self, code: str, **params: Any) -> None:
+        """Record a problem of this row."""
+        self.problems.append(ImportProblem(code, self.row, params))
+
+
+def _check_number(row: _Row, state: _FileState, text: str) -> None:
+    """A positive integer that fits the column, not repeated in the file."""
+    digits = text.replace(" ", "").replace("\u00a0", "")
+    if not (_NUMBER.fullmatch(digits) and 0 < int(digits) <= MAX_NUMBER):
+        row.problem(BAD_NUMBER, value=text)
+        return
+    number = int(digits)
+    row.values["number"] = number
+    first = state.seen_numbers.get(number)
+    if first is not None:
+        row.problem(DUPLICATE_NUMBER, number=number, first=first)
+    else:
+        state.seen_numbers[number] = row.row
+
+
+def _check_category(row: _Row, state: _FileState, text: str) -> None:
+    """An existing category, matched ignoring case, spaces and «ё»."""
+    key = " ".join(text.split())
+    category = state.categories.get(key.lower()) or state.folded_categories.get(_fold(key), "")
+    if not category:
+        row.problem(UNKNOWN_CATEGORY, value=text)
+    row.values["category"] = category
+
+
+def _check_serial(row: _Row, state: _FileState, text: str) -> None:
+    """Unique in the file and in the database (ignoring case), except for its own device."""
+    row.values["serial"] = text
+    key = text.lower()
+    first = state.seen_serials.get(key)
+    if first is not None:
+        row.problem(DUPLICATE_SERIAL, serial=text, first=first)
+    else:
+        state.seen_serials[key] = row.row
+    owner = state.existing.numbers_by_serial.get(key)
+    number = row.values.get("number")
+    if owner is not None and number is not None and owner != number:
+        row.problem(SERIAL_TAKEN, serial=text, owner=owner)
+
+
+def _date_check(name: str) -> Callable[[_Row, _FileState, str], None]:
+    """A validator of the date column `name`."""
+    def check(row: _Row, state: _FileState, text: str) -> None:
+        try:
+            row.values[name] = parse_recorded_date(text, state.today)
+        except InvalidDate:
+            row.problem(BAD_DATE, field=name, value=text)
+    check.__doc__ = f"A date in the column {name}."
+    return check
+
+
+def _check_email(row: _Row, state: _FileState, text: str) -> None:
+    """A well-formed address (lower case, «mailto:» dropped) on an allowed domain."""
+    email = text.lower().removeprefix("mailto:")
+    row.values["email"] = email
+    if email and (len(email) > 254 or not _EMAIL.match(email)):
+        row.problem(BAD_EMAIL, value=text)
+    elif email and state.domains and email.rsplit("@", 1)[1] not in state.domains:
+        row.problem(EMAIL_DOMAIN, value=text, domains=state.domains)
+
+
+# The rule of each column (in FIELDS order, so `number` is known when `serial` is checked);
+# required, length and empty cells are handled for every column alike in _check_row.
+VALIDATORS: dict[str, Callable[[_Row, _FileState, str], None]] = {
+    "number": _check_number,
+    "category": _check_category,
+    "serial": _check_serial,
+    "registered_on": _date_check("registered_on"),
+    "due_date": _date_check("due_date"),
+    "email": _check_email,
+}
+_EMPTY: dict[str, Any] = {"number": None, "registered_on": None, "due_date": None}
+
+
+def _check_row(row: _Row, state: _FileState) -> None:
+    """Every column's rule, then the rules across columns."""
+    for name in FIELDS:
+        text = row.cells[name]
+        row.values[name] = _EMPTY.get(name, "")
+        if not text:
+            if name in REQUIRED_FIELDS:
+                row.problem(REQUIRED_EMPTY, field=name)
+            continue
+        limit = FIELD_LIMITS.get(name)
+        if limit is not None and len(text) > limit:
+            row.problem(TOO_LONG, field=name, limit=limit)
+        validator = VALIDATORS.get(name)
+        if validator is None:
+            row.values[name] = text
+        else:
+            validator(row, state, text)
+    if row.cells["due_date"] and not row.values["email"]:
+        row.problem(DUE_WITHOUT_EMAIL)
+    if row.cells["place"] and not row.values["email"]:
+        state.places_without_holder += 1
+
+
+def _add_row(plan: ImportPlan, row: _Row, existing: ExistingData) -> None:
+    """File a valid row as new or an update, and as a loan when it names another holder."""
+    device = DeviceRow(row=row.row, **row.values)
+    number, email = device.number, device.email
+    (plan.updates if number in existing.devices_by_number else plan.new).append(device)
+    if email and existing.open_loans.get(number, "").lower() != email:
+        plan.loans.append(device)
+
+
+def _cells(cells: list[str], columns: dict[str, int]) -> dict[str, str]:
+    """The row's cell of every field ('' for a missing column or a short row), formulas undone."""
+    width = len(cells)
+    values = {}
+    for name in FIELDS:
+        col = columns.get(name)
+        values[name] = restore_cell(cells[col].strip()).strip() if col is not None and \
+            col < width else ""
+    return values
+
+
 def build_plan(
-    rows: list[list[str]], existing: ExistingData, today: date | None = None,
+    rows: list[list[str]], existing: ExistingData, today: date,
     domains: tuple[str, ...] = (),
 ) -> ImportPlan:
     """Validate every row against the file itself and the database; nothing is written.
@@ -612,143 +742,26 @@ def build_plan(
     `domains`: EMAIL_DOMAINS; a holder email outside them is an error, as in /add.
     """
     plan = ImportPlan()
-    header_index = next((i for i, row in enumerate(rows) if not _is_empty(row)), None)
-    if header_index is None:
-        plan.errors.append(RowError(1, "в файле нет заголовка и строк с устройствами"))
+    header = _header(rows, plan)
+    if header is None:
         return plan
-    header_row = header_index + 1
-    columns, unknown, repeated = map_header(rows[header_index])
-    plan.warnings.extend(f"Неизвестный столбец «{title}» пропущен" for title in unknown)
-    plan.errors.extend(RowError(header_row, problem) for problem in repeated)
-    missing = [FIELD_TITLES[name] for name in REQUIRED_FIELDS if name not in columns]
-    if missing:
-        names = ", ".join(f"«{title}»" for title in missing)
-        plural = "обязательного столбца" if len(missing) == 1 else "обязательных столбцов"
-        plan.errors.append(RowError(header_row, f"в заголовке нет {plural} {names}"))
-    if plan.errors:
-        return plan
-
-    today = today or date.today()
-    categories = dict(existing.categories)
-    folded_categories = {_fold(key): value for key, value in existing.categories.items()}
-    seen_numbers: dict[int, int] = {}
-    seen_serials: dict[str, int] = {}
-    places_without_holder = 0
-    picks = [(name, columns.get(name)) for name in FIELDS]
-
+    header_index, columns = header
+    state = _FileState(existing, today, domains, dict(existing.categories),
+                       {_fold(key): value for key, value in existing.categories.items()})
     for index in range(header_index + 1, len(rows)):
-        cells = rows[index]
-        if _is_empty(cells):
+        if _is_empty(rows[index]):
             continue
-        row_no = index + 1
-        width = len(cells)
-        value = {
-            name: (restore_cell(cells[col].strip()).strip()
-                   if col is not None and col < width else "")
-            for name, col in picks
-        }
-        reasons: list[str] = []
-        for name in REQUIRED_FIELDS:
-            if not value[name]:
-                reasons.append(f"не заполнено поле «{FIELD_TITLES[name]}»")
-
-        number: int | None = None
-        number_text = value["number"].replace(" ", "").replace("\u00a0", "")
-        if number_text:
-            if _NUMBER.fullmatch(number_text) and 0 < int(number_text) <= MAX_NUMBER:
-                number = int(number_text)
-            else:
-                reasons.append(
-                    f"номер «{value['number']}» должен быть целым положительным числом"
-                )
-        if number is not None:
-            first = seen_numbers.get(number)
-            if first is not None:
-                reasons.append(f"номер {number} уже встречался в строке {first}")
-            else:
-                seen_numbers[number] = row_no
-
-        for name, limit in FIELD_LIMITS.items():
-            if len(value[name]) > limit:
-                reasons.append(
-                    f"поле «{FIELD_TITLES[name]}» длиннее {limit} символов"
-                )
-
-        category = ""
-        if value["category"]:
-            key = " ".join(value["category"].split())
-            category = categories.get(key.lower()) or folded_categories.get(_fold(key), "")
-            if not category:
-                reasons.append(f"неизвестная категория «{value['category']}»")
-
-        serial = value["serial"]
-        if serial:
-            serial_key = serial.lower()
-            first = seen_serials.get(serial_key)
-            if first is not None:
-                reasons.append(f"серийный номер «{serial}» уже встречался в строке {first}")
-            else:
-                seen_serials[serial_key] = row_no
-            owner = existing.numbers_by_serial.get(serial_key)
-            if owner is not None and number is not None and owner != number:
-                reasons.append(
-                    f"серийный номер «{serial}» уже есть у устройства № {owner}"
-                )
-
-        dates: dict[str, date | None] = {}
-        for name in ("registered_on", "due_date"):
-            dates[name] = None
-            if value[name]:
-                try:
-                    dates[name] = parse_date(value[name], today)
-                except ValueError:
-                    reasons.append(
-                        f"неверная дата в поле «{FIELD_TITLES[name]}»: «{value[name]}», "
-                        "нужен формат ДД.ММ.ГГГГ"
-                    )
-
-        email = value["email"].lower().removeprefix("mailto:")
-        if email and (len(email) > 254 or not _EMAIL.match(email)):
-            reasons.append(f"неверный адрес почты «{value['email']}»")
-        elif email and domains and email.rsplit("@", 1)[1] not in domains:
-            reasons.append(f"адрес «{value['email']}» не на разрешённом домене "
-                           f"({', '.join('@' + d for d in domains)})")
-        if value["due_date"] and not email:
-            reasons.append("дата возврата указана, а почта держателя — нет")
-        if value["place"] and not email:
-            places_without_holder += 1
-
-        if reasons:
-            plan.errors.extend(RowError(row_no, reason) for reason in reasons)
-            continue
-        assert number is not None
-        device = DeviceRow(
-            row=row_no,
-            number=number,
-            name=value["name"],
-            category=category,
-            serial=serial,
-            registered_on=dates["registered_on"],
-            firmware=value["firmware"],
-            comment=value["comment"],
-            email=email,
-            place=value["place"],
-            due_date=dates["due_date"],
-        )
-        if number in existing.devices_by_number:
-            plan.updates.append(device)
+        row = _Row(index + 1, _cells(rows[index], columns))
+        _check_row(row, state)
+        if row.problems:
+            plan.errors.extend(row.problems)
         else:
-            plan.new.append(device)
-        if email and existing.open_loans.get(number, "").lower() != email:
-            plan.loans.append(device)
-
-    if places_without_holder:
-        plan.warnings.append(
-            f"В {_in_rows(places_without_holder)} место указано без почты держателя: "
-            "место хранится только у выданного устройства, эти места пропущены"
-        )
+            _add_row(plan, row, existing)
+    if state.places_without_holder:
+        plan.warnings.append(ImportProblem(PLACE_WITHOUT_HOLDER,
+                                           params={"count": state.places_without_holder}))
     if not plan.new and not plan.updates and not plan.errors:
-        plan.errors.append(RowError(header_row, "в файле нет строк с устройствами"))
+        plan.errors.append(ImportProblem(NO_ROWS, header_index + 1))
     logger.info(
         "import plan: %d new, %d updates, %d loans, %d errors, %d warnings",
         len(plan.new), len(plan.updates), len(plan.loans), len(plan.errors), len(plan.warnings),
@@ -756,8 +769,6 @@ def build_plan(
     return plan
 
 
-def plan_file(
-    raw: bytes, file_name: str, existing: ExistingData, today: date | None = None
-) -> ImportPlan:
+def plan_file(raw: bytes, file_name: str, existing: ExistingData, today: date) -> ImportPlan:
     """read_table + build_plan in one call; raises ImportFileError for unreadable files."""
     return build_plan(read_table(raw, file_name), existing, today)

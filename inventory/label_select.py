@@ -17,6 +17,7 @@ import peewee as pw
 
 from inventory import audit
 from inventory.labels import Label
+from inventory.rows import tuples
 from models import Category, Device, Person, db
 
 logger = logging.getLogger(__name__)
@@ -85,8 +86,8 @@ def choose_numbers(text: str) -> NumberChoice:
     if not numbers:
         return choice
     wanted = set(numbers)
-    found = {number for (number,) in Device.select(Device.number)
-             .where(Device.number.between(numbers[0], numbers[-1])).tuples()
+    found = {number for (number,) in tuples(
+        Device.select(Device.number).where(Device.number.between(numbers[0], numbers[-1])))
              if number in wanted}
     choice.numbers = sorted(found)
     choice.missing = sorted(wanted - found)
@@ -117,7 +118,7 @@ def _labels(condition: pw.Expression | None) -> list[tuple[int, Label]]:
     if condition is not None:
         query = query.where(condition)
     return [(device_id, Label(number, name, category))
-            for device_id, number, name, category in query.tuples()]
+            for device_id, number, name, category in tuples(query)]
 
 
 def select_all() -> list[tuple[int, Label]]:
@@ -164,9 +165,9 @@ class CategoryChoice:
 def categories() -> list[CategoryChoice]:
     """Categories that have devices, with counts, in one query."""
     count = pw.fn.COUNT(Device.id)
-    query = (Category.select(Category.id, Category.name, count.alias("devices"))
+    query = (Category.select(Category.id, Category.name, count)
              .join(Device).group_by(Category.id, Category.name).order_by(Category.name))
-    return [CategoryChoice(c.id, c.name, c.devices) for c in query]
+    return [CategoryChoice(cid, name, devices) for cid, name, devices in tuples(query)]
 
 
 def unlabelled_count() -> int:

@@ -266,7 +266,7 @@ def render(labels: Sequence[Label], layout: Layout, bot_username: str,
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=(layout.page_width * mm, layout.page_height * mm),
                     pageCompression=1, invariant=1)
-    canvas.setTitle("Наклейки devtrack")
+    canvas.setTitle("Наклейки devtrack")  # PDF metadata, part of the file
     canvas.setCreator("devtrack")
     sheet = _Sheet(canvas, layout, bot_username)
     per_page = layout.per_page

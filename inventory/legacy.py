@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -262,25 +263,9 @@ def _plan_devices(legacy: LegacyData, existing: Existing, categories: dict[str, 
         found = existing.devices.get(res.id)
         if found is not None:
             plan.count("devices", new=False)
-            differs = [label for label, ours, theirs in (
-                ("name", found.name, name), ("serial", found.serial.lower(), serial.lower()),
-                ("category", normalize(found.category), normalize(category))) if ours != theirs]
-            if differs:
-                plan.issue("device_differs", number=res.id, fields=differs, name=found.name,
-                           legacy_name=name)
+            _compare_device(found, res.id, name, serial, category, plan)
             continue
-        if not serial:
-            serial = f"№{res.id}"
-            plan.issue("serial_empty", number=res.id, serial=serial)
-        other = serials.get(serial.lower())
-        if other is not None and other != res.id:
-            wanted, suffix = serial, 1
-            serial = f"{wanted[:SERIAL_MAX - 12]} (№{res.id})"
-            while serial.lower() in serials:
-                suffix += 1
-                serial = f"{wanted[:SERIAL_MAX - 16]} (№{res.id}-{suffix})"
-            plan.issue("serial_taken", number=res.id, serial=wanted, other=other,
-                       new_serial=serial)
+        serial = _free_serial(serial, res.id, serials, plan)
         serials[serial.lower()] = res.id
         registered = res.reg_date.date() if res.reg_date else None
         if registered is not None and registered > clock.today:
@@ -289,6 +274,34 @@ def _plan_devices(legacy: LegacyData, existing: Existing, categories: dict[str, 
                                       _clip(res.firmware, 200), (res.comment or "").strip()))
         plan.count("devices", new=True)
     return numbers
+
+
+def _compare_device(found: ExistingDevice, number: int, name: str, serial: str, category: str,
+                    plan: Plan) -> None:
+    """An issue when a device devtrack already has differs from the predecessor's."""
+    differs = [label for label, ours, theirs in (
+        ("name", found.name, name), ("serial", found.serial.lower(), serial.lower()),
+        ("category", normalize(found.category), normalize(category))) if ours != theirs]
+    if differs:
+        plan.issue("device_differs", number=number, fields=differs, name=found.name,
+                   legacy_name=name)
+
+
+def _free_serial(serial: str, number: int, serials: dict[str, int], plan: Plan) -> str:
+    """The serial a new device gets: «№N» for none, suffixed when another device has it."""
+    if not serial:
+        serial = f"№{number}"
+        plan.issue("serial_empty", number=number, serial=serial)
+    other = serials.get(serial.lower())
+    if other is None or other == number:
+        return serial
+    wanted, suffix = serial, 1
+    serial = f"{wanted[:SERIAL_MAX - 12]} (№{number})"
+    while serial.lower() in serials:
+        suffix += 1
+        serial = f"{wanted[:SERIAL_MAX - 16]} (№{number}-{suffix})"
+    plan.issue("serial_taken", number=number, serial=wanted, other=other, new_serial=serial)
+    return serial
 
 
 # --- people ----------------------------------------------------------------------------------
@@ -311,37 +324,59 @@ def _plan_people(visitors: list[Visitor], existing: Existing, plan: Plan,
         group = sorted(groups[email], key=_rank, reverse=True)
         for visitor in group:
             spelled[visitor.email] = email
-        if len(group) > 1:
-            plan.issue("email_cases", emails=[v.email for v in group], email=email)
-        if not EMAIL_RE.match(email):
-            plan.issue("email_invalid", email=email)
-        elif email_domains and email.rsplit("@", 1)[1] not in email_domains:
-            plan.issue("email_domain", email=email)
-        ids = list(dict.fromkeys(v.user_id for v in group if v.user_id is not None))
-        if len(ids) > 1:
-            plan.issue("telegram_ids_differ", email=email, ids=ids, kept=ids[0])
-        row = PersonRow(
-            email=email,
-            telegram_id=ids[0] if ids else None,
-            chat_id=next((v.chat_id for v in group if v.chat_id is not None), None),
-            name=_clip(next((v.full_name for v in group if (v.full_name or "").strip()), ""),
-                       NAME_MAX),
-            username=_clip(next((v.username for v in group if (v.username or "").strip()), ""),
-                           USERNAME_MAX + 1).lstrip("@")[:USERNAME_MAX],
-            comment=next((v.comment.strip() for v in group if (v.comment or "").strip()), ""),
-        )
-        if row.telegram_id is not None:
-            owner = taken_ids.get(row.telegram_id)
-            if owner is not None and owner != email:
-                plan.issue("telegram_id_taken", email=email, telegram_id=row.telegram_id,
-                           other=owner)
-                row.telegram_id = None
-            elif owner is None:
-                taken_ids[row.telegram_id] = email
+        _check_person_email(group, email, plan, email_domains)
+        row = _person_row(group, email, plan)
+        _claim_telegram_id(row, taken_ids, plan)
         if any(v.is_admin for v in group):
             plan.admins.append(Admin(email, row.name, row.telegram_id))
         _match_person(row, existing, plan)
     return spelled
+
+
+def _check_person_email(group: list[Visitor], email: str, plan: Plan,
+                        email_domains: tuple[str, ...]) -> None:
+    """Issues about one email: several spellings, not an address, outside EMAIL_DOMAINS."""
+    if len(group) > 1:
+        plan.issue("email_cases", emails=[v.email for v in group], email=email)
+    if not EMAIL_RE.match(email):
+        plan.issue("email_invalid", email=email)
+    elif email_domains and email.rsplit("@", 1)[1] not in email_domains:
+        plan.issue("email_domain", email=email)
+
+
+def _first_text(values: Iterable[str | None]) -> str:
+    """The first value that is not blank, stripped ('' when none is)."""
+    return next((text for value in values if (text := (value or "").strip())), "")
+
+
+def _person_row(group: list[Visitor], email: str, plan: Plan) -> PersonRow:
+    """One person from the predecessor's rows of one email, best-ranked row first."""
+    ids = list(dict.fromkeys(v.user_id for v in group if v.user_id is not None))
+    if len(ids) > 1:
+        plan.issue("telegram_ids_differ", email=email, ids=ids, kept=ids[0])
+    return PersonRow(
+        email=email,
+        telegram_id=ids[0] if ids else None,
+        chat_id=next((v.chat_id for v in group if v.chat_id is not None), None),
+        name=_clip(next((v.full_name for v in group if (v.full_name or "").strip()), ""),
+                   NAME_MAX),
+        username=_clip(next((v.username for v in group if (v.username or "").strip()), ""),
+                       USERNAME_MAX + 1).lstrip("@")[:USERNAME_MAX],
+        comment=_first_text(v.comment for v in group),
+    )
+
+
+def _claim_telegram_id(row: PersonRow, taken_ids: dict[int, str], plan: Plan) -> None:
+    """Keep the row's Telegram id unless another email has it (then the row loses it)."""
+    if row.telegram_id is None:
+        return
+    owner = taken_ids.get(row.telegram_id)
+    if owner is not None and owner != row.email:
+        plan.issue("telegram_id_taken", email=row.email, telegram_id=row.telegram_id,
+                   other=owner)
+        row.telegram_id = None
+    elif owner is None:
+        taken_ids[row.telegram_id] = row.email
 
 
 def _match_person(row: PersonRow, existing: Existing, plan: Plan) -> None:
@@ -358,12 +393,9 @@ def _match_person(row: PersonRow, existing: Existing, plan: Plan) -> None:
     elif row.telegram_id is not None and found.telegram_id != row.telegram_id:
         plan.issue("telegram_id_differs", email=row.email, telegram_id=row.telegram_id,
                    ours=found.telegram_id)
-    if found.chat_id is None and row.chat_id is not None:
-        update.chat_id = row.chat_id
-    if not found.name and row.name:
-        update.name = row.name
-    if not found.username and row.username:
-        update.username = row.username
+    update.chat_id = row.chat_id if found.chat_id is None else None
+    update.name = row.name if not found.name else ""
+    update.username = row.username if not found.username else ""
     if found.deleted:
         plan.issue("person_restored", email=row.email)
     if update.restore or any(getattr(update, name) for name in
@@ -409,6 +441,13 @@ def _resolve_records(records: list[Record], numbers: set[int], people: dict[str,
     return resolved
 
 
+def _take_date(record: Record) -> datetime:
+    """The take date of a record known to be a take (the callers filter on it)."""
+    if record.take_date is None:
+        raise ValueError(f"record {record.id} has no take date")
+    return record.take_date
+
+
 def _is_queue_gift(record: Record) -> bool:
     """A take the predecessor made from the first queue entry when the device came back."""
     if record.enqueue_date is not None:  # it cleared this when it turned the entry into a take
@@ -433,13 +472,13 @@ def _plan_open_loans(records: list[_Rec], existing: Existing, clock: _Clock,
             plan.issue("two_open_takes", number=number, email=earlier.email,
                        taken=earlier.record.take_date, kept=current.email,
                        until=later.record.take_date)
-            taken = clock.past(earlier.record.take_date, earlier.record, "take_date")
+            taken = clock.past(_take_date(earlier.record), earlier.record, "take_date")
             _add_past(LoanRow(number, earlier.email, taken,
-                              returned_at=max(taken, clock.utc(later.record.take_date)),
+                              returned_at=max(taken, clock.utc(_take_date(later.record))),
                               place=_clip(earlier.record.address, PLACE_MAX),
                               record_id=earlier.record.id), existing, plan)
         record = current.record
-        taken = clock.past(record.take_date, record, "take_date")
+        taken = clock.past(_take_date(record), record, "take_date")
         loan = LoanRow(number, current.email, taken,
                        due_date=record.return_date.date() if record.return_date else None,
                        place=_clip(record.address, PLACE_MAX),
@@ -522,10 +561,10 @@ def _plan_past_loans(records: list[_Rec], existing: Existing, clock: _Clock,
         record = rec.record
         if not record.finished:
             continue
-        taken = clock.past(record.take_date, record, "take_date")
+        taken = clock.past(_take_date(record), record, "take_date")
         end = record.return_date
         if end is None:
-            end = record.updated_at or record.take_date
+            end = record.updated_at or _take_date(record)
             plan.issue("no_return_date", record=record.id, number=record.resource_id,
                        email=rec.email, value=end)
         returned = clock.past(end, record, "return_date")

@@ -24,6 +24,7 @@ from inventory.legacy import (
     build_plan,
 )
 from inventory.legacy_read import LegacyData
+from inventory.rows import tuples
 from models import Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class Outcome:
 def existing_state() -> Existing:
     """devtrack's categories, devices, people, loans and queue, keyed for matching."""
     state = Existing()
-    categories = dict(Category.select(Category.id, Category.name).tuples())
+    categories = dict(tuples(Category.select(Category.id, Category.name)))
     state.categories = {normalize(name): name for name in categories.values()}
     numbers: dict[int, int] = {}
     for pid, number, name, serial, category in select_rows(
@@ -110,24 +111,39 @@ def _entry(action: str, now: datetime, **details: Any) -> dict[str, Any]:
 def _write(plan: Plan, now: datetime) -> None:
     """Insert the plan's rows (inside the caller's transaction) and their audit entries."""
     log: list[dict[str, Any]] = []
+    devices = _write_devices(plan, now, log)
+    people = _write_people(plan, now, log)
+    _write_open_loans(plan, devices, people, now, log)
+    _write_queue_and_history(plan, devices, people, now, log)
+    log.append(_entry("legacy.imported", now, **{kind: new for kind, (new, _) in
+                                                 plan.counts.items()},
+                      issues=len(plan.issues), from_queue=len(plan.from_queue)))
+    audit.record_many(log)
+
+
+def _write_devices(plan: Plan, now: datetime, log: list[dict[str, Any]]) -> dict[int, int]:
+    """New categories and devices; returns every device id by number."""
     insert_rows(Category, ("name", "created_at", "updated_at"),
                 [(name, now, now) for name in plan.categories])
     log.extend(_entry("category.created", now, category=name) for name in plan.categories)
-    category_ids = {name: cid for cid, name in Category.select(Category.id, Category.name)
-                    .tuples()}
-
+    category_ids = {name: cid for cid, name in
+                    tuples(Category.select(Category.id, Category.name))}
     for batch in pw.chunked(plan.devices, BATCH * 4):
         insert_rows(Device, DEVICE_COLUMNS, [
             (d.number, d.name, category_ids[d.category], d.serial, d.registered_on, d.firmware,
              d.comment, search_text_for(d.name, d.serial), now, now) for d in batch])
-    devices = dict(Device.select(Device.number, Device.id).tuples())
+    devices = dict(tuples(Device.select(Device.number, Device.id)))
     log.extend(_entry("device.created", now, device_id=devices[d.number],
                       device_number=d.number, device_name=d.name) for d in plan.devices)
+    return devices
 
+
+def _write_people(plan: Plan, now: datetime, log: list[dict[str, Any]]) -> dict[str, int]:
+    """New people, and what existing ones lacked; returns every person id by email."""
     insert_rows(Person, PERSON_COLUMNS, [
         (p.email, p.telegram_id, p.chat_id, p.name, p.username, p.comment, True, now, now)
         for p in plan.people])
-    people = dict(Person.select(Person.email, Person.id).tuples())
+    people = dict(tuples(Person.select(Person.email, Person.id)))
     log.extend(_entry("person.created", now, person_id=people[p.email], person_email=p.email,
                       telegram_id=p.telegram_id) for p in plan.people)
     for update in plan.person_updates:
@@ -140,25 +156,24 @@ def _write(plan: Plan, now: datetime) -> None:
         log.append(_entry("person.restored" if update.restore else "person.updated", now,
                           person_id=update.id, person_email=update.email,
                           changes=sorted(fields)))
+    return people
 
-    _write_open_loans(plan, devices, people, now, log)
+
+def _write_queue_and_history(plan: Plan, devices: dict[int, int], people: dict[str, int],
+                             now: datetime, log: list[dict[str, Any]]) -> None:
+    """Queue entries and closed loans (the history)."""
     insert_rows(QueueEntry, QUEUE_COLUMNS, [
         (devices[q.number], people[q.email], q.joined_at, None, now, now) for q in plan.queue])
     log.extend(_entry("queue.joined", now, device_id=devices[q.number],
                       person_id=people[q.email], device_number=q.number, person_email=q.email,
                       joined_at=q.joined_at, legacy_record=q.record_id) for q in plan.queue)
-
-    for batch in pw.chunked(plan.past_loans, BATCH * 4):
+    for loans in pw.chunked(plan.past_loans, BATCH * 4):
         insert_rows(Loan, LOAN_COLUMNS, [
             (devices[p.number], people[p.email], p.taken_at, None, p.place, p.returned_at,
-             None, None, now, now) for p in batch])
+             None, None, now, now) for p in loans])
     per_device = Counter(p.number for p in plan.past_loans)
     log.extend(_entry("history.imported", now, device_id=devices[number], device_number=number,
                       loans=count) for number, count in sorted(per_device.items()))
-    log.append(_entry("legacy.imported", now, **{kind: new for kind, (new, _) in
-                                                 plan.counts.items()},
-                      issues=len(plan.issues), from_queue=len(plan.from_queue)))
-    audit.record_many(log)
 
 
 def _write_open_loans(plan: Plan, devices: dict[int, int], people: dict[str, int],
@@ -175,9 +190,9 @@ def _write_open_loans(plan: Plan, devices: dict[int, int], people: dict[str, int
     if not held:
         return
     for chunk in pw.chunked(list(held), BATCH):
-        for qid, device, person, hold_until in QueueEntry.select(
+        for qid, device, person, hold_until in tuples(QueueEntry.select(
                 QueueEntry.id, QueueEntry.device, QueueEntry.person,
-                QueueEntry.hold_until).where(QueueEntry.device.in_(chunk)).tuples():
+                QueueEntry.hold_until).where(QueueEntry.device.in_(chunk))):
             if held[device] == person:
                 QueueEntry.delete().where(QueueEntry.id == qid).execute()
             elif hold_until is not None:

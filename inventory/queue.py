@@ -68,7 +68,15 @@ def is_live(entry: QueueEntry, now: datetime) -> bool:
     return entry.hold_until is not None and entry.hold_until > now
 
 
-def waiting_condition(model: type[QueueEntry] | pw.ModelAlias, now: datetime) -> pw.Expression:
+def hold_end(entry: QueueEntry) -> datetime:
+    """When the entry's hold runs out (only asked of an entry that holds the device)."""
+    if entry.hold_until is None:
+        raise ValueError(f"queue entry {entry.id} holds nothing")
+    return entry.hold_until
+
+
+def waiting_condition(model: type[QueueEntry] | pw.ModelAlias[QueueEntry],
+                      now: datetime) -> pw.Expression:
     """SQL: the entry waits in line (it is not a live hold)."""
     return model.hold_until.is_null() | (model.hold_until <= now)
 
@@ -113,7 +121,8 @@ def queue_of(device_id: int, now: datetime) -> DeviceQueue:
     return DeviceQueue(list(entries), now)
 
 
-def _ahead_of(entry_model: type[QueueEntry] | pw.ModelAlias, ahead: pw.ModelAlias,
+def _ahead_of(entry_model: type[QueueEntry] | pw.ModelAlias[QueueEntry],
+              ahead: pw.ModelAlias[QueueEntry],
               now: datetime) -> pw.Expression:
     """SQL: `ahead` is a waiting entry of the same device that ranks before `entry_model`."""
     return (
@@ -247,6 +256,33 @@ def _unsettled_devices(now: datetime, device_id: int | None) -> list[int]:
     return sorted({row.device_id for row in query})
 
 
+def _clear_holds(device: Device, entries: list[QueueEntry], now: datetime) -> None:
+    """The entries holding the device wait in line again (it is held by someone now)."""
+    stale = [e.id for e in entries if e.hold_until is not None]
+    if not stale:
+        return
+    QueueEntry.update(hold_until=None, updated_at=now).where(QueueEntry.id.in_(stale)).execute()
+    for entry in entries:
+        if entry.id in stale:
+            audit.record("hold.cleared", actor=None, device=device, person=entry.person, now=now)
+
+
+def _drop_lapsed(device: Device, entries: list[QueueEntry], now: datetime,
+                 lapsed: list[Lapse] | None) -> None:
+    """Remove the entries whose hold ran out (each once, even when two runs race)."""
+    for entry in entries:
+        if entry.hold_until is None:
+            continue
+        gone = QueueEntry.delete().where(
+            (QueueEntry.id == entry.id) & (QueueEntry.hold_until == entry.hold_until)
+        ).execute()
+        if gone:
+            audit.record("hold.expired", actor=None, device=device, person=entry.person,
+                         now=now, until=entry.hold_until)
+            if lapsed is not None:
+                lapsed.append(Lapse(entry.person, device, entry.hold_until))
+
+
 def _settle(device: Device, now: datetime, hold_hours: int,
             lapsed: list[Lapse] | None = None) -> Offer | None:
     """Bring one locked device's holds in order; the new hold to announce, if one was given."""
@@ -260,27 +296,11 @@ def _settle(device: Device, now: datetime, hold_hours: int,
         return None
     if Loan.select().where((Loan.device == device.id) & Loan.returned_at.is_null()).exists():
         # Someone holds the device: nothing can be held for the queue (an admin assigned it).
-        stale = [e.id for e in entries if e.hold_until is not None]
-        if stale:
-            QueueEntry.update(hold_until=None, updated_at=now).where(
-                QueueEntry.id.in_(stale)).execute()
-            for entry in entries:
-                if entry.id in stale:
-                    audit.record("hold.cleared", actor=None, device=device, person=entry.person,
-                                 now=now)
+        _clear_holds(device, entries, now)
         return None
     if any(is_live(e, now) for e in entries):
         return None
-    for entry in entries:
-        if entry.hold_until is not None:
-            gone = QueueEntry.delete().where(
-                (QueueEntry.id == entry.id) & (QueueEntry.hold_until == entry.hold_until)
-            ).execute()
-            if gone:
-                audit.record("hold.expired", actor=None, device=device, person=entry.person,
-                             now=now, until=entry.hold_until)
-                if lapsed is not None:
-                    lapsed.append(Lapse(entry.person, device, entry.hold_until))
+    _drop_lapsed(device, entries, now, lapsed)
     waiting = [e for e in entries if e.hold_until is None and e.person.deleted_at is None]
     if not waiting:
         return None

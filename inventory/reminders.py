@@ -32,6 +32,13 @@ DIGEST_LOCK = zlib.crc32(b"devtrack.reminders.digest")
 CHUNK = 500
 
 
+def due_of(loan: Loan) -> date:
+    """The due date of a loan the reminders deal with (their queries only pick loans with one)."""
+    if loan.due_date is None:
+        raise ValueError(f"loan {loan.id} has no due date")
+    return loan.due_date
+
+
 def is_working_day(day: date, weekdays: frozenset[int]) -> bool:
     """Whether reminders go out on this day."""
     return day.weekday() in weekdays

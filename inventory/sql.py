@@ -7,9 +7,19 @@ import peewee as pw
 LIKE_ESCAPE = "\\"
 
 # Driver exceptions (sqlite3, psycopg2) raised as peewee's IntegrityError, OperationalError…
-# for calls peewee does not run itself, such as cursor.executemany. Built from peewee's
-# public ExceptionWrapper and EXCEPTIONS table, the same way peewee wraps its own queries.
-DRIVER_ERRORS = pw.ExceptionWrapper(pw.EXCEPTIONS)
+# for calls peewee does not run itself, such as cursor.executemany. Every driver's errors are
+# (or derive from) the DB-API's (PEP 249) classes, which peewee's ExceptionWrapper matches by
+# name, as it does for its own queries.
+DRIVER_ERRORS = pw.ExceptionWrapper({
+    "DatabaseError": pw.DatabaseError,
+    "DataError": pw.DataError,
+    "IntegrityError": pw.IntegrityError,
+    "InterfaceError": pw.InterfaceError,
+    "InternalError": pw.InternalError,
+    "NotSupportedError": pw.NotSupportedError,
+    "OperationalError": pw.OperationalError,
+    "ProgrammingError": pw.ProgrammingError,
+})
 
 
 def escape_like(text: str) -> str:

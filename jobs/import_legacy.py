@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee as pw
 from dotenv import load_dotenv
+from playhouse.pool import PooledPostgresqlDatabase
 
 from cli import first_line
 from config import ConfigError, load_config
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                             url))
     finally:
         database.close()
-        if isinstance(database, pw.PostgresqlDatabase):
+        if isinstance(database, PooledPostgresqlDatabase):
             database.close_all()
     sys.stdout.write(report)
     if args.report:

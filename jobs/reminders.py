@@ -13,9 +13,8 @@ Idempotent and safe against a parallel run: loans are claimed with a conditional
 one second of sends ahead), and each person is sent only the loans this run actually claimed; the
 digest is claimed per admin and day in the audit log under a lock. A send that fails (not 403)
 releases its claim, so a later run the same day tries again; a 403 keeps it (the person is marked
-unreachable and shows up in the digest). The job never applies migrations: the bot does, once
-at start-up before any thread runs, because peewee-migrate patches peewee globally while it
-works (docs/DEVELOPING.md, Pitfalls); a CronJob migrating beside a running bot could corrupt it.
+unreachable and shows up in the digest). The job never applies migrations: the bot does
+(peewee-migrate patches peewee globally; see the pitfalls in docs/DEVELOPING.md).
 """
 
 from __future__ import annotations
@@ -494,8 +493,8 @@ def loop(config: Config, *, dry_run: bool = False, stop: threading.Event | None 
                 break
             scheduler.run_pending()
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     logger.info("reminder loop stopped")
     return 0
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import peewee as pw
 from dotenv import load_dotenv
+from playhouse.pool import PooledPostgresqlDatabase
 
 from cli import first_line
 from config import Config
@@ -30,7 +31,7 @@ from models import db, make_database
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DATABASE_URL = next(f.default for f in dataclasses.fields(Config)
+DEFAULT_DATABASE_URL = next(str(f.default) for f in dataclasses.fields(Config)
                             if f.name == "database_url")
 MAX_DUMP_BYTES = 2 * 1024 * 1024 * 1024
 
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return _fail(f"DATABASE_URL: cannot use the database: {first_line(exc)}")
     finally:
         database.close()
-        if isinstance(database, pw.PostgresqlDatabase):
+        if isinstance(database, PooledPostgresqlDatabase):
             database.close_all()
     notes = []
     if report.migrated:

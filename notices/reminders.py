@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from handlers import texts
+from inventory.reminders import due_of
 from notices import Buttons, button
 from notices.names import person_name
 
@@ -133,7 +134,7 @@ def reminder_messages(held: Sequence[Loan], today: date,
     sections: list[Section[Loan]] = []
     for loan in ordered:
         if not sections or sections[-1].items[-1][1].due_date != loan.due_date:
-            sections.append(Section(headers_for(loan.due_date, today, weekdays)))
+            sections.append(Section(headers_for(due_of(loan), today, weekdays)))
         line = texts.REMIND_LINE.format(number=loan.device.number, name=texts.e(loan.device.name))
         sections[-1].items.append((line, loan))
     numbered = len(ordered) > 1
@@ -153,7 +154,7 @@ def _keyboard(held: Sequence[Loan], numbered: bool) -> Buttons:
 
     return [[button(label(texts.BTN_RETURN, loan), "ret", loan.device_id, NEW_MESSAGE),
              button(label(texts.BTN_EXTEND, loan), "ext", loan.device_id,
-                    loan.due_date.strftime(DATE_ARG))] for loan in held]
+                    due_of(loan).strftime(DATE_ARG))] for loan in held]
 
 
 # --- admin digest ----------------------------------------------------------------------------
@@ -171,7 +172,7 @@ def digest_messages(overdue: Sequence[Loan], unreachable: Sequence[tuple[Person,
             section.items.append((texts.DIGEST_LINE.format(
                 number=loan.device.number, name=texts.e(loan.device.name),
                 holder=person_name(loan.person),
-                days=texts.days((today - loan.due_date).days)), None))
+                days=texts.days((today - due_of(loan)).days)), None))
         sections.append(section)
     if unreachable:
         section = Section([texts.DIGEST_UNREACHABLE_TITLE.format(count=len(unreachable))])

@@ -125,11 +125,11 @@ class Playground:
         with self._lock:
             db.connect(reuse_if_open=True)
             try:
-                dump = backup.make_dump(db, utcnow())
+                dump = backup.make_dump(db.obj, utcnow())
                 kept = self.data_dir / "playground-backups" / dump.file_name
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 kept.write_bytes(dump.data)  # nothing is lost, not even playground data
-                backup.wipe(db)
+                backup.wipe(db.obj)
             finally:
                 db.close()
             self._seed()

@@ -265,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes:
         """Read the request body (Content-Length or chunked)."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -279,13 +279,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, verb: str) -> None:
         """Dispatch to the fake and write its answer."""
         body = self._read_body()
-        status, payload, content_type, *more = self.server.fake._dispatch(
-            verb, self.path, dict(self.headers.items()), body
-        )
+        answer = self.server.fake._dispatch(verb, self.path, dict(self.headers.items()), body)
+        status, payload, content_type = answer[:3]
+        extra: dict[str, str] = answer[3] if len(answer) == 4 else {}
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            for name, value in (more[0] if more else {}).items():
+            for name, value in extra.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.send_header("Connection", "close")
@@ -413,7 +413,8 @@ class FakeBotAPI:
         """Like http://127.0.0.1:PORT."""
         if self._server is None:
             raise RuntimeError("FakeBotAPI not started")
-        return f"http://{self._server.server_address[0]}:{self.port}"
+        host = self._server.server_address[0]
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -840,8 +841,8 @@ class FakeBotAPI:
 
     def _dispatch(
         self, verb: str, raw_path: str, headers: Mapping[str, str], body: bytes
-    ) -> tuple[int, bytes, str]:
-        """Answer one HTTP request: (status, body, content type)."""
+    ) -> tuple[int, bytes, str] | tuple[int, bytes, str, dict[str, str]]:
+        """Answer one HTTP request: (status, body, content type[, extra headers])."""
         started = time.time()
         url = urlsplit(raw_path)
         path = unquote(url.path)
@@ -1179,7 +1180,7 @@ class FakeBotAPI:
         with self._cond:
             if key not in self._messages:
                 raise ApiError(400, "Bad Request: message to delete not found")
-            del self._messages[key]  # type: ignore[arg-type]
+            del self._messages[key]
             self._changed()
         return True
 

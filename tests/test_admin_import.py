@@ -15,6 +15,7 @@ from conftest import ADMIN_ID, USER_ID, message_update
 from telebot import apihelper
 
 from handlers import admin_import, texts
+from handlers.import_problems import file_error_text, problem_text
 from inventory import importing
 from models import AuditLog, Device, DialogState, Loan, Person
 
@@ -143,9 +144,9 @@ def test_a_file_with_errors_lists_every_error_and_writes_nothing(harness, world,
     call = upload(harness, ADMIN_ID, csv_bytes(rows), "bad.csv").last(ADMIN_ID)
     assert call.text.startswith("<b>Файл «bad.csv» не импортирован</b>")
     plan = importing.plan_file(csv_bytes(rows), "bad.csv",
-                               admin_import.existing_data())
+                               admin_import.existing_data(), harness.clock().date())
     for error in plan.errors:
-        assert texts.e(error.text) in call.text
+        assert texts.e(problem_text(error)) in call.text
     assert {error.row for error in plan.errors} == {4, 5, 6, 7, 8}
     assert "Строка 4: номер 1 уже встречался в строке 2" in call.text
     assert call.buttons == []  # nothing can be imported
@@ -180,12 +181,13 @@ def test_too_many_errors_for_one_message_go_into_a_file(harness, world, download
 
 
 @pytest.mark.parametrize(("raw", "name", "message"), [
-    (b"", "empty.csv", importing.MSG_EMPTY),
-    (b"\r\n\r\n", "blank.csv", importing.MSG_EMPTY),
-    (";".join(HEADER).encode("cp1251") + b"\r\n", "header.csv", importing.MSG_HEADER_ONLY),
-    (bytes(range(256)) * 20, "garbage.csv", importing.MSG_BINARY),
-    (b"1;2;3", "devices.pdf", "Файлы «.pdf» не поддерживаются. Пришлите CSV (.csv, .txt) или "
-                              "Excel (.xlsx)."),
+    (b"", "empty.csv", texts.IMPORT_FILE_EMPTY),
+    (b"\r\n\r\n", "blank.csv", texts.IMPORT_FILE_EMPTY),
+    (";".join(HEADER).encode("cp1251") + b"\r\n", "header.csv", texts.IMPORT_FILE_HEADER_ONLY),
+    (bytes(range(256)) * 20, "garbage.csv",
+     texts.IMPORT_FILE_BINARY.format(formats=texts.IMPORT_FORMATS)),
+    (b"1;2;3", "devices.pdf",
+     texts.IMPORT_FILE_EXTENSION.format(extension=".pdf", formats=texts.IMPORT_FORMATS)),
     (b"PK\x03\x04garbage", "broken.xlsx", None),
 ])
 def test_malformed_files_get_their_own_clear_message(harness, world, downloads, raw, name,
@@ -195,9 +197,9 @@ def test_malformed_files_get_their_own_clear_message(harness, world, downloads, 
     with pytest.raises(importing.ImportFileError) as refused:
         importing.read_table(raw, name)
     if message is not None:
-        assert refused.value.message == message
-    assert call.text == texts.IMPORT_FILE_ERROR.format(name=name,
-                                                       reason=texts.e(refused.value.message))
+        assert file_error_text(refused.value) == message
+    assert call.text == texts.IMPORT_FILE_ERROR.format(
+        name=name, reason=texts.e(file_error_text(refused.value)))
     assert call.buttons == [] and counts() == before
 
 

@@ -107,13 +107,15 @@ def test_date_rule():
 
 
 def test_import_refuses_unicode_digit_numbers():
+    from datetime import date
+
     from inventory import importing
 
     rows = [["Айди", "Название", "Категория", "Артикул"],
             ["٣", "Весы", "Сканер", "S-1"], ["²", "Весы", "Сканер", "S-2"],
             ["4", "Весы", "Сканер", "S-3"]]
     existing = importing.ExistingData(categories={"сканер": "Сканер"})
-    plan = importing.build_plan(rows, existing)
+    plan = importing.build_plan(rows, existing, date(2026, 12, 1))
     assert sorted(error.row for error in plan.errors) == [2, 3]
 
 

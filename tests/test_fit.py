@@ -6,12 +6,15 @@ valid HTML), so a screen that does not fit shows up here as the bot's error mess
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from conftest import ADMIN_ID, USER_ID
 from test_admin_import import HEADER, ROWS, csv_bytes, downloads, upload  # noqa: F401
 
 from handlers import texts
 from handlers.fit import fit, utf16_len, visible_length
+from handlers.import_problems import problem_text
 from inventory import importing
 from models import Device
 from playground.telegram_rules import MAX_TEXT_LENGTH, visible_text
@@ -109,8 +112,8 @@ def test_the_importer_applies_the_field_limits_of_add_and_edit():
             ["2", "Э" * (LIMITS["name"] + 1), "Сканер", "EV-2", "", "", "", "", "", ""],
             ["3", "Весы", "Сканер", "EV-3", "", "", "к" * LIMITS["comment"], "", "", ""]]
     existing = importing.ExistingData(categories={"сканер": "Сканер"})
-    plan = importing.build_plan(rows, existing)
-    failed = {error.row: error.text for error in plan.errors}
+    plan = importing.build_plan(rows, existing, date(2026, 12, 1))
+    failed = {error.row: problem_text(error) for error in plan.errors}
     assert set(failed) == {2, 3}
     assert str(LIMITS["comment"]) in failed[2] and str(LIMITS["name"]) in failed[3]
 

@@ -12,11 +12,14 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
+from handlers import texts as templates
+from handlers.import_problems import file_error_text, problem_text
 from inventory import importing
+from inventory.errors import InvalidDate
 from inventory.importing import (
-    MSG_BINARY,
-    MSG_EMPTY,
-    MSG_HEADER_ONLY,
+    FILE_BINARY,
+    FILE_EMPTY,
+    FILE_HEADER_ONLY,
     DeviceRow,
     ExistingData,
     ImportFileError,
@@ -27,6 +30,9 @@ from inventory.importing import (
     plan_file,
     read_table,
 )
+
+# build_plan takes the clock from its caller (two-digit years are read around it).
+TODAY = date(2025, 6, 1)
 
 PREDECESSOR_HEADER = [
     "Айди", "Название", "Категория", "Артикул", "Дата регистрации", "Прошивка", "Комментарий",
@@ -94,12 +100,12 @@ def row(number: str, name: str = "Касса", category: str = "Онлайн-к�
 def plan_of(*rows: list[str], data: ExistingData | None = None,
             header: list[str] | None = None) -> importing.ImportPlan:
     """build_plan over SHORT_HEADER (or header) and rows."""
-    return build_plan([header or SHORT_HEADER, *rows], data or existing())
+    return build_plan([header or SHORT_HEADER, *rows], data or existing(), TODAY)
 
 
 def texts(plan: importing.ImportPlan) -> list[str]:
     """The error texts of a plan."""
-    return [error.text for error in plan.errors]
+    return [problem_text(error) for error in plan.errors]
 
 
 # --------------------------------------------------------------------------- encodings
@@ -112,7 +118,7 @@ def test_predecessor_file_in_every_encoding_and_delimiter(encoding: str, delimit
                     tail="\r\n\r\n" + delimiter * 9 + "\r\n  \r\n")
     assert read_table(raw, "export.csv") == [PREDECESSOR_HEADER, *DATA]
 
-    plan = plan_file(raw, "export.csv", existing())
+    plan = plan_file(raw, "export.csv", existing(), TODAY)
     assert plan.ok, texts(plan)
     assert [device.number for device in plan.new] == [1, 2, 3]
     first = plan.new[0]
@@ -194,7 +200,7 @@ def test_quoted_newline_keeps_spreadsheet_row_numbers() -> None:
         row("1", "Касса\nс переносом"),
         row("2", category="Нет такой"),
     ], "cp1251", ";")
-    plan = plan_file(raw, "a.csv", existing())
+    plan = plan_file(raw, "a.csv", existing(), TODAY)
     assert texts(plan) == ["Строка 3: неизвестная категория «Нет такой»"]
 
 
@@ -202,15 +208,26 @@ def test_unclosed_quote_is_reported() -> None:
     raw = 'Айди,Название,Категория,Артикул\n1,"Эвотор,Онлайн-касса,S1\n2,Сканер,Сканер,S2\n'
     with pytest.raises(ImportFileError) as caught:
         read_table(raw.encode("utf-8"), "a.csv")
-    assert "кавычк" in caught.value.message
-    assert "строке 2" in caught.value.message
+    assert "кавычк" in file_error_text(caught.value)
+    assert "строке 2" in file_error_text(caught.value)
 
 
 # --------------------------------------------------------------------------- malformed files
 
 
-def test_messages_are_distinct() -> None:
-    assert len({MSG_BINARY, MSG_EMPTY, MSG_HEADER_ONLY}) == 3
+def test_every_problem_code_has_its_own_message() -> None:
+    file_texts = {file_error_text(ImportFileError(code, encoding="UTF-16", row=2, limit=3, size=9,
+                                                  extension=".pdf"))
+                  for code in importing.FILE_PROBLEMS}
+    assert len(file_texts) == len(importing.FILE_PROBLEMS)
+    params = {"first": "A", "second": "B", "field": "name", "fields": ["name"], "value": "x",
+              "number": 1, "limit": 2, "serial": "S", "owner": 3, "domains": ("a.ru",),
+              "title": "T", "count": 4}
+    plan_texts = {problem_text(importing.ImportProblem(code, 2, params))
+                  for code in importing.PLAN_PROBLEMS}
+    assert len(plan_texts) == len(importing.PLAN_PROBLEMS)
+    assert file_error_text(ImportFileError(FILE_BINARY)) == templates.IMPORT_FILE_BINARY.format(
+        formats=templates.IMPORT_FORMATS)
 
 
 @pytest.mark.parametrize("raw", [
@@ -222,7 +239,7 @@ def test_messages_are_distinct() -> None:
 def test_binary_garbage(raw: bytes) -> None:
     with pytest.raises(ImportFileError) as caught:
         read_table(raw, "devices.csv")
-    assert caught.value.message == MSG_BINARY
+    assert caught.value.code == FILE_BINARY
     with pytest.raises(ImportFileError):
         decode_bytes(raw)
 
@@ -230,21 +247,21 @@ def test_binary_garbage(raw: bytes) -> None:
 def test_workbook_renamed_to_csv() -> None:
     with pytest.raises(ImportFileError) as caught:
         read_table(xlsx_bytes([SHORT_HEADER, row("1")]), "devices.csv")
-    assert ".xlsx" in caught.value.message
+    assert ".xlsx" in file_error_text(caught.value)
 
 
 @pytest.mark.parametrize("raw", [b"", b"  \r\n\r\n", b"\xef\xbb\xbf", b";;;\r\n;;\r\n"])
 def test_empty_csv(raw: bytes) -> None:
     with pytest.raises(ImportFileError) as caught:
         read_table(raw, "devices.csv")
-    assert caught.value.message == MSG_EMPTY
+    assert caught.value.code == FILE_EMPTY
 
 
 def test_empty_xlsx() -> None:
     for raw in (b"", xlsx_bytes([]), xlsx_bytes([["  ", None]])):
         with pytest.raises(ImportFileError) as caught:
             read_table(raw, "devices.xlsx")
-        assert caught.value.message == MSG_EMPTY
+        assert caught.value.code == FILE_EMPTY
 
 
 def test_header_only() -> None:
@@ -255,7 +272,7 @@ def test_header_only() -> None:
     for name, raw in files:
         with pytest.raises(ImportFileError) as caught:
             read_table(raw, name)
-        assert caught.value.message == MSG_HEADER_ONLY, name
+        assert caught.value.code == FILE_HEADER_ONLY, name
 
 
 @pytest.mark.parametrize("name", ["devices.pdf", "devices.xls", "devices", "devices.csv.exe"])
@@ -263,7 +280,7 @@ def test_wrong_extension(name: str) -> None:
     raw = csv_bytes([SHORT_HEADER, row("1")])
     with pytest.raises(ImportFileError) as caught:
         read_table(raw, name)
-    message = caught.value.message
+    message = file_error_text(caught.value)
     assert "не поддерживаются" in message
     assert "CSV" in message and ".xlsx" in message
 
@@ -277,8 +294,8 @@ def test_too_large_is_checked_before_anything_else() -> None:
     for name in ("big.csv", "big.pdf", "big.xlsx"):
         with pytest.raises(ImportFileError) as caught:
             read_table(raw, name)
-        assert "слишком большой" in caught.value.message
-        assert "5,0 МБ" in caught.value.message
+        assert "слишком большой" in file_error_text(caught.value)
+        assert "5,0 МБ" in file_error_text(caught.value)
 
 
 def test_size_limit_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -287,7 +304,7 @@ def test_size_limit_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(read_table(raw, "a.csv")) == 2
     with pytest.raises(ImportFileError) as caught:
         read_table(raw + b"\r\n", "a.csv")
-    assert "слишком большой" in caught.value.message
+    assert "слишком большой" in file_error_text(caught.value)
 
 
 def test_row_limit_csv(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -296,7 +313,7 @@ def test_row_limit_csv(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(read_table(csv_bytes(rows), "a.csv")) == 5  # empty rows do not count
     with pytest.raises(ImportFileError) as caught:
         read_table(csv_bytes([*rows, row("4")]), "a.csv")
-    assert "больше 3 строк" in caught.value.message
+    assert "больше 3 строк" in file_error_text(caught.value)
 
 
 def test_row_limit_xlsx(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -305,7 +322,7 @@ def test_row_limit_xlsx(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(read_table(xlsx_bytes(rows), "a.xlsx")) == 4
     with pytest.raises(ImportFileError) as caught:
         read_table(xlsx_bytes([*rows, row("4")]), "a.xlsx")
-    assert "больше 3 строк" in caught.value.message
+    assert "больше 3 строк" in file_error_text(caught.value)
 
 
 def test_default_limits() -> None:
@@ -332,7 +349,7 @@ def test_xlsx_first_sheet_values_as_text() -> None:
          "A@B.RU", "Склад", "01.03.2025"],
         ["50", "Сканер", "сканер", "SC-50", "01.02.2024", "1.0"],  # trailing blanks cut
     ]
-    plan = build_plan(rows, existing())
+    plan = build_plan(rows, existing(), TODAY)
     assert plan.ok, texts(plan)
     assert [(d.number, d.category, d.due_date) for d in plan.new] == [
         (49, "Онлайн-касса", date(2025, 3, 1)),
@@ -343,7 +360,7 @@ def test_xlsx_first_sheet_values_as_text() -> None:
 def test_xlsx_not_a_zip() -> None:
     with pytest.raises(ImportFileError) as caught:
         read_table(b"this is not a workbook", "devices.xlsx")
-    assert "XLSX" in caught.value.message
+    assert "XLSX" in file_error_text(caught.value)
 
 
 def test_xlsx_zip_without_workbook() -> None:
@@ -352,7 +369,7 @@ def test_xlsx_zip_without_workbook() -> None:
         archive.writestr("hello.txt", "привет")
     with pytest.raises(ImportFileError) as caught:
         read_table(buffer.getvalue(), "devices.xlsx")
-    assert "XLSX" in caught.value.message
+    assert "XLSX" in file_error_text(caught.value)
 
 
 # --------------------------------------------------------------------------- header
@@ -389,7 +406,7 @@ def test_english_header_file() -> None:
     header = ["id", "name", "category", "serial", "registration date", "firmware", "comment",
               "email", "place", "due date"]
     raw = csv_bytes([header, *DATA])
-    plan = plan_file(raw, "en.csv", existing())
+    plan = plan_file(raw, "en.csv", existing(), TODAY)
     assert plan.ok, texts(plan)
     assert plan.new[0].email == "ivan.petrov@example.com"
     assert plan.new[0].due_date == date(2025, 3, 15)
@@ -398,8 +415,8 @@ def test_english_header_file() -> None:
 def test_free_column_order() -> None:
     order = [9, 3, 0, 7, 2, 5, 1, 8, 4, 6]
     shuffled = [[line[i] for i in order] for line in [PREDECESSOR_HEADER, *DATA]]
-    plain = build_plan([PREDECESSOR_HEADER, *DATA], existing())
-    moved = build_plan(shuffled, existing())
+    plain = build_plan([PREDECESSOR_HEADER, *DATA], existing(), TODAY)
+    moved = build_plan(shuffled, existing(), TODAY)
     assert moved.ok and plain.ok
     assert moved.new == plain.new
     assert moved.loans == plain.loans
@@ -408,23 +425,24 @@ def test_free_column_order() -> None:
 def test_unknown_column_is_a_warning() -> None:
     plan = plan_of(row("1"), header=[*SHORT_HEADER, "Цвет"])
     assert plan.ok
-    assert plan.warnings == ["Неизвестный столбец «Цвет» пропущен"]
+    assert [problem_text(w) for w in plan.warnings] == [
+        templates.IMPORT_UNKNOWN_COLUMN.format(title="Цвет")]
     assert len(plan.new) == 1
 
 
 def test_missing_required_column_is_an_error() -> None:
     header = [title for title in SHORT_HEADER if title != "Категория"]
-    plan = build_plan([header, ["1", "Касса", "SN-1", "", "", "", ""]], existing())
+    plan = build_plan([header, ["1", "Касса", "SN-1", "", "", "", ""]], existing(), TODAY)
     assert not plan.ok
     assert [error.row for error in plan.errors] == [1]
-    assert "«Категория»" in plan.errors[0].text
+    assert "«Категория»" in problem_text(plan.errors[0])
     assert plan.new == [] and plan.updates == []
 
 
 def test_two_columns_for_one_field_is_an_error() -> None:
     plan = plan_of(row("1"), header=[*SHORT_HEADER, "Номер"])
     assert [error.row for error in plan.errors] == [1]
-    assert "«Айди»" in plan.errors[0].text and "«Номер»" in plan.errors[0].text
+    assert "«Айди»" in problem_text(plan.errors[0]) and "«Номер»" in problem_text(plan.errors[0])
 
 
 # --------------------------------------------------------------------------- dates
@@ -447,7 +465,7 @@ def test_parse_date(text: str, expected: date) -> None:
     "", "31.02.2024", "2024-13-01", "5/3", "завтра", "05.03.2024abc", "1.2.3", "32.01.2024",
 ])
 def test_parse_date_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidDate):
         parse_date(text, today=date(2025, 6, 1))
 
 
@@ -502,7 +520,7 @@ def test_bad_dates() -> None:
     assert [error.row for error in plan.errors] == [2, 3]
     assert texts(plan)[0].startswith(
         "Строка 2: неверная дата в поле «Дата регистрации»: «31.02.2024»")
-    assert texts(plan)[1].startswith("Строка 3: неверная дата в поле «Дата возврата»: «someday»")
+    assert texts(plan)[1].startswith("Строка 3: неверная дата в поле «Срок возврата»: «someday»")
 
 
 @pytest.mark.parametrize("email", ["ivan@", "ivan", "ivan@example", "a b@c.ru", "@c.ru"])
@@ -513,13 +531,14 @@ def test_bad_email(email: str) -> None:
 
 def test_due_date_needs_email() -> None:
     plan = plan_of(row("1", due="01.01.2030"))
-    assert texts(plan) == ["Строка 2: дата возврата указана, а почта держателя — нет"]
+    assert texts(plan) == [templates.IMPORT_ROW.format(
+        row=2, reason=templates.IMPORT_DUE_WITHOUT_EMAIL)]
 
 
 def test_place_without_email_is_a_warning() -> None:
     plan = plan_of(row("1", place="Склад"), row("2", email="a@b.ru", place="Офис"))
     assert plan.ok
-    assert len(plan.warnings) == 1 and "1 строке" in plan.warnings[0]
+    assert len(plan.warnings) == 1 and "1 строке" in problem_text(plan.warnings[0])
     assert plan.new[0].place == "Склад" and plan.new[1].place == "Офис"
 
 
@@ -589,9 +608,26 @@ def test_rows_with_errors_are_left_out_of_the_plan() -> None:
     assert [device.number for device in plan.loans] == [1]
 
 
-def test_import_file_error_carries_message() -> None:
-    error = ImportFileError("Сообщение")
-    assert error.message == "Сообщение" and str(error) == "Сообщение"
+def test_import_file_error_carries_code_and_values() -> None:
+    error = ImportFileError(importing.FILE_QUOTE_IN, row=7)
+    assert error.code == importing.FILE_QUOTE_IN and error.params == {"row": 7}
+    assert file_error_text(error) == templates.IMPORT_FILE_QUOTE_IN.format(row=7)
+
+
+@pytest.mark.parametrize("text", [
+    "05.03.2024", "5.3.24", "5.3.99", "2024-03-05", "2024.03.05", " 2024-03-05 00:00:00 ",
+    "29.02.2024", "31.02.2024", "05.03", "завтра", "1.2.3",
+])
+def test_import_and_admin_forms_read_dates_alike(text: str) -> None:
+    """The import's registration column and /add's registration step use one parser."""
+    from inventory import catalog
+    try:
+        typed = catalog.parse_field("registered_on", text, today=TODAY)
+    except Exception as exc:  # noqa: BLE001 - any refusal must be a refusal in both
+        typed = type(exc).__name__
+    plan = plan_of(row("1", registered=text))
+    read = plan.new[0].registered_on if plan.ok else "InvalidValue"
+    assert read == typed
 
 
 # --------------------------------------------------------------------------- speed
@@ -607,7 +643,7 @@ def test_build_plan_is_fast() -> None:
     data = existing(devices_by_number={n: f"SN-{n}" for n in range(1, 5001)},
                     numbers_by_serial={f"sn-{n}": n for n in range(1, 5001)})
     started = time.perf_counter()
-    plan = build_plan(rows, data)
+    plan = build_plan(rows, data, TODAY)
     elapsed = time.perf_counter() - started
     assert plan.ok, texts(plan)[:3]
     assert (len(plan.new), len(plan.updates)) == (5000, 5000)
@@ -635,3 +671,12 @@ def test_encoding_measurement_runs(monkeypatch):
     right = {(size, enc, name): accuracy for size, enc, name, accuracy, _ms in rows}
     assert right[("5 rows, UPPER CASE", "cp866", "decode_bytes")] == 100
     assert all(right[("one row", enc, "decode_bytes")] == 100 for enc in encoding.ENCODINGS)
+
+
+@pytest.mark.parametrize("text", ["15.12.2025", "15.12.25", "1.1.26", "2026-01-01", "2025.07.01"])
+def test_import_due_dates_read_like_typed_due_dates(text: str) -> None:
+    """A due date in a file and one typed in the take dialogue come out the same."""
+    from inventory.dates import parse_future_date
+    plan = plan_of(row("1", email="a@b.ru", due=text))
+    assert plan.ok, texts(plan)
+    assert plan.new[0].due_date == parse_future_date(text, TODAY)

@@ -19,6 +19,7 @@ COVERED = {
     ".venv/bin/python -m playground": "tests/test_playground*.py",
     "make test": ".ci/run",
     "make lint": ".ci/run",
+    "make typecheck": "mypy.ini (joins make lint and .ci/run at zero errors)",
     "make help": "this file",
     "make bench": "tests/test_bench*.py run the same entry point on tiny sizes",
     "make migration": "tests/test_migrations.py (model drift is empty)",
