@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
 import signal
 import sys
 import threading
@@ -14,11 +13,11 @@ from pathlib import Path
 
 import peewee as pw
 import requests
-from dotenv import load_dotenv
 from telebot import apihelper, types
 
 import handlers
-from config import Config, ConfigError, load_config
+from cli import EXIT_CONFIG, config_or_report, first_line
+from config import Config
 from dispatch import DevtrackBot
 from handlers import admin_import, menus
 from inventory import access
@@ -26,6 +25,7 @@ from inventory.devices import ensure_categories
 from jobs.healthcheck import touch_heartbeat
 from logformat import make_formatter
 from models import db, init_db, utcnow
+from outbox.botapi import configure_api_url
 from schema import apply_migrations
 
 logger = logging.getLogger("devtrack")
@@ -39,15 +39,6 @@ TOKEN_REJECTED = (401, 404)
 
 class StartupError(Exception):
     """A start-up problem that is reported as one line naming its variable."""
-
-
-def configure_api_url(base_url: str) -> None:
-    """Point pyTelegramBotAPI at a Bot API server (the real one, self-hosted or a test fake)."""
-    base = base_url.rstrip("/")
-    # telebot declares both as None (its default: api.telegram.org); a format string is what
-    # it reads when they are set.
-    apihelper.API_URL = base + "/bot{0}/{1}"  # type: ignore[assignment]
-    apihelper.FILE_URL = base + "/file/bot{0}/{1}"  # type: ignore[assignment]
 
 
 def create_bot(
@@ -226,14 +217,10 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:
-    """Start the bot; configuration problems print one line each and exit 1."""
-    load_dotenv()
-    try:
-        config = load_config(os.environ if environ is None else environ)
-    except ConfigError as err:
-        for problem in err.problems:
-            print(f"devtrack: {problem}", file=sys.stderr)
-        return 2
+    """Start the bot; configuration problems print one line each and exit 2."""
+    config = config_or_report("devtrack", environ)
+    if config is None:
+        return EXIT_CONFIG
     try:
         setup_logging(config)
     except StartupError as err:
@@ -242,8 +229,8 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     try:
         prepare_database(config)
     except (pw.DatabaseError, OSError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"devtrack: DATABASE_URL: cannot open the database: {first_line}", file=sys.stderr)
+        print(f"devtrack: DATABASE_URL: cannot open the database: {first_line(exc)}",
+              file=sys.stderr)
         return 1
     try:
         return run(config)

@@ -191,6 +191,60 @@ def _port(name: str, raw: str, problems: list[str]) -> int | None:
     return int(raw)
 
 
+def _check_token(token: str, required: bool, problems: list[str]) -> None:
+    """BOT_TOKEN: present when required, shaped like @BotFather's."""
+    if not token and required:
+        problems.append(TOKEN_HELP)
+    elif token and not TOKEN_RE.match(token):
+        problems.append("BOT_TOKEN: does not look like a token from @BotFather (123456:ABC-...)")
+
+
+def _check_database_url(url: str, problems: list[str]) -> None:
+    """DATABASE_URL: a database peewee can open."""
+    try:
+        make_database(url)
+    except ValueError as exc:
+        problems.append(f"DATABASE_URL: {exc} (postgresql://user:pass@host:5432/db "
+                        "or sqlite:///data/devtrack.db)")
+
+
+def _reminder_time(raw: str, problems: list[str]) -> time:
+    """REMINDER_TIME as HH:MM (10:00 after a problem)."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", raw)
+    if match and int(match[1]) < 24 and int(match[2]) < 60:
+        return time(int(match[1]), int(match[2]))
+    problems.append(f"REMINDER_TIME: {raw!r} is not a time like 10:00")
+    return time(10, 0)
+
+
+def _check_registration(mode: str, smtp: bool, approvers: bool, problems: list[str]) -> None:
+    """REGISTRATION: a known mode with what it needs (approvers: ADMIN_IDS, or not the bot)."""
+    if mode not in REGISTRATION_MODES:
+        problems.append(f"REGISTRATION: {mode!r} is not one of email, approve, open")
+    elif mode == "email" and not smtp:
+        problems.append("REGISTRATION: email needs SMTP_URL and SMTP_FROM to send the codes "
+                        "(or use approve)")
+    elif mode == "approve" and not approvers:
+        # Only the bot itself needs someone to answer requests; jobs and the schema CLI do not.
+        problems.append("REGISTRATION: approve needs ADMIN_IDS, the admins who answer the "
+                        "requests (or set SMTP_URL for email codes, or REGISTRATION=open)")
+
+
+def _check_legacy_url(url: str, problems: list[str]) -> None:
+    """LEGACY_DATABASE_URL: empty, or the predecessor's PostgreSQL URL."""
+    if url and not re.match(r"^postgres(ql)?://[^/\s]*/[^/\s?]+", url):
+        problems.append("LEGACY_DATABASE_URL: expected postgresql://user:password@host:5432/db "
+                        "(the predecessor bot's database)")
+
+
+def _check_logging(level: str, fmt: str, problems: list[str]) -> None:
+    """LOG_LEVEL and LOG_FORMAT: known values."""
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        problems.append(f"LOG_LEVEL: {level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+    if fmt not in ("text", "json"):
+        problems.append(f"LOG_FORMAT: {fmt!r} is not text or json")
+
+
 def load_config(environ: Mapping[str, str], *, require_token: bool = True) -> Config:
     """Build a Config from environment variables, reporting every problem at once."""
     problems: list[str] = []
@@ -199,18 +253,9 @@ def load_config(environ: Mapping[str, str], *, require_token: bool = True) -> Co
         return (environ.get(name) or default).strip()
 
     token = get("BOT_TOKEN")
-    if not token and require_token:
-        problems.append(TOKEN_HELP)
-    elif token and not TOKEN_RE.match(token):
-        problems.append("BOT_TOKEN: does not look like a token from @BotFather (123456:ABC-...)")
-
+    _check_token(token, require_token, problems)
     database_url = get("DATABASE_URL", "sqlite:///data/devtrack.db")
-    try:
-        make_database(database_url)
-    except ValueError as exc:
-        problems.append(f"DATABASE_URL: {exc} (postgresql://user:pass@host:5432/db "
-                        "or sqlite:///data/devtrack.db)")
-
+    _check_database_url(database_url, problems)
     api_url = get("TELEGRAM_API_URL", "https://api.telegram.org").rstrip("/")
     if not re.match(r"^https?://[^/\s]+", api_url):
         problems.append(f"TELEGRAM_API_URL: {api_url!r} is not an http(s) URL")
@@ -234,42 +279,23 @@ def load_config(environ: Mapping[str, str], *, require_token: bool = True) -> Co
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(f"TIMEZONE: unknown time zone {tz_name!r} (e.g. Europe/Moscow)")
 
-    reminder_raw = get("REMINDER_TIME", "10:00")
-    reminder_time = time(10, 0)
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", reminder_raw)
-    if match and int(match[1]) < 24 and int(match[2]) < 60:
-        reminder_time = time(int(match[1]), int(match[2]))
-    else:
-        problems.append(f"REMINDER_TIME: {reminder_raw!r} is not a time like 10:00")
+    reminder_time = _reminder_time(get("REMINDER_TIME", "10:00"), problems)
 
     weekdays = _weekdays(get("REMINDER_WEEKDAYS", "mon-fri"), problems)
     hold_hours = int(_positive("HOLD_HOURS", get("HOLD_HOURS", "24"), problems))
     rate = float(_positive("REMINDER_RATE", get("REMINDER_RATE", "25"), problems, float))
 
     legacy_url = get("LEGACY_DATABASE_URL")
-    if legacy_url and not re.match(r"^postgres(ql)?://[^/\s]*/[^/\s?]+", legacy_url):
-        problems.append("LEGACY_DATABASE_URL: expected postgresql://user:password@host:5432/db "
-                        "(the predecessor bot's database)")
+    _check_legacy_url(legacy_url, problems)
     smtp_raw = get("SMTP_URL")
     smtp = parse_smtp_url(smtp_raw, get("SMTP_FROM"), problems) if smtp_raw else None
     registration = get("REGISTRATION", "email" if smtp_raw else "approve").lower()
-    if registration not in REGISTRATION_MODES:
-        problems.append(f"REGISTRATION: {registration!r} is not one of email, approve, open")
-    elif registration == "email" and not smtp_raw:
-        problems.append("REGISTRATION: email needs SMTP_URL and SMTP_FROM to send the codes "
-                        "(or use approve)")
-    elif registration == "approve" and not admin_ids and require_token:
-        # Only the bot itself needs someone to answer requests; jobs and the schema CLI do not.
-        problems.append("REGISTRATION: approve needs ADMIN_IDS, the admins who answer the "
-                        "requests (or set SMTP_URL for email codes, or REGISTRATION=open)")
+    _check_registration(registration, bool(smtp_raw), bool(admin_ids) or not require_token,
+                        problems)
 
     log_level = get("LOG_LEVEL", "INFO").upper()
-    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        problems.append(f"LOG_LEVEL: {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
-
     log_format = get("LOG_FORMAT", "text").lower()
-    if log_format not in ("text", "json"):
-        problems.append(f"LOG_FORMAT: {log_format!r} is not text or json")
+    _check_logging(log_level, log_format, problems)
 
     metrics_port = _port("METRICS_PORT", get("METRICS_PORT"), problems)
 

@@ -16,10 +16,10 @@ from telebot.storage import StateMemoryStorage
 
 from config import Config
 from handlers.fit import ALERT_LIMIT, CAPTION_LIMIT, fit
-from handlers.notifier import Notifier
 from handlers.routing import Routes
 from metrics import BotMetrics, count_api_calls, stop_counting_api_calls
 from models import utcnow
+from outbox.notifier import Notifier
 
 logger = logging.getLogger(__name__)
 # The kind of update the current thread is handling, for the error counter.

@@ -43,16 +43,17 @@ class BaseModel(pw.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> int:
         """Save the row, stamping updated_at."""
-        if self._pk is not None and not kwargs.get("force_insert"):
+        if self.get_id() is not None and not kwargs.get("force_insert"):
             self.updated_at = utcnow()
         return super().save(*args, **kwargs)
 
     @classmethod
     def update(cls, __data: dict | None = None, **update: Any) -> pw.ModelUpdate:
         """UPDATE query that also stamps updated_at."""
-        data = cls._normalize_data(__data, update)
-        data.setdefault(cls.updated_at, utcnow())
-        return pw.ModelUpdate(cls, data)
+        data: dict[Any, Any] = {**(__data or {}), **update}
+        if cls.updated_at not in data and "updated_at" not in data:
+            data[cls.updated_at] = utcnow()
+        return super().update(data)
 
 
 class Category(BaseModel):

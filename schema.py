@@ -57,12 +57,9 @@ def create_migration(database: pw.Database, name: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """python -m schema status|upgrade|rollback --yes: operate on DATABASE_URL's migrations."""
     import argparse
-    import os
     import sys
 
-    from dotenv import load_dotenv
-
-    from config import ConfigError, load_config
+    from cli import EXIT_CONFIG, config_or_report
     from models import init_db
 
     parser = argparse.ArgumentParser(prog="python -m schema", description=main.__doc__)
@@ -70,13 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--yes", action="store_true",
                         help="confirm a rollback (it drops what the migration created)")
     args = parser.parse_args(argv)
-    load_dotenv()
-    try:
-        config = load_config(os.environ, require_token=False)
-    except ConfigError as err:
-        for problem in err.problems:
-            print(f"schema: {problem}", file=sys.stderr)
-        return 2
+    config = config_or_report("schema", None, require_token=False)
+    if config is None:
+        return EXIT_CONFIG
     if config.database_url.startswith("sqlite:///"):
         Path(config.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     database = init_db(config.database_url)

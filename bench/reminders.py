@@ -9,8 +9,8 @@ from telebot.types import InlineKeyboardMarkup
 
 from bench.common import Result, fresh_database, measure
 from config import Config
-from handlers.notifier import Delivery
 from models import AuditLog, Category, Device, Loan, Person, db
+from notices import Delivery
 
 logger = logging.getLogger(__name__)
 

@@ -11,15 +11,15 @@ from telebot import types
 from handlers import admin_common, browse, keyboards, texts
 from handlers.admin_common import button, nav_row
 from handlers.context import Ctx, ctx_of
-from handlers.lending import drop_buttons, due_from_choice, example_date
-from handlers.routing import ROLE_ADMIN
-from inventory import admin_people, catalog, loans
+from handlers.lending import DUE_CODES, drop_buttons, due_from_choice, example_date
+from handlers.routing import ROLE_ADMIN, Args, BadButton
+from inventory import admin_people, catalog, loans, people
 from inventory.dates import parse_future_date
 from inventory.errors import Conflict, DomainError
-from models import Device, Person
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Device
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def summary(ctx: Ctx) -> str:
     ]
     email = data.get("holder")
     if email:
-        person = Person.get_or_none(Person.email == email)
+        person = people.by_email(email)
         registered_person = person is not None and person.telegram_id is not None
         status = texts.ADD_HOLDER_REGISTERED if registered_person else \
             texts.ADD_HOLDER_UNREGISTERED
@@ -246,11 +246,20 @@ def skip(ctx: Ctx, step: str) -> str:
     return NEXT[step]
 
 
-def on_button(ctx: Ctx, args: list[str]) -> None:
+def pick_category(ctx: Ctx, category_id: int) -> None:
+    """An existing category was pressed: on to the serial (or ask again if it is gone)."""
+    category = admin_common.category_by_id(category_id)
+    drop_buttons(ctx)
+    if category is None:
+        ask(ctx, "category")
+        return
+    ctx.dialog.update(category=category.name, new_category=False)
+    ask(ctx, "serial")
+
+
+def on_button(ctx: Ctx, args: Args) -> None:
     """add:<step>:<action>[:arg] — the dialogue's buttons; stale ones get an alert."""
-    step, action = args[0], args[1]
-    if step not in STEPS:
-        raise ValueError(step)
+    step, action = args.choice(0, STEPS), args[1]
     if ctx.dialog.state != state_of(step):
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
@@ -262,18 +271,12 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
         drop_buttons(ctx)
         ask(ctx, skip(ctx, step))
     elif action == "cat" and step == "category":
-        category = admin_common.category_by_id(int(args[2]))
-        drop_buttons(ctx)
-        if category is None:
-            ask(ctx, step)
-            return
-        ctx.dialog.update(category=category.name, new_category=False)
-        ask(ctx, "serial")
+        pick_category(ctx, args.int(2))
     elif action == "newcat" and step == "category":
         drop_buttons(ctx)
         ask(ctx, "newcat")
     elif action == "due" and step == "due":
-        due = due_from_choice(args[2], ctx.today)
+        due = due_from_choice(args.choice(2, DUE_CODES), ctx.today)
         drop_buttons(ctx)
         ctx.dialog.update(due=due.isoformat() if due else None)
         ask(ctx, "confirm")
@@ -281,7 +284,7 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
         drop_buttons(ctx)
         finish(ctx)
     else:
-        raise ValueError(action)
+        raise BadButton(action)
 
 
 def finish(ctx: Ctx) -> None:
@@ -315,7 +318,7 @@ def finish(ctx: Ctx) -> None:
 
 def tell_holder(ctx: Ctx, device: Device, email: str, due: date | None) -> None:
     """Let the person a device was recorded on know about it."""
-    person = Person.get_or_none(Person.email == email)
+    person = people.by_email(email)
     if person is None:
         return
     due_text = texts.NOTIFY_ASSIGNED_DUE.format(date=texts.fmt_date(due)) if due else ""

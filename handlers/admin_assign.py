@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from telebot import types
 
 from handlers import admin_common, affected, browse, keyboards, render, texts
 from handlers.admin_common import button, nav_row
 from handlers.context import Ctx
-from handlers.lending import drop_buttons, due_from_choice, example_date
-from handlers.routing import ROLE_ADMIN
+from handlers.lending import DUE_CODES, drop_buttons, due_from_choice, example_date
+from handlers.routing import ROLE_ADMIN, Args, BadButton
+from handlers.texts import device_title
 from inventory import admin_people, catalog, loans
 from inventory.dates import parse_future_date
 from inventory.errors import (
@@ -23,10 +24,10 @@ from inventory.errors import (
     InvalidEmail,
     NotFound,
 )
-from models import Device, Person, db
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Person
 
 logger = logging.getLogger(__name__)
 
@@ -34,29 +35,22 @@ WHO, PLACE, DUE = "assign:who", "assign:place", "assign:due"
 STEP_STATES = {"place": PLACE, "due": DUE}
 
 
-def title(device: Device) -> dict[str, Any]:
-    """Template arguments naming a device."""
-    return {"number": device.number, "name": texts.e(device.name)}
-
-
 def chosen(ctx: Ctx) -> Person:
     """The person picked in this dialogue (not yet created when only an email is known)."""
     data = ctx.dialog.data
-    if data.get("person_id"):
-        return admin_people.get_person(int(data["person_id"]))
-    return Person(email=data["email"])
+    return admin_people.assignee(data.get("person_id"), data.get("email") or "")
 
 
 # --- who -------------------------------------------------------------------------------------
 
 
-def on_start(ctx: Ctx, args: list[str]) -> None:
+def on_start(ctx: Ctx, args: Args) -> None:
     """asg:<device id> — ask whom to give the device to."""
-    device = admin_common.free_device_or_alert(ctx, int(args[0]), texts.ASSIGN_ALREADY_HELD)
+    device = admin_common.free_device_or_alert(ctx, args.int(0), texts.ASSIGN_ALREADY_HELD)
     if device is None:
         return
     ctx.dialog.set(WHO, device_id=device.id)
-    ctx.send(texts.ASSIGN_ASK_WHO.format(**title(device)), keyboards.cancel_keyboard())
+    ctx.send(texts.ASSIGN_ASK_WHO.format(**device_title(device)), keyboards.cancel_keyboard())
 
 
 def on_who_text(ctx: Ctx, message: types.Message) -> None:
@@ -79,24 +73,24 @@ def on_who_text(ctx: Ctx, message: types.Message) -> None:
         return
     rows = [[button(texts.USER_BUTTON.format(name=(p.name or p.email)[:30], email=p.email[:40]),
                     "asgp", device.id, p.id)] for p in found.people]
-    text = texts.ASSIGN_FOUND.format(**title(device))
+    text = texts.ASSIGN_FOUND.format(**device_title(device))
     if found.total > len(found.people):
         text += "\n" + texts.ASSIGN_FOUND_MORE.format(shown=len(found.people), total=found.total)
     ctx.send(text, keyboards.rows(*rows, nav_row(None)))
 
 
-def on_pick(ctx: Ctx, args: list[str]) -> None:
+def on_pick(ctx: Ctx, args: Args) -> None:
     """asgp:<device id>:<person id | new> — the person is chosen: ask the place."""
-    device_id = int(args[0])
+    device_id = args.int(0)
     if ctx.dialog.state != WHO or ctx.dialog.data.get("device_id") != device_id:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
     if args[1] == "new":
         if not ctx.dialog.data.get("email"):
-            raise ValueError("no email to assign to")
+            raise BadButton("no email to assign to")
         ctx.dialog.update(person_id=None)
     else:
-        ctx.dialog.update(person_id=admin_people.get_person(int(args[1])).id, email="")
+        ctx.dialog.update(person_id=admin_people.get_person(args.int(1)).id, email="")
     drop_buttons(ctx)
     ask_place(ctx)
 
@@ -105,7 +99,7 @@ def ask_place(ctx: Ctx, error: str = "") -> None:
     """Second step: where the device will be."""
     device = catalog.get_device(int(ctx.dialog.data["device_id"]))
     ctx.dialog.update(PLACE)
-    text = error or texts.ASSIGN_ASK_PLACE.format(**title(device),
+    text = error or texts.ASSIGN_ASK_PLACE.format(**device_title(device),
                                                   person=render.person_name(chosen(ctx)))
     ctx.send(text, keyboards.rows(
         [button(texts.BTN_SKIP, "asgs", device.id, "place", "skip")],
@@ -142,9 +136,9 @@ def on_due_text(ctx: Ctx, message: types.Message) -> None:
     finish(ctx, due)
 
 
-def on_step_button(ctx: Ctx, args: list[str]) -> None:
+def on_step_button(ctx: Ctx, args: Args) -> None:
     """asgs:<device id>:<step>:<action>[:arg] — skip the place, pick a date, go back."""
-    device_id, step, action = int(args[0]), args[1], args[2]
+    device_id, step, action = args.int(0), args[1], args[2]
     if ctx.dialog.state != STEP_STATES[step] or ctx.dialog.data.get("device_id") != device_id:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
@@ -153,7 +147,8 @@ def on_step_button(ctx: Ctx, args: list[str]) -> None:
         if step == "place":
             device = catalog.get_device(device_id)
             ctx.dialog.update(WHO)
-            ctx.send(texts.ASSIGN_ASK_WHO.format(**title(device)), keyboards.cancel_keyboard())
+            ctx.send(texts.ASSIGN_ASK_WHO.format(**device_title(device)),
+                     keyboards.cancel_keyboard())
         else:
             ask_place(ctx)
     elif action == "skip" and step == "place":
@@ -161,11 +156,11 @@ def on_step_button(ctx: Ctx, args: list[str]) -> None:
         ctx.dialog.update(place="")
         ask_due(ctx)
     elif action == "pick" and step == "due":
-        due = due_from_choice(args[3], ctx.today)
+        due = due_from_choice(args.choice(3, DUE_CODES), ctx.today)
         drop_buttons(ctx)
         finish(ctx, due)
     else:
-        raise ValueError(action)
+        raise BadButton(action)
 
 
 def finish(ctx: Ctx, due: date | None) -> None:
@@ -174,63 +169,57 @@ def finish(ctx: Ctx, due: date | None) -> None:
     ctx.dialog.clear()
     device_id = int(data["device_id"])
     try:
-        with db.atomic():
-            if data.get("person_id"):
-                person = admin_people.get_person(int(data["person_id"]))
-            else:
-                person = admin_people.person_for_email(data["email"], actor=ctx.person,
-                                                       now=ctx.now)
-            loan = loans.take(device_id, person, now=ctx.now, place=data.get("place") or "",
-                              due_date=due, assigned_by=ctx.person)
+        loan = admin_people.assign(device_id, person_id=data.get("person_id"),
+                                   email=data.get("email") or "", actor=ctx.me, now=ctx.now,
+                                   place=data.get("place") or "", due_date=due)
     except AlreadyTaken as err:
-        device = Device.get_by_id(device_id)
+        device = catalog.get_device(device_id)
         holder = err.details.get("holder")
-        ctx.send(texts.ASSIGN_TAKEN.format(**title(device), holder=render.person_name(holder)
+        ctx.send(texts.ASSIGN_TAKEN.format(**device_title(device), holder=render.person_name(holder)
                                            if holder else texts.EMPTY_VALUE))
         return
     except NotFound as err:
         ctx.send(texts.USER_GONE if "person_id" in err.details else texts.DEVICE_GONE)
         return
-    device = loan.device
+    device, person = loan.device, loan.person
     due_text = texts.NOTIFY_ASSIGNED_DUE.format(date=texts.fmt_date(due)) if due else ""
     if person.telegram_id != ctx.user_id:
-        ctx.bot.notifier.send(person, texts.NOTIFY_ASSIGNED.format(**title(device),
+        ctx.bot.notifier.send(person, texts.NOTIFY_ASSIGNED.format(**device_title(device),
                                                                     due=due_text))
     affected.holds_cleared(ctx.bot.notifier, loan.holds_cleared, device, person)
     browse.send_card(ctx, device.id, prefix=texts.ASSIGNED.format(
-        **title(device), person=render.person_name(person)))
+        **device_title(device), person=render.person_name(person)))
 
 
 # --- unassign --------------------------------------------------------------------------------
 
 
-def on_unassign(ctx: Ctx, args: list[str]) -> None:
+def on_unassign(ctx: Ctx, args: Args) -> None:
     """una:<device id> — ask to confirm taking the device off its holder."""
-    device = catalog.get_device(int(args[0]))
+    device = catalog.get_device(args.int(0))
     loan = loans.open_loan(device.id)
     if loan is None:
         raise AlreadyReturned(device_id=device.id)
-    ctx.show(texts.UNASSIGN_ASK.format(**title(device), holder=render.person_name(loan.person)),
+    ctx.show(texts.UNASSIGN_ASK.format(**device_title(device),
+                                       holder=render.person_name(loan.person)),
              keyboards.confirm_keyboard(texts.BTN_YES_UNASSIGN, f"unao:{device.id}:{loan.id}",
                                         f"edit:{device.id}"))
 
 
-def on_unassign_confirmed(ctx: Ctx, args: list[str]) -> None:
+def on_unassign_confirmed(ctx: Ctx, args: Args) -> None:
     """unao:<device id>:<loan id> — close that loan (not a newer one) and tell the holder."""
-    device_id, loan_id = int(args[0]), int(args[1])
-    current = loans.open_loan(device_id)
-    if current is None or current.id != loan_id:
-        if not Device.select().where(Device.id == device_id).exists():
-            raise NotFound(device_id=device_id)
+    device_id, loan_id = args.int(0), args.int(1)
+    current = loans.holders_loan(device_id, ctx.me, admin=True)
+    if current.id != loan_id:
         raise AlreadyReturned(device_id=device_id)
     loan = loans.return_device(device_id, ctx.me, now=ctx.now, admin=True)
     for hook in ctx.bot.after_return:
         hook(ctx, loan)
     holder = current.person
     if holder.telegram_id != ctx.user_id:
-        ctx.bot.notifier.send(holder, texts.NOTIFY_UNASSIGNED.format(**title(loan.device)))
+        ctx.bot.notifier.send(holder, texts.NOTIFY_UNASSIGNED.format(**device_title(loan.device)))
     browse.send_card(ctx, device_id, edit=True, prefix=texts.UNASSIGNED.format(
-        **title(loan.device), holder=render.person_name(holder)))
+        **device_title(loan.device), holder=render.person_name(holder)))
 
 
 def register(bot: DevtrackBot) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telebot import types
 
@@ -22,7 +22,9 @@ from inventory.errors import (
     InvalidValue,
     PastDate,
 )
-from models import Category, Device, Person
+
+if TYPE_CHECKING:
+    from models import Category, Device, Person
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +144,7 @@ def due_rows(*prefix: object) -> list[list[types.InlineKeyboardButton]]:
 
 def category_by_id(category_id: int) -> Category | None:
     """A category picked by button (None when deleted meanwhile)."""
-    return Category.get_or_none(Category.id == category_id)
+    return catalog.category_by_id(category_id)
 
 
 def plain_name(person: Person | None) -> str:

@@ -9,16 +9,18 @@ from telebot import types
 
 from handlers import admin_common, affected, keyboards, render, texts
 from handlers.admin_common import button, nav_row
-from handlers.context import Ctx, ctx_of, local_date
+from handlers.context import Ctx, ctx_of
 from handlers.lending import drop_buttons
-from handlers.routing import ROLE_ADMIN
+from handlers.routing import ROLE_ADMIN, Args, BadButton
+from handlers.texts import device_title
 from inventory import catalog, devices
+from inventory.clock import local_date
 from inventory.errors import DomainError, InvalidValue, NotAllowed, NotFound
 from inventory.history import HistoryPage, assigner, history
-from models import Device, Loan
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Device, Loan
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +31,6 @@ FIELD_BUTTONS = (
     ("registered_on", texts.BTN_EDIT_REGISTERED), ("firmware", texts.BTN_EDIT_FIRMWARE),
     ("comment", texts.BTN_EDIT_COMMENT),
 )
-
-
-def title(device: Device) -> dict[str, Any]:
-    """Template arguments naming a device."""
-    return {"number": device.number, "name": texts.e(device.name)}
 
 
 # --- the admin menu of a card ----------------------------------------------------------------
@@ -62,9 +59,9 @@ def show_menu(ctx: Ctx, device_id: int, *, edit: bool, prefix: str = "") -> None
     (ctx.show if edit else ctx.send)(text, menu_keyboard(row.device, row.loan))
 
 
-def on_menu(ctx: Ctx, args: list[str]) -> None:
+def on_menu(ctx: Ctx, args: Args) -> None:
     """edit:<device id> — the card's «Изменить» button."""
-    show_menu(ctx, int(args[0]), edit=True)
+    show_menu(ctx, args.int(0), edit=True)
 
 
 def on_edit(message: types.Message) -> None:
@@ -80,8 +77,7 @@ def on_edit(message: types.Message) -> None:
 
 def some_number() -> int:
     """An existing sticker number as an example (1 when there are none)."""
-    first = Device.select(Device.number).order_by(Device.number).first()
-    return first.number if first else 1
+    return catalog.lowest_number() or 1
 
 
 def open_by_number(ctx: Ctx, text: str) -> bool:
@@ -92,8 +88,9 @@ def open_by_number(ctx: Ctx, text: str) -> bool:
         ctx.send(texts.ERR_NUMBER_FORMAT.format(text=texts.e(text[:50]), example=some_number()),
                  keyboards.cancel_keyboard())
         return False
-    device = Device.get_or_none(Device.number == number)
-    if device is None:
+    try:
+        device = devices.by_number(number)
+    except NotFound:
         ctx.send(texts.EDIT_NO_SUCH.format(number=number, example=some_number()),
                  keyboards.cancel_keyboard())
         return False
@@ -125,22 +122,22 @@ def value_keyboard(device: Device, field: str) -> types.InlineKeyboardMarkup:
 def ask_value(ctx: Ctx, device: Device, field: str, error: str = "") -> None:
     """Ask for a new value of one field (or repeat the question after a refusal)."""
     if field == "category":
-        text = texts.EDIT_ASK_CATEGORY.format(**title(device),
+        text = texts.EDIT_ASK_CATEGORY.format(**device_title(device),
                                               current=texts.e(device.category.name))
     else:
         text = texts.EDIT_ASK_VALUE.format(
-            **title(device), field=admin_common.FIELD_TITLES[field],
+            **device_title(device), field=admin_common.FIELD_TITLES[field],
             current=admin_common.shown(field, getattr(device, field)),
             example=texts.e(admin_common.example(field)))
     ctx.send(error or text, value_keyboard(device, field))
 
 
-def on_field(ctx: Ctx, args: list[str]) -> None:
+def on_field(ctx: Ctx, args: Args) -> None:
     """edf:<device id>:<field> — start editing one field."""
-    device = catalog.get_device(int(args[0]))
+    device = catalog.get_device(args.int(0))
     field = args[1]
     if field not in catalog.FIELDS:
-        raise ValueError(field)
+        raise BadButton(field)
     ctx.dialog.set(VALUE, device_id=device.id, field=field)
     ask_value(ctx, device, field)
 
@@ -188,9 +185,9 @@ def on_value_text(ctx: Ctx, message: types.Message) -> None:
         ask_value(ctx, device, field, admin_common.field_error(err, field))
 
 
-def on_value_button(ctx: Ctx, args: list[str]) -> None:
+def on_value_button(ctx: Ctx, args: Args) -> None:
     """edv:<device id>:<field>:<action>[:arg] — clear, pick a category, new category, back."""
-    device_id, field, action = int(args[0]), args[1], args[2]
+    device_id, field, action = args.int(0), args[1], args[2]
     data = ctx.dialog.data
     if ctx.dialog.state not in (VALUE, NEW_CATEGORY) or data.get("device_id") != device_id \
             or data.get("field") != field:
@@ -204,7 +201,7 @@ def on_value_button(ctx: Ctx, args: list[str]) -> None:
         drop_buttons(ctx)
         save(ctx, device_id, field, None)
     elif action == "cat" and field == "category":
-        category = admin_common.category_by_id(int(args[3]))
+        category = admin_common.category_by_id(args.int(3))
         drop_buttons(ctx)
         if category is None:
             ask_value(ctx, catalog.get_device(device_id), field)
@@ -216,7 +213,7 @@ def on_value_button(ctx: Ctx, args: list[str]) -> None:
         ctx.send(texts.ADD_ASK_NEW_CATEGORY.format(example=texts.e(texts.EXAMPLE_CATEGORY)),
                  keyboards.rows(nav_row(("edv", device_id, field, "back"))))
     else:
-        raise ValueError(action)
+        raise BadButton(action)
 
 
 # --- history ---------------------------------------------------------------------------------
@@ -258,14 +255,14 @@ def history_keyboard(page: HistoryPage, prefix: str, owner_id: int,
     return keyboards.rows(nav, [back])
 
 
-def on_history(ctx: Ctx, args: list[str]) -> None:
+def on_history(ctx: Ctx, args: Args) -> None:
     """hist:<device id>[:<page>] — every loan of the device, newest first."""
-    device = catalog.get_device(int(args[0]))
-    asked = int(args[1]) if len(args) > 1 else 1
+    device = catalog.get_device(args.int(0))
+    asked = args.int(1) if len(args) > 1 else 1
     page = history(asked, device_id=device.id)
     if asked != page.page:
         ctx.answer(texts.PAGE_GONE, alert=True)
-    lines = [texts.HISTORY_TITLE.format(**title(device), total=page.total), ""]
+    lines = [texts.HISTORY_TITLE.format(**device_title(device), total=page.total), ""]
     lines += [history_line(ctx, loan, show_device=False, show_holder=True)
               for loan in page.loans] or [texts.HISTORY_EMPTY]
     ctx.show("\n".join(lines), history_keyboard(
@@ -275,25 +272,25 @@ def on_history(ctx: Ctx, args: list[str]) -> None:
 # --- delete ----------------------------------------------------------------------------------
 
 
-def on_delete(ctx: Ctx, args: list[str]) -> None:
+def on_delete(ctx: Ctx, args: Args) -> None:
     """del:<device id> — refuse while held, otherwise ask to confirm."""
-    device = admin_common.free_device_or_alert(ctx, int(args[0]), texts.DELETE_HELD)
+    device = admin_common.free_device_or_alert(ctx, args.int(0), texts.DELETE_HELD)
     if device is None:
         return
-    ctx.show(texts.DELETE_ASK.format(**title(device)), keyboards.confirm_keyboard(
+    ctx.show(texts.DELETE_ASK.format(**device_title(device)), keyboards.confirm_keyboard(
         texts.BTN_YES_DELETE, f"delo:{device.id}", f"edit:{device.id}"))
 
 
-def on_delete_confirmed(ctx: Ctx, args: list[str]) -> None:
+def on_delete_confirmed(ctx: Ctx, args: Args) -> None:
     """delo:<device id> — delete, keeping the history in the audit log."""
-    device = catalog.get_device(int(args[0]))
+    device = catalog.get_device(args.int(0))
     try:
         deleted = catalog.delete_device(device.id, actor=ctx.me, now=ctx.now)
     except NotAllowed as err:
         ctx.answer(texts.DELETE_HELD.format(
             holder=admin_common.plain_name(err.details.get("holder"))), alert=True)
         return
-    ctx.show(texts.DELETED.format(**title(device)))
+    ctx.show(texts.DELETED.format(**device_title(device)))
     affected.device_deleted(ctx.bot.notifier,
                             [(person, deleted["device"]) for person in deleted["waiting"]])
 

@@ -17,7 +17,7 @@ from handlers import admin_common, affected, keyboards, render, texts
 from handlers.admin_common import button
 from handlers.context import Ctx, Dialog, ctx_of
 from handlers.import_problems import file_error_text, problem_text
-from handlers.routing import ROLE_ADMIN
+from handlers.routing import ROLE_ADMIN, Args, BadButton
 from inventory import importing
 from inventory.errors import Conflict, NotAllowed, NotFound
 from inventory.import_apply import apply_plan, cleared_holds, existing_data
@@ -236,11 +236,11 @@ def on_document(message: types.Message) -> None:
 # --- confirm ---------------------------------------------------------------------------------
 
 
-def on_button(ctx: Ctx, args: list[str]) -> None:
+def on_button(ctx: Ctx, args: Args) -> None:
     """imp:go / imp:no — import the previewed file, or drop it."""
     action = args[0]
     if action not in ("go", "no"):
-        raise ValueError(action)
+        raise BadButton(action)
     if ctx.dialog.state != STATE:
         ctx.answer(texts.IMPORT_STALE, alert=True)
         return

@@ -10,15 +10,17 @@ from telebot import types
 from handlers import admin_common, affected, keyboards, menus, render, texts
 from handlers.admin_common import button, nav_row
 from handlers.admin_edit import history_keyboard, history_line
-from handlers.context import Ctx, ctx_of, local_date
-from handlers.routing import ROLE_ADMIN, pack
+from handlers.context import Ctx, ctx_of
+from handlers.routing import ROLE_ADMIN, Args
 from inventory import access, admin_people
+from inventory.clock import local_date
 from inventory.errors import Conflict, DomainError, InvalidValue, NotAllowed, NotFound
 from inventory.history import history
-from models import Person
+from notices import pack
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Person
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +116,9 @@ def on_query_text(ctx: Ctx, message: types.Message) -> None:
     show_results(ctx, query, 1)
 
 
-def on_results_page(ctx: Ctx, args: list[str]) -> None:
+def on_results_page(ctx: Ctx, args: Args) -> None:
     """usq:<page>:<query>."""
-    show_results(ctx, ":".join(args[1:]), int(args[0]))
+    show_results(ctx, ":".join(args[1:]), args.int(0))
 
 
 # --- the person card -------------------------------------------------------------------------
@@ -126,6 +128,19 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
     """Text and buttons of a person card (raises NotFound)."""
     card = admin_people.person_card(person_id)
     person = card.person
+    bootstrap = person.telegram_id is not None and ctx.config.is_bootstrap_admin(
+        person.telegram_id)
+    lines = [*identity_lines(person, bootstrap), "", *holding_lines(ctx, card),
+             *queue_lines(ctx, card)]
+    if card.history.loans:
+        lines += ["", texts.USER_HISTORY]
+        lines.extend(history_line(ctx, loan, show_device=True, show_holder=False)
+                     for loan in card.history.loans[:RECENT_LOANS])
+    return "\n".join(lines), person_keyboard(card, bootstrap)
+
+
+def identity_lines(person: Person, bootstrap: bool) -> list[str]:
+    """Name, email, Telegram, reachability, role and comment of a person card."""
     if person.telegram_id is None:
         telegram = texts.USER_TELEGRAM_NONE
     elif person.username:
@@ -137,40 +152,45 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
              texts.USER_TELEGRAM.format(telegram=telegram)]
     if person.telegram_id is not None:
         lines.append(texts.USER_REACHABLE if person.reachable else texts.USER_UNREACHABLE)
-    bootstrap = person.telegram_id is not None and ctx.config.is_bootstrap_admin(
-        person.telegram_id)
     if bootstrap:
         lines.append(texts.USER_ADMIN_BOOTSTRAP)
     elif person.is_admin:
         lines.append(texts.USER_ADMIN)
     if person.comment:
         lines.append(texts.USER_COMMENT.format(comment=texts.e(person.comment)))
-    lines.append("")
-    if card.holding:
-        lines.append(texts.USER_HOLDS.format(count=len(card.holding)))
-        for loan in card.holding[:LINES_LIMIT]:
-            lines.append(render.loan_line(loan, ctx.today))
-        if len(card.holding) > LINES_LIMIT:
-            lines.append(texts.USER_MORE.format(count=len(card.holding) - LINES_LIMIT))
-    else:
-        lines.append(texts.USER_HOLDS_NOTHING)
-    if card.queues:
-        lines.append(texts.USER_QUEUES.format(count=len(card.queues)))
-        lines.extend(texts.USER_QUEUE_LINE.format(
-            number=entry.device.number, name=render.cut(entry.device.name, render.NAME_IN_LINE),
-            date=texts.fmt_date(local_date(entry.joined_at, ctx.config)))
-            for entry in card.queues[:LINES_LIMIT])
-        if len(card.queues) > LINES_LIMIT:
-            lines.append(texts.USER_MORE.format(count=len(card.queues) - LINES_LIMIT))
-    else:
-        lines.append(texts.USER_QUEUES_NONE)
-    if card.history.loans:
-        lines += ["", texts.USER_HISTORY]
-        lines.extend(history_line(ctx, loan, show_device=True, show_holder=False)
-                     for loan in card.history.loans[:RECENT_LOANS])
-    devices = [[button(texts.BUTTON_DEVICE.format(number=loan.device.number,
-                                                  name=loan.device.name[:40]),
-                       "card", loan.device.id)] for loan in card.holding[:BUTTONS_LIMIT]]
+    return lines
+
+
+def holding_lines(ctx: Ctx, card: admin_people.PersonCard) -> list[str]:
+    """What the person holds (the first LINES_LIMIT devices)."""
+    if not card.holding:
+        return [texts.USER_HOLDS_NOTHING]
+    lines = [texts.USER_HOLDS.format(count=len(card.holding))]
+    lines.extend(render.loan_line(loan, ctx.today) for loan in card.holding[:LINES_LIMIT])
+    if len(card.holding) > LINES_LIMIT:
+        lines.append(texts.USER_MORE.format(count=len(card.holding) - LINES_LIMIT))
+    return lines
+
+
+def queue_lines(ctx: Ctx, card: admin_people.PersonCard) -> list[str]:
+    """The queues the person waits in (the first LINES_LIMIT)."""
+    if not card.queues:
+        return [texts.USER_QUEUES_NONE]
+    lines = [texts.USER_QUEUES.format(count=len(card.queues))]
+    lines.extend(texts.USER_QUEUE_LINE.format(
+        number=entry.device.number, name=render.cut(entry.device.name, render.NAME_IN_LINE),
+        date=texts.fmt_date(local_date(entry.joined_at, ctx.config)))
+        for entry in card.queues[:LINES_LIMIT])
+    if len(card.queues) > LINES_LIMIT:
+        lines.append(texts.USER_MORE.format(count=len(card.queues) - LINES_LIMIT))
+    return lines
+
+
+def person_keyboard(card: admin_people.PersonCard,
+                    bootstrap: bool) -> types.InlineKeyboardMarkup:
+    """Cards of the held devices, the edits, the role, history and deletion."""
+    person = card.person
+    devices = [[keyboards.device_button(loan.device)] for loan in card.holding[:BUTTONS_LIMIT]]
     actions = [button(texts.BTN_USER_EMAIL, "use", person.id),
                button(texts.BTN_USER_COMMENT, "usc", person.id)]
     clear = [button(texts.BTN_USER_CLEAR_COMMENT, "usx", person.id)] if person.comment else []
@@ -178,10 +198,9 @@ def person_view(ctx: Ctx, person_id: int) -> tuple[str, types.InlineKeyboardMark
     if person.telegram_id is not None and not bootstrap:
         role = [button(texts.BTN_USER_REVOKE_ADMIN, "usn", person.id) if person.is_admin
                 else button(texts.BTN_USER_MAKE_ADMIN, "usa", person.id)]
-    markup = keyboards.rows(*devices, actions, clear, role,
-                            [button(texts.BTN_USER_HISTORY, "ush", person.id, 1),
-                             button(texts.BTN_USER_DELETE, "usd", person.id)])
-    return "\n".join(lines), markup
+    return keyboards.rows(*devices, actions, clear, role,
+                          [button(texts.BTN_USER_HISTORY, "ush", person.id, 1),
+                           button(texts.BTN_USER_DELETE, "usd", person.id)])
 
 
 def send_person(ctx: Ctx, person_id: int, *, edit: bool = False, prefix: str = "") -> None:
@@ -192,21 +211,21 @@ def send_person(ctx: Ctx, person_id: int, *, edit: bool = False, prefix: str = "
     (ctx.show if edit else ctx.send)(text, markup)
 
 
-def on_person(ctx: Ctx, args: list[str]) -> None:
+def on_person(ctx: Ctx, args: Args) -> None:
     """usr:<person id> — open a person card."""
     if ctx.dialog.state == QUERY:
         # The search is done: what is typed next is a device search again.
         ctx.dialog.clear()
-    if person_or_alert(ctx, int(args[0])) is not None:
-        send_person(ctx, int(args[0]), edit=True)
+    if person_or_alert(ctx, args.int(0)) is not None:
+        send_person(ctx, args.int(0), edit=True)
 
 
-def on_history(ctx: Ctx, args: list[str]) -> None:
+def on_history(ctx: Ctx, args: Args) -> None:
     """ush:<person id>:<page> — every loan of the person, newest first."""
-    person = person_or_alert(ctx, int(args[0]))
+    person = person_or_alert(ctx, args.int(0))
     if person is None:
         return
-    asked = int(args[1]) if len(args) > 1 else 1
+    asked = args.int(1) if len(args) > 1 else 1
     page = history(asked, person_id=person.id)
     if asked != page.page:
         ctx.answer(texts.PAGE_GONE, alert=True)
@@ -220,9 +239,9 @@ def on_history(ctx: Ctx, args: list[str]) -> None:
 # --- email and comment -----------------------------------------------------------------------
 
 
-def on_email(ctx: Ctx, args: list[str]) -> None:
+def on_email(ctx: Ctx, args: Args) -> None:
     """use:<person id> — ask for the new email."""
-    person = person_or_alert(ctx, int(args[0]))
+    person = person_or_alert(ctx, args.int(0))
     if person is None:
         return
     ctx.dialog.set(EMAIL, person_id=person.id)
@@ -257,9 +276,9 @@ def on_email_text(ctx: Ctx, message: types.Message) -> None:
         email=texts.e(person.email)))
 
 
-def on_comment(ctx: Ctx, args: list[str]) -> None:
+def on_comment(ctx: Ctx, args: Args) -> None:
     """usc:<person id> — ask for the comment."""
-    person = person_or_alert(ctx, int(args[0]))
+    person = person_or_alert(ctx, args.int(0))
     if person is None:
         return
     ctx.dialog.set(COMMENT, person_id=person.id)
@@ -291,9 +310,9 @@ def on_comment_text(ctx: Ctx, message: types.Message) -> None:
     send_person(ctx, person_id, prefix=texts.USER_COMMENT_SAVED)
 
 
-def on_clear_comment(ctx: Ctx, args: list[str]) -> None:
+def on_clear_comment(ctx: Ctx, args: Args) -> None:
     """usx:<person id> — remove the comment."""
-    person = person_or_alert(ctx, int(args[0]))
+    person = person_or_alert(ctx, args.int(0))
     if person is None:
         return
     admin_people.set_comment(person.id, "", actor=ctx.me, now=ctx.now)
@@ -324,9 +343,9 @@ def bootstrap_refused(ctx: Ctx, person: Person) -> bool:
     return True
 
 
-def on_delete(ctx: Ctx, args: list[str]) -> None:
+def on_delete(ctx: Ctx, args: Args) -> None:
     """usd:<person id> — refuse while they hold devices, otherwise ask to confirm."""
-    person = person_or_alert(ctx, int(args[0]))
+    person = person_or_alert(ctx, args.int(0))
     if person is None or bootstrap_refused(ctx, person):
         return
     card = admin_people.person_card(person.id)
@@ -343,9 +362,9 @@ def on_delete(ctx: Ctx, args: list[str]) -> None:
                                         f"usr:{person.id}"))
 
 
-def on_delete_confirmed(ctx: Ctx, args: list[str]) -> None:
+def on_delete_confirmed(ctx: Ctx, args: Args) -> None:
     """usdo:<person id> — soft-delete: history stays, queue entries go."""
-    person = person_or_alert(ctx, int(args[0]))
+    person = person_or_alert(ctx, args.int(0))
     if person is None or bootstrap_refused(ctx, person):
         return
     try:
@@ -388,22 +407,22 @@ def on_set_admin(ctx: Ctx, person_id: int, granted: bool) -> None:
     send_person(ctx, person.id, edit=True, prefix=done.format(name=label(person)))
 
 
-def on_grant(ctx: Ctx, args: list[str]) -> None:
+def on_grant(ctx: Ctx, args: Args) -> None:
     """usa:<person id> — make a registered person an admin."""
-    on_set_admin(ctx, int(args[0]), True)
+    on_set_admin(ctx, args.int(0), True)
 
 
-def on_revoke(ctx: Ctx, args: list[str]) -> None:
+def on_revoke(ctx: Ctx, args: Args) -> None:
     """usn:<person id> — take admin rights away (never from ADMIN_IDS)."""
-    on_set_admin(ctx, int(args[0]), False)
+    on_set_admin(ctx, args.int(0), False)
 
 
 # --- deleted people --------------------------------------------------------------------------
 
 
-def on_deleted_list(ctx: Ctx, args: list[str]) -> None:
+def on_deleted_list(ctx: Ctx, args: Args) -> None:
     """usdl:<page> — people an admin deleted, to open and restore."""
-    found, page, pages, total = access.deleted_people(int(args[0]))
+    found, page, pages, total = access.deleted_people(args.int(0))
     if not found:
         ctx.show(texts.USERS_DELETED_NONE)
         return
@@ -419,10 +438,10 @@ def on_deleted_list(ctx: Ctx, args: list[str]) -> None:
     ctx.show(texts.USERS_DELETED_TITLE.format(total=total), keyboards.rows(*rows, nav))
 
 
-def on_deleted_card(ctx: Ctx, args: list[str]) -> None:
+def on_deleted_card(ctx: Ctx, args: Args) -> None:
     """usdc:<person id> — a deleted person and «Восстановить»."""
     try:
-        person = access.deleted_person(int(args[0]))
+        person = access.deleted_person(args.int(0))
     except NotFound:
         ctx.answer(texts.USER_GONE, alert=True)
         return
@@ -436,10 +455,10 @@ def on_deleted_card(ctx: Ctx, args: list[str]) -> None:
                        [button(texts.BTN_BACK, "usdl", 1)]))
 
 
-def on_restore(ctx: Ctx, args: list[str]) -> None:
+def on_restore(ctx: Ctx, args: Args) -> None:
     """usrs:<person id> — let a deleted person back in; they are told."""
     try:
-        person = access.restore(int(args[0]), actor=ctx.person, now=ctx.now)
+        person = access.restore(args.int(0), actor=ctx.person, now=ctx.now)
     except NotFound:
         ctx.answer(texts.USER_GONE, alert=True)
         return

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config import Config
 from handlers import render, texts
-from handlers.notifier import Notifier
-from handlers.queue import send_hold_offer
 from inventory.admin_people import PersonDeleted
-from models import Device, Person
+from notices.holds import send_hold_offer
+from outbox.notifier import Notifier
+
+if TYPE_CHECKING:
+    from models import Device, Person
 
 logger = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from handlers import keyboards, texts
 from handlers.context import Ctx
 from handlers.keyboards import button
 from handlers.middleware import display_name
-from handlers.routing import ROLE_ADMIN
+from handlers.routing import ROLE_ADMIN, Args, BadButton
 from inventory import access
 from inventory.errors import AlreadyDecided, Locked, NotAllowed
-from models import AccessRequest
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import AccessRequest
 
 logger = logging.getLogger(__name__)
 
@@ -96,14 +96,14 @@ def edit_copies(ctx: Ctx, request: AccessRequest) -> None:
                         type(exc).__name__)
 
 
-def on_decide(ctx: Ctx, args: list[str]) -> None:
+def on_decide(ctx: Ctx, args: Args) -> None:
     """acc:<request id>:ok|no — the first admin's answer wins, the others are told who."""
     if args[1] not in (OK, NO):
-        raise ValueError("unknown decision")
+        raise BadButton("unknown decision")
     admin_name = (ctx.person.name if ctx.person and ctx.person.name
                   else display_name(ctx.user)) or str(ctx.user_id)
     try:
-        decision = access.decide(int(args[0]), args[1] == OK, actor=ctx.person,
+        decision = access.decide(args.int(0), args[1] == OK, actor=ctx.person,
                                  actor_name=admin_name, actor_telegram_id=ctx.user_id,
                                  now=ctx.now, domains=ctx.config.email_domains)
     except AlreadyDecided as err:

@@ -6,20 +6,20 @@ import logging
 import math
 from typing import TYPE_CHECKING
 
-import peewee as pw
 from telebot import types
 
 from handlers import keyboards, render, texts
 from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
-from handlers.routing import ROLE_ADMIN, pack
-from inventory import devices, loans
+from handlers.routing import ROLE_ADMIN, Args, BadButton
+from inventory import catalog, devices, loans, people
 from inventory.errors import NotFound
 from inventory.numbers import sticker_number
-from models import Category, Person
+from notices import pack
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Person
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +69,10 @@ def send_card(ctx: Ctx, device_id: int, *, edit: bool = False, prefix: str = "",
     (ctx.show if edit else ctx.send)(text, markup)
 
 
-def on_card(ctx: Ctx, args: list[str]) -> None:
+def on_card(ctx: Ctx, args: Args) -> None:
     """card:<id> — open (or refresh) a card."""
     try:
-        send_card(ctx, int(args[0]), edit=True)
+        send_card(ctx, args.int(0), edit=True)
     except NotFound:
         ctx.answer(texts.DEVICE_GONE, alert=True)
 
@@ -105,9 +105,9 @@ def on_all(message: types.Message) -> None:
     show_page(ctx, texts.LIST_ALL.format(total=page.total), page, 1, "all:{page}")
 
 
-def on_all_page(ctx: Ctx, args: list[str]) -> None:
+def on_all_page(ctx: Ctx, args: Args) -> None:
     """all:<page>."""
-    asked = int(args[0])
+    asked = args.int(0)
     before_read(ctx)
     page = devices.page_all(asked, ctx.now)
     show_page(ctx, texts.LIST_ALL.format(total=page.total), page, asked, "all:{page}")
@@ -130,18 +130,18 @@ def on_categories(message: types.Message) -> None:
     categories_view(ctx_of(message))
 
 
-def on_categories_back(ctx: Ctx, args: list[str]) -> None:
+def on_categories_back(ctx: Ctx, args: Args) -> None:
     """cats — back to the category list."""
     categories_view(ctx)
 
 
-def on_category_page(ctx: Ctx, args: list[str]) -> None:
+def on_category_page(ctx: Ctx, args: Args) -> None:
     """cat:<category id>:<page>."""
-    category = Category.get_or_none(Category.id == int(args[0]))
+    category = catalog.category_by_id(args.int(0))
     if category is None:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
-    asked = int(args[1])
+    asked = args.int(1)
     before_read(ctx)
     page = devices.page_all(asked, ctx.now, category_id=category.id)
     title = texts.LIST_CATEGORY.format(category=texts.e(category.name), total=page.total)
@@ -187,9 +187,9 @@ def on_mine(message: types.Message) -> None:
     mine_view(ctx_of(message), 1)
 
 
-def on_mine_page(ctx: Ctx, args: list[str]) -> None:
+def on_mine_page(ctx: Ctx, args: Args) -> None:
     """mine:<page>."""
-    mine_view(ctx, int(args[0]))
+    mine_view(ctx, args.int(0))
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -234,20 +234,22 @@ def show_search(ctx: Ctx, query: str, asked: int) -> None:
     show_page(ctx, title, page, asked, data or "noop")
 
 
-def on_search_page(ctx: Ctx, args: list[str]) -> None:
+def on_search_page(ctx: Ctx, args: Args) -> None:
     """sq:<page>:<query>."""
     # The query as typed: the router's args have long numbers replaced (a serial can be one).
-    query = ((ctx.callback.data or "") if ctx.callback else "").split(":", 2)[2]
-    show_search(ctx, query, int(args[0]))
+    parts = ((ctx.callback.data or "") if ctx.callback else "").split(":", 2)
+    if len(parts) < 3:
+        raise BadButton("no query")
+    show_search(ctx, parts[2], args.int(0))
 
 
 def person_holdings(ctx: Ctx, text: str) -> bool:
     """Admins: an email or @username shows what that person holds; False if no such person."""
     query = text.strip().lower()
     if query.startswith("@"):
-        person = Person.get_or_none(pw.fn.LOWER(Person.username) == query[1:])
+        person = people.by_username(query[1:])
     elif "@" in query and " " not in query:
-        person = Person.get_or_none(Person.email == query)
+        person = people.by_email(query)
     else:
         return False
     if person is None:
@@ -268,13 +270,13 @@ def person_holdings_view(ctx: Ctx, person: Person, page: int) -> None:
               page, f"ph:{person.id}:{{page}}")
 
 
-def on_person_holdings_page(ctx: Ctx, args: list[str]) -> None:
+def on_person_holdings_page(ctx: Ctx, args: Args) -> None:
     """ph:<person id>:<page> — admins page through what a person holds."""
-    person = Person.get_or_none((Person.id == int(args[0])) & Person.deleted_at.is_null())
+    person = people.active(args.int(0))
     if person is None:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
-    person_holdings_view(ctx, person, int(args[1]))
+    person_holdings_view(ctx, person, args.int(1))
 
 
 def search(ctx: Ctx, text: str) -> None:
@@ -297,7 +299,7 @@ def open_payload(ctx: Ctx, payload: str) -> None:
     show_search(ctx, payload, 1)
 
 
-def on_noop(ctx: Ctx, args: list[str]) -> None:
+def on_noop(ctx: Ctx, args: Args) -> None:
     """The page indicator: nothing to do."""
     ctx.answer()
 

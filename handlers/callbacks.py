@@ -9,7 +9,7 @@ from telebot import types
 
 from handlers import texts
 from handlers.context import ctx_of
-from handlers.routing import allowed, outdated_text
+from handlers.routing import Args, BadButton, allowed, outdated_text
 from inventory.errors import DomainError
 from inventory.numbers import button_argument
 
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from dispatch import DevtrackBot
 
 logger = logging.getLogger(__name__)
-
 
 
 def on_callback(call: types.CallbackQuery) -> None:
@@ -30,9 +29,10 @@ def on_callback(call: types.CallbackQuery) -> None:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
     try:
-        route.fn(ctx, [button_argument(arg) for arg in rest.split(":")] if rest else [])
-    except (ValueError, IndexError, KeyError, OverflowError):
-        # Forged or mangled arguments behind a known prefix (OverflowError: an id past 2**63).
+        route.fn(ctx, Args(button_argument(arg) for arg in rest.split(":")) if rest else Args())
+    except BadButton:
+        # Forged or mangled arguments behind a known prefix. Anything else a handler raises
+        # is a real error: the middleware logs it and tells the person.
         logger.info("bad callback arguments from %s: %r", ctx.user_id, (call.data or "")[:64])
         ctx.answer(texts.STALE_BUTTON, alert=True)
     except DomainError as err:

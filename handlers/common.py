@@ -10,6 +10,7 @@ from telebot import types
 from handlers import browse, texts
 from handlers.context import Ctx, ctx_of
 from handlers.registration import send_help
+from handlers.routing import Args, BadButton
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -40,10 +41,10 @@ def on_cancel(message: types.Message) -> None:
     ctx.send(texts.CANCELLED if ctx.interrupted else texts.NOTHING_TO_CANCEL)
 
 
-def on_dialog_button(ctx: Ctx, args: list[str]) -> None:
+def on_dialog_button(ctx: Ctx, args: Args) -> None:
     """dlg:cancel — the «Отмена» button of any dialogue."""
     if args != ["cancel"]:
-        raise ValueError("unknown dialogue button")
+        raise BadButton("unknown dialogue button")
     message = ctx.callback.message if ctx.callback else None
     if message is not None:
         ctx.reply(lambda: ctx.bot.edit_message_reply_markup(ctx.chat_id, message.message_id,

@@ -6,17 +6,18 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from telebot import types
 
 from config import Config
-from inventory import access
-from models import DialogState, Person
+from inventory import access, dialogs
+from inventory.clock import local_date
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Person
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +36,13 @@ class Dialog:
     @classmethod
     def load(cls, chat_id: int) -> Dialog:
         """Read the chat's dialogue (one query)."""
-        row = DialogState.get_or_none(DialogState.chat_id == chat_id)
-        if row is None or row.state is None:
-            return cls(chat_id)
-        return cls(chat_id, row.state, json.loads(row.data or "{}"))
+        state, data = dialogs.load(chat_id)
+        return cls(chat_id, state, data)
 
     @classmethod
     def in_state(cls, state: str) -> list[Dialog]:
         """Every chat's dialogue that is in this state (start-up checks)."""
-        rows = DialogState.select().where(DialogState.state == state).order_by(DialogState.id)
-        return [cls(row.chat_id, row.state, json.loads(row.data or "{}")) for row in rows]
+        return [cls(*stored) for stored in dialogs.in_state(state)]
 
     def set(self, state: str | None, **data: Any) -> None:
         """Enter a state with fresh data."""
@@ -65,13 +63,17 @@ class Dialog:
         self.state, self.data = None, {}
         self._save()
 
+    def clear_with(self, change: Callable[[], T]) -> T:
+        """Leave the dialogue and run the change it ends with one commit (see dialogs.save_with).
+
+        The dialogue is left even when the change is refused (the refusal is raised).
+        """
+        self.state, self.data = None, {}
+        return dialogs.save_with(self.chat_id, None, {}, change)
+
     def _save(self) -> None:
-        """Upsert the row (portable ON CONFLICT on both databases)."""
-        payload = json.dumps(self.data, ensure_ascii=False, default=str)
-        DialogState.insert(chat_id=self.chat_id, state=self.state, data=payload).on_conflict(
-            conflict_target=[DialogState.chat_id],
-            update={DialogState.state: self.state, DialogState.data: payload},
-        ).execute()
+        """Store the dialogue at once: a restart loses nothing."""
+        dialogs.save(self.chat_id, self.state, self.data)
 
 
 @dataclass
@@ -166,16 +168,6 @@ class Ctx:
     def reply(self, call: Callable[[], T], *, strict: bool = True) -> T | None:
         """Any Bot API call answering this update, under the notifier's retry rules."""
         return self.bot.notifier.reply(self.chat_id, call, strict=strict)
-
-
-def local_date(moment: datetime, config: Config) -> date:
-    """The calendar date of a naive-UTC moment in the configured zone."""
-    return local_time(moment, config).date()
-
-
-def local_time(moment: datetime, config: Config) -> datetime:
-    """A naive-UTC moment as an aware datetime in the configured zone."""
-    return moment.replace(tzinfo=UTC).astimezone(config.tz)
 
 
 def ctx_of(update: Any) -> Ctx:

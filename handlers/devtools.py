@@ -12,18 +12,18 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import peewee as pw
 from requests import RequestException
 from telebot import types
 from telebot.apihelper import ApiException
 
-from handlers import affected, keyboards, legacy_report, texts
-from handlers.context import Ctx, ctx_of, local_time
+from handlers import affected, keyboards, texts
+from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
-from handlers.routing import ROLE_DEVELOPER
+from handlers.routing import ROLE_DEVELOPER, Args, BadButton
 from inventory import backup, devtools, export, legacy_apply, legacy_read
+from inventory.clock import local_time
 from inventory.numbers import ascii_digits
-from models import db
+from notices import legacy_report
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -189,8 +189,8 @@ def send_export(ctx: Ctx, kind: str) -> None:
 def send_dump(ctx: Ctx) -> None:
     """The whole database as a zip of JSON files."""
     try:
-        dump = backup.make_dump(db.obj, ctx.now)
-    except pw.PeeweeException:
+        dump = devtools.dump_database(ctx.now)
+    except devtools.DumpFailed:
         logger.exception("dump for developer %s failed", ctx.user_id)
         audit(ctx, "dev.dump", ok=False)
         ctx.send(texts.DEV_DUMP_FAILED)
@@ -348,8 +348,8 @@ def send_backup(ctx: Ctx, action: str, title: str) -> bool:
     """Send the developer a dump before a destructive action; False (and told) if it failed."""
     dump: backup.DumpFile | None = None
     try:
-        dump = backup.make_dump(db.obj, ctx.now)
-    except pw.PeeweeException:
+        dump = devtools.dump_database(ctx.now)
+    except devtools.DumpFailed:
         logger.exception("backup before %s failed", action)
         failure = texts.DEV_BACKUP_NOT_MADE
     else:
@@ -386,7 +386,7 @@ def run_wipe(ctx: Ctx, data: dict[str, Any]) -> None:
     """Back up, then drop every table, apply the migrations again and seed the categories."""
     if not send_backup(ctx, WIPE, texts.DEV_ACTION_WIPE):
         return
-    version, created = devtools.wipe_database(db.obj, categories=ctx.config.categories,
+    version, created = devtools.wipe_database(categories=ctx.config.categories,
                                               telegram_id=ctx.user_id, now=ctx.now)
     ctx.send(texts.DEV_WIPE_DONE.format(version=texts.e(version), categories=created))
 
@@ -417,21 +417,21 @@ def on_stray_code(message: types.Message) -> None:
 # --- buttons ---------------------------------------------------------------------------------
 
 
-def on_button(ctx: Ctx, args: list[str]) -> None:
+def on_button(ctx: Ctx, args: Args) -> None:
     """dev:<action>:<args> — every developer button."""
     action, rest = args[0], args[1:]
     if action == "menu":
         show_menu(ctx)
     elif action == "log":
-        count = int(rest[0])
+        count = rest.int(0)
         if not 1 <= count <= MAX_LOG_LINES:
-            raise ValueError("log line count out of range")
+            raise BadButton("log line count out of range")
         send_log_tail(ctx, count)
     elif action == "logfile":
         send_log_file(ctx)
     elif action == "export":
         if rest[0] not in ("csv", "xlsx"):
-            raise ValueError("unknown export format")
+            raise BadButton("unknown export format")
         send_export(ctx, rest[0])
     elif action == "dump":
         send_dump(ctx)
@@ -440,11 +440,11 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
     elif action == PURGE and not rest:
         show_purge_scopes(ctx)
     elif action == PURGE:
-        ask_purge(ctx, rest[0] if rest[0] == "all" else str(int(rest[0])))
+        ask_purge(ctx, rest[0] if rest[0] == "all" else str(rest.int(0)))
     elif action == WIPE:
         ask_wipe(ctx)
     else:
-        raise KeyError(action)
+        raise BadButton(action)
 
 
 def register(bot: DevtrackBot) -> None:

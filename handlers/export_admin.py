@@ -11,10 +11,11 @@ from telebot import types
 from telebot.apihelper import ApiException
 
 from handlers import admin_common, keyboards, texts
-from handlers.context import Ctx, ctx_of, local_date
+from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
-from handlers.routing import ROLE_ADMIN
+from handlers.routing import ROLE_ADMIN, Args, BadButton
 from inventory import admin_export
+from inventory.clock import local_date
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -57,8 +58,6 @@ def send_export(ctx: Ctx, kind: str, period: str) -> None:
     """Build the files and send them, devices first."""
     history = period != NONE
     days = int(period) if history and period != ALL else None
-    if days is not None and days not in PERIODS:
-        raise ValueError("unknown period")
     ctx.answer()
     result = admin_export.export(kind, days=days, history=history, now=ctx.now, today=ctx.today,
                                  tz=ctx.config.tz, actor=ctx.person)
@@ -84,17 +83,15 @@ def send_export(ctx: Ctx, kind: str, period: str) -> None:
             return
 
 
-def on_button(ctx: Ctx, args: list[str]) -> None:
+def on_button(ctx: Ctx, args: Args) -> None:
     """axp:f:<kind> — ask the period; axp:go:<kind>:<days|all|none> — send the files."""
-    action, kind = args[0], args[1]
-    if kind not in KINDS:
-        raise ValueError("unknown export format")
+    action, kind = args[0], args.choice(1, KINDS)
     if action == "f":
         ask_period(ctx, kind)
     elif action == "go":
-        send_export(ctx, kind, args[2])
+        send_export(ctx, kind, args.choice(2, (ALL, NONE, *map(str, PERIODS))))
     else:
-        raise KeyError(action)
+        raise BadButton(action)
 
 
 def register(bot: DevtrackBot) -> None:

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from telebot import types
 
 from handlers import browse, texts
-from handlers.context import ctx_of
+from handlers.context import Ctx, ctx_of
 from handlers.registration import help_text
-from handlers.routing import allowed, outdated_text
+from handlers.routing import StepFn, allowed, outdated_text
 from inventory.errors import DomainError
 
 if TYPE_CHECKING:
@@ -42,12 +42,7 @@ def on_message(message: types.Message) -> None:
     is_text = message.content_type == "text"
     if step is not None and allowed(ctx, step[1]) and (
             is_text or state in ctx.bot.routes.media_steps):
-        try:
-            step[0](ctx, message)
-        except DomainError as err:
-            # The device was returned, deleted or handed on while the dialogue went on.
-            ctx.dialog.clear()
-            ctx.send(outdated_text(err, texts.DIALOG_OUTDATED))
+        run_step(ctx, step[0], message)
         return
     text = (message.text or "").strip()
     if not is_text or not text:
@@ -55,6 +50,21 @@ def on_message(message: types.Message) -> None:
         if state and (step is None or allowed(ctx, step[1])):
             ctx.repeat_question()
         return
+    search_or_command(ctx, text)
+
+
+def run_step(ctx: Ctx, step: StepFn, message: types.Message) -> None:
+    """A dialogue step; a domain refusal means the world moved on since the dialogue began."""
+    try:
+        step(ctx, message)
+    except DomainError as err:
+        # The device was returned, deleted or handed on while the dialogue went on.
+        ctx.dialog.clear()
+        ctx.send(outdated_text(err, texts.DIALOG_OUTDATED))
+
+
+def search_or_command(ctx: Ctx, text: str) -> None:
+    """Plain text outside a dialogue: an unknown command gets the help, anything else a search."""
     if ctx.dialog.state:
         ctx.dialog.clear()
     command = COMMAND_RE.match(text)

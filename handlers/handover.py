@@ -10,9 +10,10 @@ from telebot import types
 from handlers import browse, keyboards, render, texts
 from handlers.context import Ctx
 from handlers.keyboards import button
-from handlers.lending import drop_buttons, in_state, require_holder
-from handlers.notifier import Delivery
-from inventory import handover, queue
+from handlers.lending import drop_buttons, in_state
+from handlers.routing import Args
+from handlers.texts import device_title
+from inventory import catalog, handover, loans, people, queue
 from inventory.devices import DeviceRow
 from inventory.errors import (
     AlreadyReturned,
@@ -22,10 +23,11 @@ from inventory.errors import (
     NotHolder,
     SelfHandover,
 )
-from models import Device, Handover, Loan, Person
+from notices import Delivery
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Device, Handover, Loan, Person
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +35,6 @@ HANDOVER_WHO = "handover:who"
 MAX_MATCHES = 8
 
 Buttons = list[list[types.InlineKeyboardButton]]
-
-
-def title(device: Device) -> dict:
-    """Template arguments naming a device."""
-    return {"number": device.number, "name": texts.e(device.name)}
 
 
 def due_text(loan: Loan) -> str:
@@ -74,7 +71,7 @@ def card_extension(ctx: Ctx, row: DeviceRow) -> tuple[list[str], Buttons]:
 
 def ask_colleague(ctx: Ctx, device: Device, reply: str = "") -> None:
     """Ask whom to hand the device to, warning when people wait for it."""
-    text = reply or texts.HANDOVER_ASK.format(**title(device))
+    text = reply or texts.HANDOVER_ASK.format(**device_title(device))
     waiting = len(queue.queue_of(device.id, ctx.now).waiting)
     if waiting and not reply:
         text += "\n\n" + texts.QUEUE_HOLDER_WARNING.format(count=texts.people_count(waiting))
@@ -87,15 +84,14 @@ def already_pending(ctx: Ctx, device: Device, offer: Handover | None) -> None:
         browse.send_card(ctx, device.id)
         return
     ctx.send(texts.HANDOVER_ALREADY_PENDING.format(
-        **title(device), person=render.person_name(offer.to_person)),
+        **device_title(device), person=render.person_name(offer.to_person)),
         keyboards.rows([button(texts.BTN_HANDOVER_CANCEL, "hoc", offer.id)]))
 
 
-def on_start(ctx: Ctx, args: list[str]) -> None:
+def on_start(ctx: Ctx, args: Args) -> None:
     """ho:<device id> — «Передать коллеге»: ask for the colleague."""
-    device_id = int(args[0])
-    require_holder(ctx, device_id)
-    device = Device.get_by_id(device_id)
+    device_id = args.int(0)
+    device = loans.holders_loan(device_id, ctx.me).device
     offer = handover.pending(device_id)
     if offer is not None and offer.from_person_id == ctx.me.id:
         ctx.answer()
@@ -107,7 +103,7 @@ def on_start(ctx: Ctx, args: list[str]) -> None:
 
 def on_colleague_text(ctx: Ctx, message: types.Message) -> None:
     """Typed email, name or @username of the colleague."""
-    device = Device.get_or_none(Device.id == int(ctx.dialog.data["device_id"]))
+    device = catalog.find_device(int(ctx.dialog.data["device_id"]))
     if device is None:
         ctx.dialog.clear()
         ctx.send(texts.DEVICE_GONE)
@@ -127,25 +123,24 @@ def on_colleague_text(ctx: Ctx, message: types.Message) -> None:
         choices = [[button(texts.BTN_COLLEAGUE.format(name=(p.name or p.email)[:30],
                                                       email=p.email[:40]),
                            "hop", device.id, p.id)] for p in others]
-        ctx.send(texts.HANDOVER_PICK.format(**title(device)),
+        ctx.send(texts.HANDOVER_PICK.format(**device_title(device)),
                  keyboards.rows(*choices, [button(texts.BTN_CANCEL, "dlg", "cancel")]))
 
 
-def on_pick(ctx: Ctx, args: list[str]) -> None:
+def on_pick(ctx: Ctx, args: Args) -> None:
     """hop:<device id>:<person id> — one of several matching colleagues."""
-    device_id, person_id = int(args[0]), int(args[1])
+    device_id, person_id = args.int(0), args.int(1)
     if not in_state(ctx, HANDOVER_WHO):
         return
     if int(ctx.dialog.data.get("device_id", 0)) != device_id:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
-    colleague = Person.get_or_none((Person.id == person_id) & Person.telegram_id.is_null(False)
-                                   & Person.deleted_at.is_null())
+    colleague = people.registered(person_id)
     if colleague is None:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
     drop_buttons(ctx)
-    offer_to(ctx, Device.get_by_id(device_id), colleague)
+    offer_to(ctx, catalog.get_device(device_id), colleague)
 
 
 def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
@@ -162,9 +157,9 @@ def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
     except (NotHolder, AlreadyReturned, SelfHandover, NotFound):
         ctx.send(texts.NOT_HOLDER)
         return
-    loan = Loan.get((Loan.device == device.id) & Loan.returned_at.is_null())
-    text = texts.HANDOVER_REQUEST.format(**title(device), holder=render.person_name(ctx.me),
-                                         due=due_text(loan))
+    loan = loans.holders_loan(device.id, ctx.me)
+    text = texts.HANDOVER_REQUEST.format(**device_title(device),
+                                         holder=render.person_name(ctx.me), due=due_text(loan))
     delivery = ctx.bot.notifier.send(colleague, text,
                                      keyboards.handover_request_keyboard(offer.id))
     if delivery is not Delivery.SENT:
@@ -172,55 +167,56 @@ def offer_to(ctx: Ctx, device: Device, colleague: Person) -> None:
         ctx.send(texts.HANDOVER_UNDELIVERED.format(person=render.person_name(colleague)))
         return
     browse.send_card(ctx, device.id, prefix=texts.HANDOVER_OFFERED.format(
-        **title(device), person=render.person_name(colleague)))
+        **device_title(device), person=render.person_name(colleague)))
 
 
-def on_cancel(ctx: Ctx, args: list[str]) -> None:
+def on_cancel(ctx: Ctx, args: Args) -> None:
     """hoc:<handover id> — the holder withdraws the offer; the colleague is told."""
     try:
-        offer = handover.cancel(int(args[0]), ctx.me, ctx.now)
+        offer = handover.cancel(args.int(0), ctx.me, ctx.now)
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
     ctx.bot.notifier.send(offer.to_person, texts.HANDOVER_CANCELLED_TO.format(
-        **title(offer.device), holder=render.person_name(offer.from_person)))
+        **device_title(offer.device), holder=render.person_name(offer.from_person)))
     browse.send_card(ctx, offer.device.id, edit=True,
-                     prefix=texts.HANDOVER_CANCELLED.format(**title(offer.device)))
+                     prefix=texts.HANDOVER_CANCELLED.format(**device_title(offer.device)))
 
 
 # --- the colleague ---------------------------------------------------------------------------
 
 
-def on_accept(ctx: Ctx, args: list[str]) -> None:
+def on_accept(ctx: Ctx, args: Args) -> None:
     """hoa:<handover id> — the colleague takes the device over; both are told."""
     try:
-        done = handover.accept(int(args[0]), ctx.me, ctx.now)
+        done = handover.accept(args.int(0), ctx.me, ctx.now)
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
     offer = done.handover
     ctx.bot.notifier.send(offer.from_person, texts.HANDOVER_ACCEPTED_HOLDER.format(
-        **title(done.device), person=render.person_name(ctx.me)))
+        **device_title(done.device), person=render.person_name(ctx.me)))
     browse.send_card(ctx, done.device.id, edit=True, prefix=texts.HANDOVER_ACCEPTED_YOU.format(
-        **title(done.device), due=due_text(done.new_loan)))
+        **device_title(done.device), due=due_text(done.new_loan)))
 
 
-def on_decline(ctx: Ctx, args: list[str]) -> None:
+def on_decline(ctx: Ctx, args: Args) -> None:
     """hod:<handover id> — the colleague declines; the holder is told."""
     try:
-        offer = handover.decline(int(args[0]), ctx.me, ctx.now)
+        offer = handover.decline(args.int(0), ctx.me, ctx.now)
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
     ctx.bot.notifier.send(offer.from_person, texts.HANDOVER_DECLINED_HOLDER.format(
-        **title(offer.device), person=render.person_name(ctx.me)))
-    ctx.show(texts.HANDOVER_DECLINED_YOU.format(**title(offer.device)))
+        **device_title(offer.device), person=render.person_name(ctx.me)))
+    ctx.show(texts.HANDOVER_DECLINED_YOU.format(**device_title(offer.device)))
 
 
 def after_return(ctx: Ctx, loan: Loan) -> None:
     """after_return hook: a pending offer of the returned device is void; tell the colleague."""
     for offer in handover.void_pending(loan.device.id, ctx.now):
-        ctx.bot.notifier.send(offer.to_person, texts.HANDOVER_VOID_TO.format(**title(offer.device)))
+        ctx.bot.notifier.send(offer.to_person,
+                              texts.HANDOVER_VOID_TO.format(**device_title(offer.device)))
 
 
 def register(bot: DevtrackBot) -> None:

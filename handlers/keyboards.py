@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from telebot.types import InlineKeyboardButton as Button
 from telebot.types import InlineKeyboardMarkup as Markup
 
 from handlers import texts
 from handlers.context import Ctx
-from handlers.routing import pack
 from inventory.devices import DeviceRow, Page
-from models import Device
+from notices import pack
+from notices.holds import card_button
+
+if TYPE_CHECKING:
+    from models import Device
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +71,8 @@ def card_keyboard(row: DeviceRow, ctx: Ctx, extra: list[list[Button]] | None = N
 
 def device_button(device: Device) -> Button:
     """A button that opens a device card."""
-    return button(texts.BUTTON_DEVICE.format(number=device.number, name=device.name[:40]),
-                  "card", device.id)
+    label, data = card_button(device)
+    return Button(label, callback_data=data)
 
 
 def device_buttons(devices: list[Device]) -> Markup:
@@ -112,12 +116,6 @@ def confirm_keyboard(yes_label: str, yes_data: str, no_data: str) -> Markup:
     """A confirmation: yes and «Отмена»."""
     return rows([Button(yes_label, callback_data=yes_data),
                  Button(texts.BTN_CANCEL, callback_data=no_data)])
-
-
-def hold_keyboard(device_id: int) -> Markup:
-    """The hold message: «Взять» (the usual take dialogue) and «Отказаться»."""
-    return rows([button(texts.BTN_TAKE, "take", device_id)],
-                [button(texts.BTN_DECLINE_HOLD, "hdx", device_id)])
 
 
 def handover_request_keyboard(handover_id: int) -> Markup:

@@ -18,7 +18,7 @@ from telebot.apihelper import ApiException
 from handlers import admin_common, keyboards, texts
 from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
-from handlers.routing import ROLE_ADMIN
+from handlers.routing import ROLE_ADMIN, Args, BadButton
 from inventory import label_select, labels
 from inventory.labels import LAYOUTS, Label
 
@@ -287,13 +287,15 @@ def make_labels(ctx: Ctx, layout_key: str) -> None:
 # --- buttons ---------------------------------------------------------------------------------
 
 
-def on_button(ctx: Ctx, args: list[str]) -> None:
+def on_button(ctx: Ctx, args: Args) -> None:
     """lbl:<choice>[:arg] — every /labels button."""
     action, rest = args[0], args[1:]
     if action == ALL:
         ask_layout(ctx, kind=ALL)
     elif action == CATEGORY:
-        category = {c.id: c for c in label_select.categories()}[int(rest[0])]
+        category = {c.id: c for c in label_select.categories()}.get(rest.int(0))
+        if category is None:
+            raise BadButton("no such category")
         ask_layout(ctx, kind=CATEGORY, category=category.id, name=category.name)
     elif action == NEW:
         ask_layout(ctx, kind=NEW)
@@ -307,10 +309,10 @@ def on_button(ctx: Ctx, args: list[str]) -> None:
         ask_layout(ctx, kind=TYPED, spans=offer)
     elif action == "go":
         if rest[0] not in LAYOUTS:
-            raise KeyError(rest[0])
+            raise BadButton(rest[0])
         make_labels(ctx, rest[0])
     else:
-        raise KeyError(action)
+        raise BadButton(action)
 
 
 def register(bot: DevtrackBot) -> None:

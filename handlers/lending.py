@@ -9,22 +9,23 @@ from typing import TYPE_CHECKING
 from telebot import types
 
 from handlers import browse, keyboards, render, texts
-from handlers.context import Ctx, local_time
-from handlers.routing import pack
+from handlers.context import Ctx
+from handlers.routing import Args
+from handlers.texts import device_title
 from inventory import catalog, devices, loans, queue
+from inventory.clock import local_time
 from inventory.dates import parse_future_date
 from inventory.errors import (
-    AlreadyReturned,
     AlreadyTaken,
     DateTooFar,
     DomainError,
     HeldForQueue,
     InvalidDate,
     NotFound,
-    NotHolder,
     PastDate,
 )
-from models import Device, db
+from notices import pack
+from notices.reminders import NEW_MESSAGE
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -36,10 +37,11 @@ NO_DUE = "none"
 
 
 DUE_OFFSETS = {"today": 0, "tomorrow": 1, "week": 7, "2weeks": 14}
+DUE_CODES = (*DUE_OFFSETS, NO_DUE)  # what a due-date button may carry
 
 
 def due_from_choice(code: str, today: date) -> date | None:
-    """The date behind a due-date button (KeyError for forged codes)."""
+    """The date behind a due-date button code (one of DUE_CODES)."""
     if code == NO_DUE:
         return None
     return today + timedelta(days=DUE_OFFSETS[code])
@@ -82,11 +84,6 @@ def parse_typed_date(ctx: Ctx, text: str, choices: str) -> date | None:
     return None
 
 
-def title(device: Device) -> dict:
-    """Template arguments naming a device."""
-    return {"number": device.number, "name": texts.e(device.name)}
-
-
 # --- take ------------------------------------------------------------------------------------
 
 
@@ -98,26 +95,26 @@ def refuse_take(ctx: Ctx, row: devices.DeviceRow) -> bool:
             ctx.answer(texts.ALREADY_YOURS, alert=True)
         else:
             # An old card: say who has the device now and bring the card up to date.
-            line = texts.TAKE_HELD_NOW.format(**title(row.device),
+            line = texts.TAKE_HELD_NOW.format(**device_title(row.device),
                                               holder=render.person_name(row.loan.person))
             browse.send_card(ctx, row.device.id, edit=True, prefix=line, row=row)
         return True
     if row.hold is not None and row.hold.person_id != me:
         until = texts.fmt_time(local_time(queue.hold_end(row.hold), ctx.config))
-        ctx.send(texts.HELD_FOR_OTHER.format(**title(row.device), until=until,
+        ctx.send(texts.HELD_FOR_OTHER.format(**device_title(row.device), until=until,
                                              person=render.person_name(row.hold.person)))
         return True
     return False
 
 
-def on_take(ctx: Ctx, args: list[str]) -> None:
+def on_take(ctx: Ctx, args: Args) -> None:
     """take:<id> — start the take dialogue: place, then due date."""
-    browse.before_read(ctx, int(args[0]))
-    row = devices.card(int(args[0]), ctx.now)
+    browse.before_read(ctx, args.int(0))
+    row = devices.card(args.int(0), ctx.now)
     if refuse_take(ctx, row):
         return
     ctx.dialog.set(TAKE_PLACE, device_id=row.device.id)
-    ctx.send(texts.ASK_PLACE.format(**title(row.device)),
+    ctx.send(texts.ASK_PLACE.format(**device_title(row.device)),
              keyboards.skip_cancel_keyboard(pack("tkp", "skip")))
 
 
@@ -131,7 +128,7 @@ def on_take_place(ctx: Ctx, message: types.Message) -> None:
     """Typed place."""
     place = (message.text or "").strip()
     if not place:
-        ctx.send(texts.ASK_PLACE.format(**title(catalog.get_device(ctx.dialog.data["device_id"]))),
+        ctx.send(texts.ASK_PLACE.format(**device_title(catalog.get_device(ctx.dialog.data["device_id"]))),
                  keyboards.skip_cancel_keyboard(pack("tkp", "skip")))
         return
     if len(place) > loans.PLACE_MAX:
@@ -140,7 +137,7 @@ def on_take_place(ctx: Ctx, message: types.Message) -> None:
     ask_due(ctx, place)
 
 
-def on_take_skip_place(ctx: Ctx, args: list[str]) -> None:
+def on_take_skip_place(ctx: Ctx, args: Args) -> None:
     """«Пропустить» the place."""
     if in_state(ctx, TAKE_PLACE):
         drop_buttons(ctx)
@@ -153,26 +150,25 @@ def finish_take(ctx: Ctx, due: date | None) -> None:
     device_id = int(data["device_id"])
     browse.before_read(ctx, device_id)
     refusal: DomainError | None = None
-    with db.atomic():
+    try:
         # Leaving the dialogue commits with the loan: one commit instead of two.
-        ctx.dialog.clear()
-        try:
-            loan = loans.take(device_id, ctx.me, now=ctx.now, place=data.get("place", ""),
-                              due_date=due)
-        except (NotFound, AlreadyTaken, HeldForQueue) as err:
-            refusal = err
+        loan = ctx.dialog.clear_with(lambda: loans.take(
+            device_id, ctx.me, now=ctx.now, place=data.get("place", ""), due_date=due))
+    except (NotFound, AlreadyTaken, HeldForQueue) as err:
+        refusal = err
     if refusal is None:
-        browse.send_card(ctx, loan.device.id, prefix=texts.TAKEN.format(**title(loan.device)),
-                         settled=True)
+        browse.send_card(ctx, loan.device.id,
+                         prefix=texts.TAKEN.format(**device_title(loan.device)), settled=True)
     elif isinstance(refusal, NotFound):
         ctx.send(texts.DEVICE_GONE)
     elif isinstance(refusal, AlreadyTaken):
         holder = refusal.details["holder"]
-        ctx.send(texts.TAKEN_BY_OTHER.format(**title(catalog.get_device(device_id)),
+        ctx.send(texts.TAKEN_BY_OTHER.format(**device_title(catalog.get_device(device_id)),
                                              holder=render.person_name(holder) if holder else "—"))
     else:
         until = texts.fmt_time(local_time(refusal.details["until"], ctx.config))
-        ctx.send(texts.HELD_FOR_OTHER.format(**title(catalog.get_device(device_id)), until=until,
+        device = catalog.get_device(device_id)
+        ctx.send(texts.HELD_FOR_OTHER.format(**device_title(device), until=until,
                                              person=render.person_name(refusal.details["person"])))
 
 
@@ -183,10 +179,10 @@ def on_take_due_text(ctx: Ctx, message: types.Message) -> None:
         finish_take(ctx, due)
 
 
-def on_take_due_choice(ctx: Ctx, args: list[str]) -> None:
+def on_take_due_choice(ctx: Ctx, args: Args) -> None:
     """tkd:<choice>."""
     if in_state(ctx, TAKE_DUE):
-        due = due_from_choice(args[0], ctx.today)
+        due = due_from_choice(args.choice(0, DUE_CODES), ctx.today)
         drop_buttons(ctx)
         finish_take(ctx, due)
 
@@ -194,53 +190,39 @@ def on_take_due_choice(ctx: Ctx, args: list[str]) -> None:
 # --- return ----------------------------------------------------------------------------------
 
 
-def require_holder(ctx: Ctx, device_id: int) -> None:
-    """Raise the reason why the viewer may not act as the holder, if any."""
-    loan = loans.open_loan(device_id)
-    if loan is None:
-        if not Device.select().where(Device.id == device_id).exists():
-            raise NotFound(device_id=device_id)
-        raise AlreadyReturned(device_id=device_id)
-    if loan.person_id != ctx.me.id:
-        raise NotHolder(holder=loan.person)
-
-
-NEW_MESSAGE = "new"
-
-
-def on_return(ctx: Ctx, args: list[str]) -> None:
+def on_return(ctx: Ctx, args: Args) -> None:
     """ret:<id>[:new] — ask to confirm the return (in a new message when asked to).
 
     A reminder lists several devices: its «Вернуть» asks in a new message so the reminder
     keeps its other buttons.
     """
-    device_id = int(args[0])
-    require_holder(ctx, device_id)
+    device_id = args.int(0)
+    loans.holders_loan(device_id, ctx.me)
     device = catalog.get_device(device_id)
     show = ctx.send if args[1:] == [NEW_MESSAGE] else ctx.show
-    show(texts.ASK_RETURN.format(**title(device)), keyboards.confirm_keyboard(
+    show(texts.ASK_RETURN.format(**device_title(device)), keyboards.confirm_keyboard(
         texts.BTN_YES_RETURNED, pack("reto", device_id), pack("card", device_id)))
 
 
-def on_return_confirmed(ctx: Ctx, args: list[str]) -> None:
+def on_return_confirmed(ctx: Ctx, args: Args) -> None:
     """reto:<id> — record the return."""
-    loan = loans.return_device(int(args[0]), ctx.me, now=ctx.now)
+    loan = loans.return_device(args.int(0), ctx.me, now=ctx.now)
     for hook in ctx.bot.after_return:
         hook(ctx, loan)
     browse.send_card(ctx, loan.device.id, edit=True, settled=True,
-                     prefix=texts.RETURNED.format(**title(loan.device)))
+                     prefix=texts.RETURNED.format(**device_title(loan.device)))
 
 
 # --- change due date / place -----------------------------------------------------------------
 
 
-def on_change_due(ctx: Ctx, args: list[str]) -> None:
+def on_change_due(ctx: Ctx, args: Args) -> None:
     """due:<id> — ask the holder for a new due date."""
-    device_id = int(args[0])
-    require_holder(ctx, device_id)
+    device_id = args.int(0)
+    loans.holders_loan(device_id, ctx.me)
     device = catalog.get_device(device_id)
     ctx.dialog.set(CHANGE_DUE, device_id=device_id)
-    ctx.send(texts.ASK_NEW_DUE.format(**title(device), example=example_date(ctx)),
+    ctx.send(texts.ASK_NEW_DUE.format(**device_title(device), example=example_date(ctx)),
              keyboards.due_keyboard("cdd"))
 
 
@@ -250,7 +232,7 @@ def finish_change_due(ctx: Ctx, due: date | None) -> None:
     ctx.dialog.clear()
     loan = loans.change(device_id, ctx.me, now=ctx.now, due_date=due, clear_due=due is None)
     shown = texts.fmt_date(due) if due else texts.MINE_NO_DUE
-    browse.send_card(ctx, device_id, prefix=texts.DUE_CHANGED.format(**title(loan.device),
+    browse.send_card(ctx, device_id, prefix=texts.DUE_CHANGED.format(**device_title(loan.device),
                                                                      due=shown))
 
 
@@ -261,20 +243,20 @@ def on_change_due_text(ctx: Ctx, message: types.Message) -> None:
         finish_change_due(ctx, due)
 
 
-def on_change_due_choice(ctx: Ctx, args: list[str]) -> None:
+def on_change_due_choice(ctx: Ctx, args: Args) -> None:
     """cdd:<choice>."""
     if in_state(ctx, CHANGE_DUE):
-        due = due_from_choice(args[0], ctx.today)
+        due = due_from_choice(args.choice(0, DUE_CODES), ctx.today)
         drop_buttons(ctx)
         finish_change_due(ctx, due)
 
 
-def on_change_place(ctx: Ctx, args: list[str]) -> None:
+def on_change_place(ctx: Ctx, args: Args) -> None:
     """place:<id> — ask the holder where the device is now."""
-    device_id = int(args[0])
-    require_holder(ctx, device_id)
+    device_id = args.int(0)
+    loans.holders_loan(device_id, ctx.me)
     ctx.dialog.set(CHANGE_PLACE, device_id=device_id)
-    ctx.send(texts.ASK_NEW_PLACE.format(**title(catalog.get_device(device_id))),
+    ctx.send(texts.ASK_NEW_PLACE.format(**device_title(catalog.get_device(device_id))),
              keyboards.cancel_keyboard())
 
 
@@ -282,7 +264,7 @@ def on_change_place_text(ctx: Ctx, message: types.Message) -> None:
     """Typed new place."""
     place = (message.text or "").strip()
     if not place:
-        ctx.send(texts.ASK_NEW_PLACE.format(**title(catalog.get_device(ctx.dialog.data[
+        ctx.send(texts.ASK_NEW_PLACE.format(**device_title(catalog.get_device(ctx.dialog.data[
             "device_id"]))), keyboards.cancel_keyboard())
         return
     if len(place) > loans.PLACE_MAX:
@@ -292,7 +274,7 @@ def on_change_place_text(ctx: Ctx, message: types.Message) -> None:
     ctx.dialog.clear()
     loan = loans.change(device_id, ctx.me, now=ctx.now, place=place)
     browse.send_card(ctx, device_id, prefix=texts.PLACE_CHANGED.format(
-        **title(loan.device), place=texts.e(place)))
+        **device_title(loan.device), place=texts.e(place)))
 
 
 def register(bot: DevtrackBot) -> None:

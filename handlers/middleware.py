@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import peewee as pw
 from telebot.handler_backends import BaseMiddleware, CancelUpdate
 
 from handlers import texts
 from handlers.context import Ctx, Dialog
-from inventory import people
-from models import db
+from inventory import people, session
+from inventory.session import close_quietly, database_down
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -40,10 +39,8 @@ class ContextMiddleware(BaseMiddleware):
         if message is not None and message.chat.type != "private":
             # devtrack is a personal assistant: it never talks in groups.
             return CancelUpdate()
-        # peewee's pool pings a PostgreSQL connection on checkout and replaces a dead one
-        # (after a database restart), so the first query of an update can trust it.
         try:
-            db.connect(reuse_if_open=True)
+            session.open_connection()
             user = update.from_user
             chat_id = message.chat.id if message is not None else user.id
             person = people.by_telegram_id(user.id)
@@ -101,19 +98,6 @@ def scrub_nul(update: Any) -> None:
         value = getattr(update, name, None)
         if isinstance(value, str) and "\x00" in value:
             setattr(update, name, value.replace("\x00", "\ufffd"))
-
-
-def database_down(exc: BaseException) -> bool:
-    """Whether a failure means the database cannot be reached (refused, dropped, locked)."""
-    return isinstance(exc, (pw.OperationalError, pw.InterfaceError))
-
-
-def close_quietly() -> None:
-    """Give the connection back; a dead one (database down) must not raise here."""
-    try:
-        db.close()
-    except Exception:  # noqa: BLE001 - the connection is gone either way
-        logger.warning("could not close the database connection", exc_info=True)
 
 
 def tell_failure(ctx: Ctx, exc: BaseException | None = None) -> None:

@@ -4,46 +4,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from telebot import types
 
-from config import Config
 from handlers import browse, keyboards, render, texts
-from handlers.context import Ctx, ctx_of, local_time
+from handlers.context import Ctx, ctx_of
 from handlers.keyboards import button
-from handlers.notifier import Delivery, Notifier
-from handlers.routing import pack
-from inventory import queue
+from handlers.routing import Args
+from handlers.texts import device_title
+from inventory import catalog, queue
+from inventory.clock import local_time
 from inventory.devices import DeviceRow
 from inventory.errors import AlreadyHolder, AlreadyQueued, DeviceFree, NoHold, NotQueued
-from models import Device, Loan
+from notices import pack
+from notices.holds import expire_and_tell, send_hold_offer
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Loan
 
 logger = logging.getLogger(__name__)
 
 Buttons = list[list[types.InlineKeyboardButton]]
 
 
-def title(device: Device) -> dict:
-    """Template arguments naming a device."""
-    return {"number": device.number, "name": texts.e(device.name)}
-
-
 # --- hold messages ---------------------------------------------------------------------------
-
-
-def send_hold_offer(notifier: Notifier, offer: queue.Offer, config: Config) -> Delivery:
-    """Tell the person a freed device is held for them until a local time, with the buttons."""
-    until = texts.fmt_time(local_time(offer.until, config))
-    text = texts.HOLD_OFFER.format(**title(offer.device), until=until)
-    delivery = notifier.send(offer.person, text, keyboards.hold_keyboard(offer.device.id))
-    logger.info("hold offer for device %s to person %s: %s", offer.device.number,
-                offer.person.id, delivery.value)
-    return delivery
 
 
 def announce(ctx: Ctx, offers: Iterable[queue.Offer | None]) -> None:
@@ -51,26 +37,6 @@ def announce(ctx: Ctx, offers: Iterable[queue.Offer | None]) -> None:
     for offer in offers:
         if offer is not None:
             send_hold_offer(ctx.bot.notifier, offer, ctx.config)
-
-
-def send_hold_lapsed(notifier: Notifier, lapse: queue.Lapse, config: Config) -> Delivery:
-    """Tell the person their hold ran out, with the card to join the queue again."""
-    until = texts.fmt_time(local_time(lapse.until, config))
-    return notifier.send(lapse.person, texts.HOLD_LAPSED.format(**title(lapse.device),
-                                                               until=until),
-                         keyboards.device_buttons([lapse.device]))
-
-
-def expire_and_tell(notifier: Notifier, config: Config, now: datetime,
-                    device_id: int | None = None) -> int:
-    """Pass run-out holds on, tell whose hold lapsed and who now has one; returns the offers."""
-    lapsed: list[queue.Lapse] = []
-    offers = queue.expire_holds(now, config.hold_hours, device_id=device_id, lapsed=lapsed)
-    for lapse in lapsed:
-        send_hold_lapsed(notifier, lapse, config)
-    for offer in offers:
-        send_hold_offer(notifier, offer, config)
-    return len(offers)
 
 
 def settle(ctx: Ctx, device_id: int | None) -> None:
@@ -91,26 +57,33 @@ def card_extension(ctx: Ctx, row: DeviceRow) -> tuple[list[str], Buttons]:
     me = ctx.person.id if ctx.person else None
     line = queue.queue_of(row.device.id, ctx.now)
     waiting = line.waiting
-    mine = line.entry_of(me) if me is not None else None
     holder_is_me = row.loan is not None and row.loan.person_id == me
     lines: list[str] = []
-    buttons: Buttons = []
     if waiting:
         lines.append(texts.QUEUE_COUNT.format(count=texts.people_count(len(waiting))))
-    if mine is not None and queue.is_live(mine, ctx.now):
-        lines.append(texts.QUEUE_HOLD_YOURS)
-        buttons.append([button(texts.BTN_DECLINE_HOLD, "hdx", row.device.id)])
-    elif mine is not None and me is not None:
-        lines.append(texts.QUEUE_YOUR_PLACE.format(position=line.position_of(me),
-                                                   count=len(waiting)))
-        buttons.append([button(texts.BTN_LEAVE_QUEUE, "ql", row.device.id)])
-    elif me is not None and not holder_is_me and (row.loan is not None or line.entries):
-        buttons.append([button(texts.BTN_JOIN_QUEUE, "qj", row.device.id)])
+    mine, buttons = my_place(ctx, row, line, me)
+    lines.extend(mine)
     if holder_is_me and waiting:
         lines.append(texts.QUEUE_HOLDER_WARNING.format(count=texts.people_count(len(waiting))))
     if ctx.is_admin and line.entries:
         lines.extend(admin_lines(ctx, line))
     return lines, buttons
+
+
+def my_place(ctx: Ctx, row: DeviceRow, line: queue.DeviceQueue,
+             me: int | None) -> tuple[list[str], Buttons]:
+    """The viewer's own place: their hold or position with the way out, or «В очередь»."""
+    mine = line.entry_of(me) if me is not None else None
+    if mine is not None and me is not None:
+        live = queue.is_live(mine, ctx.now)
+        text = texts.QUEUE_HOLD_YOURS if live else texts.QUEUE_YOUR_PLACE.format(
+            position=line.position_of(me), count=len(line.waiting))
+        return [text], [[button(texts.BTN_DECLINE_HOLD, "hdx", row.device.id) if live
+                         else button(texts.BTN_LEAVE_QUEUE, "ql", row.device.id)]]
+    holder_is_me = row.loan is not None and row.loan.person_id == me
+    if me is not None and not holder_is_me and (row.loan is not None or line.entries):
+        return [], [[button(texts.BTN_JOIN_QUEUE, "qj", row.device.id)]]
+    return [], []
 
 
 def admin_lines(ctx: Ctx, line: queue.DeviceQueue) -> list[str]:
@@ -130,16 +103,16 @@ def admin_lines(ctx: Ctx, line: queue.DeviceQueue) -> list[str]:
 # --- buttons ---------------------------------------------------------------------------------
 
 
-def on_join(ctx: Ctx, args: list[str]) -> None:
+def on_join(ctx: Ctx, args: Args) -> None:
     """qj:<device id> — «В очередь»."""
-    device_id = int(args[0])
+    device_id = args.int(0)
     browse.before_read(ctx, device_id)
     try:
         joined = queue.join(device_id, ctx.me, ctx.now)
     except DeviceFree as err:
         device = err.details["device"]
         ctx.answer()
-        ctx.send(texts.QUEUE_DEVICE_FREE.format(**title(device)),
+        ctx.send(texts.QUEUE_DEVICE_FREE.format(**device_title(device)),
                  keyboards.rows([button(texts.BTN_TAKE, "take", device.id)]))
         return
     except AlreadyQueued as err:
@@ -154,12 +127,12 @@ def on_join(ctx: Ctx, args: list[str]) -> None:
         ctx.answer(texts.ALREADY_YOURS, alert=True)
         return
     browse.send_card(ctx, device_id, edit=True, prefix=texts.JOINED.format(
-        **title(joined.entry.device), position=joined.position))
+        **device_title(joined.entry.device), position=joined.position))
 
 
-def on_leave(ctx: Ctx, args: list[str]) -> None:
+def on_leave(ctx: Ctx, args: Args) -> None:
     """ql:<device id> — «Выйти из очереди» (a hold the person had passes on)."""
-    device_id = int(args[0])
+    device_id = args.int(0)
     try:
         offer = queue.leave(device_id, ctx.me, ctx.now, ctx.config.hold_hours)
     except NotQueued:
@@ -167,12 +140,12 @@ def on_leave(ctx: Ctx, args: list[str]) -> None:
         return
     announce(ctx, [offer])
     browse.send_card(ctx, device_id, edit=True, prefix=texts.LEFT_QUEUE.format(
-        **title(Device.get_by_id(device_id))))
+        **device_title(catalog.get_device(device_id))))
 
 
-def on_decline_hold(ctx: Ctx, args: list[str]) -> None:
+def on_decline_hold(ctx: Ctx, args: Args) -> None:
     """hdx:<device id> — «Отказаться» from a hold: the next in line gets it."""
-    device_id = int(args[0])
+    device_id = args.int(0)
     browse.before_read(ctx, device_id)
     try:
         offer = queue.decline_hold(device_id, ctx.me, ctx.now, ctx.config.hold_hours)
@@ -181,7 +154,7 @@ def on_decline_hold(ctx: Ctx, args: list[str]) -> None:
         return
     announce(ctx, [offer])
     browse.send_card(ctx, device_id, edit=True, prefix=texts.HOLD_DECLINED.format(
-        **title(Device.get_by_id(device_id))))
+        **device_title(catalog.get_device(device_id))))
 
 
 # --- /wishlist -------------------------------------------------------------------------------
@@ -191,8 +164,8 @@ def wish_line(row: queue.WishRow, ctx: Ctx) -> str:
     """One device the person waits for: place, holder and due date (or the hold for them)."""
     if row.entry is not None and queue.is_live(row.entry, ctx.now):
         until = texts.fmt_time(local_time(queue.hold_end(row.entry), ctx.config))
-        return texts.WISHLIST_LINE_HOLD.format(**title(row.device), until=until)
-    return texts.WISHLIST_LINE.format(**title(row.device), position=row.position,
+        return texts.WISHLIST_LINE_HOLD.format(**device_title(row.device), until=until)
+    return texts.WISHLIST_LINE.format(**device_title(row.device), position=row.position,
                                       state=render.line_state(row, ctx.today))
 
 
@@ -216,9 +189,9 @@ def on_wishlist(message: types.Message) -> None:
     show_wishlist(ctx, 1)
 
 
-def on_wishlist_page(ctx: Ctx, args: list[str]) -> None:
+def on_wishlist_page(ctx: Ctx, args: Args) -> None:
     """wl:<page>."""
-    asked = int(args[0])
+    asked = args.int(0)
     browse.before_read(ctx)
     show_wishlist(ctx, asked)
 

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from telebot import types
 
 from handlers import approvals, browse, devtools, texts
-from handlers.context import Ctx, ctx_of, local_time
+from handlers.context import Ctx, ctx_of
 from handlers.middleware import display_name
 from inventory import access, mailer, people
 from inventory import devtools as devtools_domain
+from inventory.clock import local_time
 from inventory.devtools import check_code
 from inventory.errors import (
     CodeExpired,
@@ -58,18 +59,12 @@ def domains_text(ctx: Ctx) -> str:
 def on_message(message: types.Message) -> None:
     """Any message from an unregistered person: /start greets, text is tried as an email."""
     ctx = ctx_of(message)
-    text = (message.text or "").strip()
-    if check_code(message.text or message.caption or "", ctx.config.developer_code):
-        # Never echo DEVELOPER_CODE back; a guess counts towards the developer lock-out.
-        devtools.delete_code_message(ctx, message)
-        devtools_domain.code_failed(ctx.user_id, None, ctx.now, "stray")
-        text = ""
+    text = without_stray_code(ctx, message)
     if text.startswith("/start"):
-        payload = text.split(maxsplit=1)[1] if " " in text else ""
-        if waiting(ctx):
-            return
-        ctx.dialog.set(STATE, start_payload=payload)
-        ask_email(ctx)
+        if not waiting(ctx):
+            payload = text.split(maxsplit=1)[1] if " " in text else ""
+            ctx.dialog.set(STATE, start_payload=payload)
+            ask_email(ctx)
         return
     if waiting(ctx):
         return
@@ -86,16 +81,38 @@ def on_message(message: types.Message) -> None:
             ctx.dialog.set(STATE, start_payload=ctx.dialog.data.get("start_payload", ""))
         ask_email(ctx)
         return
+    email = typed_email(ctx, text)
+    if email is not None:
+        register_by_mode(ctx, email)
+
+
+def without_stray_code(ctx: Ctx, message: types.Message) -> str:
+    """The typed text; empty when it was DEVELOPER_CODE (deleted and counted as a guess)."""
+    if check_code(message.text or message.caption or "", ctx.config.developer_code):
+        # Never echo DEVELOPER_CODE back; a guess counts towards the developer lock-out.
+        devtools.delete_code_message(ctx, message)
+        devtools_domain.code_failed(ctx.user_id, None, ctx.now, "stray")
+        return ""
+    return (message.text or "").strip()
+
+
+def typed_email(ctx: Ctx, text: str) -> str | None:
+    """The email a person typed, or None after telling them why it is refused."""
     try:
         email = people.normalize_email(text)
         people.check_domain(email, ctx.config.email_domains)
     except InvalidEmail:
         ctx.send(texts.BAD_EMAIL.format(text=texts.e(text[:100])))
-        return
+        return None
     except DomainNotAllowed as err:
         ctx.send(texts.DOMAIN_REFUSED.format(email=texts.e(err.details["email"]),
                                              domains=domains_text(ctx)))
-        return
+        return None
+    return email
+
+
+def register_by_mode(ctx: Ctx, email: str) -> None:
+    """Register at once, mail a code, or ask the admins, as REGISTRATION says."""
     mode = ctx.config.registration
     if mode == "open" or (mode == "approve" and ctx.config.is_bootstrap_admin(ctx.user_id)):
         # Bootstrap admins are trusted by the configuration: nobody else could approve them.

@@ -4,40 +4,24 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import TYPE_CHECKING
 
 from handlers import texts
-from handlers.context import Ctx, local_time
-from handlers.fit import shorten
+from handlers.context import Ctx
 from inventory import queue
+from inventory.clock import local_time
 from inventory.devices import DeviceRow
-from models import Loan, Person
+from notices.names import cut, person_name, short_name
+
+if TYPE_CHECKING:
+    from models import Loan
 
 logger = logging.getLogger(__name__)
 
 # Field lengths in one-line lists and cards: a page of lines always fits in a message.
 NAME_IN_LINE = 60
-PERSON_IN_LINE = 40
 PLACE_IN_LINE = 60
 COMMENT_IN_CARD = 1000
-
-
-def cut(value: str, limit: int) -> str:
-    """A field shortened with «…» and escaped."""
-    return texts.e(shorten(value, limit))
-
-
-def person_name(person: Person) -> str:
-    """Name and @username, or the email when no name is known (escaped)."""
-    name = person.name or person.email
-    if person.username:
-        return texts.HOLDER_WITH_USERNAME.format(name=cut(name, PERSON_IN_LINE),
-                                                 username=texts.e(person.username))
-    return cut(name, PERSON_IN_LINE)
-
-
-def short_name(person: Person) -> str:
-    """Name or email, for one-line lists (escaped)."""
-    return cut(person.name or person.email, PERSON_IN_LINE)
 
 
 def state_lines(row: DeviceRow, ctx: Ctx) -> list[str]:

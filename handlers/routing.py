@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from telebot import types
@@ -15,7 +17,50 @@ from inventory.errors import AlreadyReturned, DomainError, NotFound, NotHolder
 
 logger = logging.getLogger(__name__)
 
-CallbackFn = Callable[[Ctx, list[str]], Any]
+class BadButton(Exception):
+    """The button's data does not parse: forged, mangled, or from an older version of the bot."""
+
+
+class Args(list[str]):
+    """A button's arguments; reading one that is missing or malformed raises BadButton.
+
+    Only these reads count as a stale button: a ValueError, IndexError or KeyError raised
+    later, inside a handler or the domain, is a real error and is reported as one.
+    """
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return Args(super().__getitem__(index))
+        try:
+            return super().__getitem__(index)
+        except IndexError:
+            raise BadButton(f"argument {index} missing") from None
+
+    def int(self, index: builtins.int) -> builtins.int:
+        """The argument as an integer."""
+        value = self[index]
+        try:
+            return int(value)
+        except ValueError:
+            raise BadButton(f"argument {index} is not a number: {value[:20]!r}") from None
+
+    def choice(self, index: builtins.int, choices: Container[str]) -> str:
+        """The argument, which must be one of `choices`."""
+        value = self[index]
+        if value not in choices:
+            raise BadButton(f"argument {index} is not a known choice: {value[:20]!r}")
+        return value
+
+    def date(self, index: builtins.int, fmt: str) -> date:
+        """The argument as a date written in `fmt`."""
+        value = self[index]
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            raise BadButton(f"argument {index} is not a date: {value[:20]!r}") from None
+
+
+CallbackFn = Callable[[Ctx, Args], Any]
 StepFn = Callable[[Ctx, types.Message], Any]
 
 ROLE_USER, ROLE_ADMIN, ROLE_DEVELOPER = "user", "admin", "developer"
@@ -75,11 +120,3 @@ def allowed(ctx: Ctx, role: str) -> bool:
     if role == ROLE_DEVELOPER:
         return ctx.is_developer
     return True
-
-
-def pack(*parts: Any) -> str:
-    """Callback data from parts (Telegram allows 64 bytes)."""
-    data = ":".join(str(p) for p in parts)
-    if len(data.encode()) > 64:
-        raise ValueError(f"callback data too long: {data!r}")
-    return data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from datetime import date, datetime
+from typing import Any
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -21,6 +22,11 @@ def plural(n: int, one: str, few: str, many: str) -> str:
     if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
         return few
     return many
+
+
+def device_title(device: Any) -> dict[str, Any]:
+    """Template arguments naming a device: {number} and the escaped {name}."""
+    return {"number": device.number, "name": e(device.name)}
 
 
 def days(n: int) -> str:

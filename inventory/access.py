@@ -60,6 +60,13 @@ def admin_chat_ids(bootstrap_ids: Iterable[int]) -> list[int]:
     return sorted(set(bootstrap_ids) | {tid for (tid,) in flagged})
 
 
+def active_by_chat(chat_ids: Iterable[int]) -> dict[int, Person]:
+    """The active people registered with these Telegram chats, by chat id."""
+    rows = Person.select().where(Person.telegram_id.in_(list(chat_ids))
+                                 & Person.deleted_at.is_null())
+    return {person.telegram_id: person for person in rows if person.telegram_id is not None}
+
+
 def set_admin(person_id: int, granted: bool, *, actor: Person | None, now: datetime,
               bootstrap_ids: Iterable[int]) -> Person:
     """Grant or take away admin rights of a registered person (audited, race-safe)."""

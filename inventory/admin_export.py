@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import peewee as pw
 
 from inventory import audit
+from inventory.devices import open_loan_of, with_holder
 from inventory.importing import neutralize_cell
 from inventory.rows import tuples
 from inventory.spreadsheet import Table, to_xlsx
@@ -61,20 +62,10 @@ def device_table(today: date, tz: ZoneInfo) -> Table:
     """Every device with its holder, place, dates, days overdue and queue length (2 queries)."""
     queue = dict(tuples(QueueEntry.select(QueueEntry.device, pw.fn.COUNT(QueueEntry.id))
                         .group_by(QueueEntry.device)))
-    query = (
-        Device.select(Device, Category, Loan, Person)
-        .join(Category)
-        .switch(Device)
-        .join(Loan, pw.JOIN.LEFT_OUTER,
-              on=(Loan.device == Device.id) & Loan.returned_at.is_null())
-        .join(Person, pw.JOIN.LEFT_OUTER, on=(Loan.person == Person.id))
-        .order_by(Device.number)
-    )
+    query = with_holder().order_by(Device.number)
     rows: list[list[object]] = []
     for device in query:
-        loan = getattr(device, "loan", None)
-        if loan is not None and loan.id is None:
-            loan = None  # the LEFT JOIN found no open loan
+        loan = open_loan_of(device)
         taken = _local(loan.taken_at, tz) if loan else None
         rows.append([
             device.number, device.name, device.category.name, device.serial, device.firmware,

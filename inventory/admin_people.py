@@ -6,7 +6,7 @@ import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import peewee as pw
 
@@ -195,3 +195,22 @@ def delete_person(person_id: int, *, actor: Person, now: datetime,
     offers = [queue.start_hold(entry.device_id, now, hold_hours)
               for entry in entries if queue.is_live(entry, now)]
     return PersonDeleted(len(numbers), [o for o in offers if o is not None], voided)
+
+
+def assignee(person_id: int | None, email: str) -> Person:
+    """Whom an assignment is for: the person, or an unsaved one known only by email."""
+    return get_person(int(person_id)) if person_id else Person(email=email)
+
+
+def assign(device_id: int, *, person_id: int | None, email: str, actor: Person, now: datetime,
+           place: str = "", due_date: date | None = None) -> Loan:
+    """An admin records a loan on a person (by id, or by email, created on the spot).
+
+    One transaction: a person created for the assignment is not left behind when the device
+    turns out to be taken (AlreadyTaken) or gone (NotFound).
+    """
+    with db.atomic():
+        person = get_person(person_id) if person_id else person_for_email(email, actor=actor,
+                                                                           now=now)
+        return loans.take(device_id, person, now=now, place=place, due_date=due_date,
+                          assigned_by=actor)

@@ -20,6 +20,7 @@ from typing import Any
 
 import peewee as pw
 
+from cli import first_line
 from inventory.rows import primary_key, tuples
 from models import MODELS
 from schema import apply_migrations, make_router, schema_version
@@ -304,8 +305,7 @@ def restore(database: pw.Database, raw: bytes, *, force: bool = False) -> Restor
                 empty_tables(database)
             counts = _load(database, prepared, dump)
     except pw.PeeweeException as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BackupError(f"the database refused the dump: {first}") from None
+        raise BackupError(f"the database refused the dump: {first_line(exc)}") from None
     logger.info("restored %d rows (schema %s, replaced %d rows)", sum(counts.values()), version,
                 sum(existing.values()))
     return RestoreReport(counts, version, migrated, existing)

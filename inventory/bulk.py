@@ -10,6 +10,7 @@ from typing import Any
 import peewee as pw
 
 from inventory.rows import primary_key
+from inventory.sql import DRIVER_ERRORS
 from models import db
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def update_rows(model: type[pw.Model], columns: tuple[str, ...],
     sets = ", ".join(f'"{field.column_name}" = ?' for field in fields)
     sql = f'UPDATE "{table}" SET {sets} WHERE "{pk}" = ?'
     cursor = db.cursor()
-    with pw.__exception_wrapper__:  # driver errors as peewee's IntegrityError & co.
+    with DRIVER_ERRORS:
         cursor.executemany(sql, [(*row[1:], row[0]) for row in rows])
     return len(values)
 

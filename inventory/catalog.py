@@ -268,3 +268,19 @@ def delete_device(device_id: int, *, actor: Person, now: datetime) -> dict[str, 
         Device.delete().where(Device.id == device_id).execute()
     logger.info("device %s deleted by %s", device.number, actor.telegram_id)
     return {"device": snapshot, "loans": history, "waiting": waiting}
+
+
+def find_device(device_id: int) -> Device | None:
+    """The device with this id, None when it was deleted."""
+    return Device.get_or_none(Device.id == device_id)
+
+
+def category_by_id(category_id: int) -> Category | None:
+    """A category picked by button (None when deleted meanwhile)."""
+    return Category.get_or_none(Category.id == category_id)
+
+
+def lowest_number() -> int | None:
+    """The smallest sticker number in use (an example to type), None without devices."""
+    first = Device.select(Device.number).order_by(Device.number).first()
+    return first.number if first else None

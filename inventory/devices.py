@@ -7,12 +7,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import peewee as pw
 
 from inventory.errors import NotFound
 from inventory.numbers import sticker_number
 from inventory.rows import tuples
+from inventory.sql import escape_like, like_pattern
 from models import Category, Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -61,16 +63,32 @@ class Page:
     total: int
 
 
-def _rows_query(now: datetime) -> pw.ModelSelect[Device]:
-    """Devices with category, open loan + holder and active hold: one query, any list size."""
-    HoldPerson = Person.alias("hold_person")
+def with_holder(*extra: Any) -> pw.ModelSelect[Device]:
+    """Devices with their category, open loan and holder (left joins), plus `extra` selected.
+
+    A free device comes back with an empty Loan (id None): read it with `open_loan_of`.
+    """
     return (
-        Device.select(Device, Category, Loan, Person, QueueEntry, HoldPerson)
+        Device.select(Device, Category, Loan, Person, *extra)
         .join(Category)
         .switch(Device)
         .join(Loan, pw.JOIN.LEFT_OUTER,
               on=(Loan.device == Device.id) & Loan.returned_at.is_null())
         .join(Person, pw.JOIN.LEFT_OUTER, on=(Loan.person == Person.id))
+    )
+
+
+def open_loan_of(device: Device) -> Loan | None:
+    """The open loan a `with_holder` row carries, None for a free device."""
+    loan = getattr(device, "loan", None)
+    return loan if loan is not None and loan.id is not None else None
+
+
+def _rows_query(now: datetime) -> pw.ModelSelect[Device]:
+    """Devices with category, open loan + holder and active hold: one query, any list size."""
+    HoldPerson = Person.alias("hold_person")
+    return (
+        with_holder(QueueEntry, HoldPerson)
         .switch(Device)
         .join(QueueEntry, pw.JOIN.LEFT_OUTER,
               on=(QueueEntry.device == Device.id) & (QueueEntry.hold_until > now))
@@ -81,9 +99,7 @@ def _rows_query(now: datetime) -> pw.ModelSelect[Device]:
 
 def _to_row(device: Device) -> DeviceRow:
     """Unpack the joined models of one result row."""
-    loan = getattr(device, "loan", None)
-    if loan is not None and loan.id is None:
-        loan = None
+    loan = open_loan_of(device)
     hold = getattr(device, "queueentry", None)
     if hold is not None and hold.id is None:
         hold = None
@@ -125,7 +141,7 @@ def page_all(page: int, now: datetime, category_id: int | None = None) -> Page:
 
 def _contains(field: pw.Field, needle: str) -> pw.Expression:
     """Substring match on an already lower-cased column, without per-row case folding."""
-    pattern = field._escape_like_expr(needle, "%%%s%%")
+    pattern = like_pattern("%" + escape_like(needle) + "%")
     # peewee spells SQL LIKE as ILIKE on SQLite (its LIKE means GLOB there).
     operator = pw.OP.ILIKE if isinstance(db.obj, pw.SqliteDatabase) else pw.OP.LIKE
     return pw.Expression(field, operator, pattern)

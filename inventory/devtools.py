@@ -297,14 +297,27 @@ def purge(device_ids: list[int], *, person: Person | None, telegram_id: int, now
     raise Conflict(reason="devices keep being taken during the purge")
 
 
-# --------------------------------------------------------------------------- wipe
+# --------------------------------------------------------------------------- dump and wipe
 
 
-def wipe_database(database: pw.Database, *, categories: tuple[str, ...], telegram_id: int,
+class DumpFailed(Exception):
+    """The database refused to be read for a dump (the cause is chained)."""
+
+
+def dump_database(now: datetime) -> backup.DumpFile:
+    """A dump of the bot's own database; DumpFailed when the database refuses."""
+    try:
+        return backup.make_dump(db.obj, now)
+    except pw.PeeweeException as exc:
+        raise DumpFailed(str(exc)) from exc
+
+
+
+def wipe_database(*, categories: tuple[str, ...], telegram_id: int,
                   now: datetime) -> tuple[str, int]:
-    """Drop and recreate every table, seed the configured categories, audit the wipe."""
+    """Drop and recreate every table of the bot's database, seed the categories, audit it."""
     counts = backup.row_counts()
-    version = backup.wipe(database)
+    version = backup.wipe(db.obj)
     created = ensure_categories(categories, now)
     record("dev.wipe", telegram_id=telegram_id, person=None, now=now, removed=counts,
            schema_version=version, categories=created)

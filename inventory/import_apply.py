@@ -15,9 +15,10 @@ from inventory.bulk import BATCH, insert_rows, select_rows, update_rows
 from inventory.devices import search_text_for
 from inventory.errors import Conflict, NotAllowed, NotFound
 from inventory.importing import DeviceRow, ExistingData, ImportPlan
+from inventory.loans import queue_to_new_holders
 from inventory.locks import lock_devices
 from inventory.rows import tuples
-from models import Category, Device, Loan, Person, QueueEntry, db
+from models import Category, Device, Loan, Person, db
 
 logger = logging.getLogger(__name__)
 
@@ -366,23 +367,9 @@ def _close_open_loans(device_ids: set[int], numbers: dict[int, int], actor: Pers
 def _queue_after_loans(new_holder: dict[int, int], numbers: dict[int, int],
                        actor: Person | None, now: datetime, log: list[dict[str, Any]],
                        result: ImportResult) -> None:
-    """As loans.take does: getting a device ends the new holder's own wait for it, and a hold
-    for someone else goes back to waiting in line."""
-    stale: list[int] = []
-    holds: list[int] = []
-    for qid, device_id, pid, hold_until in tuples(QueueEntry.select(
-            QueueEntry.id, QueueEntry.device, QueueEntry.person, QueueEntry.hold_until)):
-        if device_id not in new_holder:
-            continue
-        if new_holder[device_id] == pid:
-            stale.append(qid)
-        elif hold_until is not None:
-            holds.append(qid)
-            result.holds_cleared.append((pid, device_id, new_holder[device_id]))
-            log.append(audit.entry("hold.cleared", actor=actor, now=now, device_id=device_id,
-                                   person_id=pid, device_number=numbers[device_id],
-                                   source="import"))
-    for condition in _in_chunks(QueueEntry.id, stale):
-        QueueEntry.delete().where(condition).execute()
-    for condition in _in_chunks(QueueEntry.id, holds):
-        QueueEntry.update(hold_until=None, updated_at=now).where(condition).execute()
+    """The queue after the new loans, by the rule take follows (loans.queue_to_new_holders)."""
+    for held in queue_to_new_holders(new_holder, now):
+        result.holds_cleared.append((held.person_id, held.device_id, new_holder[held.device_id]))
+        log.append(audit.entry("hold.cleared", actor=actor, now=now, device_id=held.device_id,
+                               person_id=held.person_id, device_number=numbers[held.device_id],
+                               source="import"))

@@ -14,6 +14,8 @@ from urllib.parse import unquote, urlparse
 import psycopg2
 import psycopg2.extensions
 
+from cli import first_line
+
 logger = logging.getLogger(__name__)
 
 TABLES = ("category", "resource", "visitor", "record")
@@ -117,12 +119,6 @@ def check_url(url: str) -> None:
                           f"{safe_url(url)!r}")
 
 
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's text, or its type."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def read_legacy(url: str) -> LegacyData:
     """Read the predecessor's tables in one read-only REPEATABLE READ transaction."""
     check_url(url)
@@ -130,7 +126,7 @@ def read_legacy(url: str) -> LegacyData:
         conn = psycopg2.connect(url, connect_timeout=CONNECT_TIMEOUT,
                                 application_name="devtrack-import-legacy")
     except psycopg2.Error as exc:
-        raise LegacyError(redact(f"cannot connect to {safe_url(url)}: {_first_line(exc)}",
+        raise LegacyError(redact(f"cannot connect to {safe_url(url)}: {first_line(exc)}",
                                  url)) from None
     try:
         conn.set_session(readonly=True,
@@ -138,7 +134,7 @@ def read_legacy(url: str) -> LegacyData:
         with conn.cursor() as cur:
             return _read(cur)
     except psycopg2.Error as exc:
-        raise LegacyError(redact(f"cannot read {safe_url(url)}: {_first_line(exc)}",
+        raise LegacyError(redact(f"cannot read {safe_url(url)}: {first_line(exc)}",
                                  url)) from None
     finally:
         conn.rollback()

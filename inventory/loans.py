@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import peewee as pw
@@ -13,6 +14,8 @@ from inventory.locks import lock_device, lock_person
 from models import Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
+
+IN_BATCH = 500  # ids per IN (...): below SQLite's limit on bound parameters
 
 PLACE_MAX = 200
 
@@ -63,20 +66,12 @@ def take(
             loan = Loan.create(device=device, person=person, taken_at=now, due_date=due_date,
                                place=place[:PLACE_MAX], assigned_by=assigned_by,
                                created_at=now, updated_at=now)
-            # Taking a device ends the taker's own wait for it (and the hold, if it was theirs).
-            QueueEntry.delete().where(
-                (QueueEntry.device == device) & (QueueEntry.person == person)
-            ).execute()
-            # Someone holds it now: a hold for another (an admin assigned it) waits in line again.
-            # Only an admin can take a device held for someone else, so only then is there any.
-            held_for_others = [] if assigned_by is None else QueueEntry.select(
-                QueueEntry, Person).join(Person).where(
-                    (QueueEntry.device == device) & QueueEntry.hold_until.is_null(False))
+            # Only an admin can take a device held for someone else, so only then is a hold
+            # cleared (the person waits in line again and is told).
             cleared = []
-            for held in held_for_others:
+            for held in queue_to_new_holders({device_id: person.id}, now,
+                                             clear_holds=assigned_by is not None):
                 cleared.append(held.person)
-                QueueEntry.update(hold_until=None, updated_at=now).where(
-                    QueueEntry.id == held.id).execute()
                 audit.record("hold.cleared", actor=assigned_by or person, device=device,
                              person=held.person, now=now)
             audit.record("loan.assigned" if assigned_by else "loan.taken",
@@ -91,8 +86,42 @@ def take(
     return loan
 
 
-def _holders_loan(device_id: int, person: Person, *, admin: bool = False) -> Loan:
-    """The open loan of device, which person must hold (admins act for anyone)."""
+def queue_to_new_holders(holders: Mapping[int, int], now: datetime, *,
+                         clear_holds: bool = True) -> list[QueueEntry]:
+    """The queue's side of new loans (device id -> new holder id), for take and the import.
+
+    Getting a device ends the new holder's own wait for it (and their hold). With clear_holds
+    (an admin's assignment or an import), a hold for someone else goes back to waiting in
+    line; a plain take leaves a run-out one to the expiry, which tells the person. Returns the
+    cleared holds, person loaded.
+    """
+    if not clear_holds:  # one statement per loan, whatever the queue holds
+        for device_id, person_id in holders.items():
+            QueueEntry.delete().where((QueueEntry.device == device_id)
+                                      & (QueueEntry.person == person_id)).execute()
+        return []
+    own: list[int] = []
+    cleared: list[QueueEntry] = []
+    for batch in pw.chunked(list(holders), IN_BATCH):
+        for entry in (QueueEntry.select(QueueEntry, Person).join(Person)
+                      .where(QueueEntry.device.in_(batch)).order_by(QueueEntry.id)):
+            if holders[entry.device_id] == entry.person_id:
+                own.append(entry.id)
+            elif entry.hold_until is not None:
+                cleared.append(entry)
+    for batch in pw.chunked(own, IN_BATCH):
+        QueueEntry.delete().where(QueueEntry.id.in_(batch)).execute()
+    for batch in pw.chunked([entry.id for entry in cleared], IN_BATCH):
+        QueueEntry.update(hold_until=None, updated_at=now).where(
+            QueueEntry.id.in_(batch)).execute()
+    return cleared
+
+
+def holders_loan(device_id: int, person: Person, *, admin: bool = False) -> Loan:
+    """The open loan of device, which person must hold (admins act for anyone).
+
+    NotFound: no such device; AlreadyReturned: nobody holds it; NotHolder: someone else does.
+    """
     loan = open_loan(device_id)
     if loan is None:
         if not Device.select().where(Device.id == device_id).exists():
@@ -106,7 +135,7 @@ def _holders_loan(device_id: int, person: Person, *, admin: bool = False) -> Loa
 def return_device(device_id: int, person: Person, *, now: datetime,
                   admin: bool = False) -> Loan:
     """Close the open loan; only the holder (or an admin) may."""
-    loan = _holders_loan(device_id, person, admin=admin)
+    loan = holders_loan(device_id, person, admin=admin)
     with db.atomic():
         # Serialised with queue joins: a join either sees the device still held (and its
         # entry is there for the hold that follows) or sees it free and is refused.
@@ -129,7 +158,7 @@ def return_device(device_id: int, person: Person, *, now: datetime,
 def change(device_id: int, person: Person, *, now: datetime, due_date: date | None = None,
            place: str | None = None, clear_due: bool = False) -> Loan:
     """Change the due date and/or place of the holder's loan."""
-    loan = _holders_loan(device_id, person)
+    loan = holders_loan(device_id, person)
     updates: dict = {}
     if due_date is not None or clear_due:
         updates["due_date"] = due_date

@@ -101,3 +101,30 @@ def refresh_profile(person: Person, *, name: str, username: str) -> None:
     if person.name != name or person.username != username:
         Person.update(name=name, username=username).where(Person.id == person.id).execute()
         person.name, person.username = name, username
+
+
+def by_email(email: str) -> Person | None:
+    """The person with this (normalised) email, deleted or not."""
+    return Person.get_or_none(Person.email == email)
+
+
+def by_username(username: str) -> Person | None:
+    """The person with this Telegram @username (without the @), ignoring case."""
+    return Person.get_or_none(pw.fn.LOWER(Person.username) == username.lower())
+
+
+def active(person_id: int) -> Person | None:
+    """The person with this id unless deleted."""
+    return Person.get_or_none((Person.id == person_id) & Person.deleted_at.is_null())
+
+
+def registered(person_id: int) -> Person | None:
+    """The person with this id if they use the bot (registered, not deleted)."""
+    return Person.get_or_none((Person.id == person_id) & Person.telegram_id.is_null(False)
+                              & Person.deleted_at.is_null())
+
+
+def set_reachable(person: Person, reachable: bool) -> None:
+    """Store whether the bot can write to the person (a 403 says it cannot)."""
+    Person.update(reachable=reachable).where(Person.id == person.id).execute()
+    person.reachable = reachable

@@ -25,12 +25,13 @@ import peewee as pw
 from dotenv import load_dotenv
 from playhouse.pool import PooledPostgresqlDatabase
 
+from cli import first_line
 from config import ConfigError, load_config
-from handlers.legacy_report import render
 from inventory import legacy_apply
 from inventory.errors import Conflict
 from inventory.legacy_read import LegacyError, read_legacy, redact, safe_url
 from models import db, make_database, utcnow
+from notices.legacy_report import render
 from schema import make_router
 
 logger = logging.getLogger(__name__)
@@ -40,12 +41,6 @@ def _fail(message: str) -> int:
     """Print one line on stderr and return the failure status."""
     print(f"import_legacy: {message}", file=sys.stderr)
     return 1
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's text, or its type."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def local_clock(tz: ZoneInfo) -> Callable[[datetime], datetime]:
@@ -114,7 +109,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                      "took one of these emails, ids or serials); nothing was written, "
                      "run it again")
     except (pw.PeeweeException, OSError) as exc:
-        return _fail(redact(f"DATABASE_URL: cannot use the database: {_first_line(exc)}",
+        return _fail(redact(f"DATABASE_URL: cannot use the database: {first_line(exc)}",
                             url))
     finally:
         database.close()

@@ -1,7 +1,7 @@
 """Daily reminders: `python -m jobs.reminders` does one run and exits (the CronJob).
 
 One run, on a day listed in REMINDER_WEEKDAYS:
-1. applies expired queue holds (`inventory.queue.expire_holds(now)`, once that module exists);
+1. applies expired queue holds (`inventory.queue.expire_holds`) and tells the people concerned;
 2. sends every holder of a loan that is overdue, due today, due tomorrow, or due on the
    non-working days before the next working day ONE message listing all those devices, each with
    «Вернуть» and «Продлить на неделю»;
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import html
 import logging
-import os
 import re
 import signal
 import sys
@@ -31,22 +30,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 import peewee as pw
 import schedule
-from dotenv import load_dotenv
 from playhouse.pool import PooledDatabase
-from telebot.types import InlineKeyboardMarkup as Markup
 
-from config import Config, ConfigError, load_config
-from handlers.context import local_date, local_time
-from handlers.notifier import Delivery, Notifier
-from handlers.queue import expire_and_tell
-from handlers.reminders import digest_messages, reminder_messages
+from cli import config_or_report, first_line
+from config import Config
 from inventory import access, reminders
+from inventory.clock import local_date, local_time
 from jobs.healthcheck import touch_heartbeat
 from models import AuditLog, Device, Loan, Person, init_db, utcnow
+from notices import Buttons, Delivery, Sender
+from notices.holds import expire_and_tell
+from notices.reminders import digest_messages, reminder_messages
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +54,6 @@ PROG = "python -m jobs.reminders"
 EXIT_RUN_FAILED, EXIT_CONFIG, EXIT_UNDELIVERED = 1, 2, 3
 CLAIM_AHEAD_SECONDS = 1.0
 REQUIRED_TABLES = tuple(m._meta.table_name for m in (Person, Device, Loan, AuditLog))
-
-
-class Sender(Protocol):
-    """What the run needs to deliver messages: the Notifier, or a printer for --dry-run."""
-
-    def send(self, person: Person, text: str, markup: Markup | None = None) -> Delivery:
-        """Send to a person."""
-
-    def send_chat(self, chat_id: int, text: str, markup: Markup | None = None) -> Delivery:
-        """Send to a bare chat id."""
 
 
 class SchemaMissing(Exception):
@@ -214,15 +202,20 @@ def remind_batch(groups: list[tuple[Person, list[Loan]]], today: date, until: da
         if not mine:
             report.people.add(Delivery.SKIPPED)  # a parallel run claimed them first
             continue
-        try:
-            outcome = remind(person, mine, today, sender, config, now, dry_run=dry_run)
-        except pw.PeeweeException as exc:
-            logger.warning("reminder for person %s failed: %s", person.id, first_line(exc))
-            outcome = Delivery.FAILED
-        except Exception:  # noqa: BLE001 - one failing person never stops the run
-            logger.exception("reminder for person %s failed", person.id)
-            outcome = Delivery.FAILED
-        report.people.add(outcome)
+        report.people.add(remind_safely(person, mine, today, sender, config, now,
+                                        dry_run=dry_run))
+
+
+def remind_safely(person: Person, mine: list[Loan], today: date, sender: Sender,
+                  config: Config, now: datetime, *, dry_run: bool = False) -> Delivery:
+    """remind(), with any failure logged and counted: one person never stops the run."""
+    try:
+        return remind(person, mine, today, sender, config, now, dry_run=dry_run)
+    except pw.PeeweeException as exc:
+        logger.warning("reminder for person %s failed: %s", person.id, first_line(exc))
+    except Exception:  # noqa: BLE001 - one failing person never stops the run
+        logger.exception("reminder for person %s failed", person.id)
+    return Delivery.FAILED
 
 
 def remind(person: Person, mine: list[Loan], today: date, sender: Sender, config: Config,
@@ -246,7 +239,7 @@ def deliver(person: Person, mine: list[Loan], today: date, sender: Sender,
     outcome = Delivery.SENT
     unsent: list[Loan] = []
     for message in reminder_messages(mine, today, config.reminder_weekdays):
-        result = sender.send(person, message.text, message.markup)
+        result = sender.send(person, message.text, message.buttons)
         if result is Delivery.UNREACHABLE:
             # Blocked: no point in the other parts; the claims stay (no retry today).
             return Delivery.UNREACHABLE, unsent
@@ -269,8 +262,7 @@ def send_digests(today: date, sender: Sender, config: Config, now: datetime, rep
     if not overdue and not unreachable:
         return
     messages = digest_messages(overdue, unreachable, today)
-    rows = Person.select().where(Person.telegram_id.in_(ids) & Person.deleted_at.is_null())
-    admins = {person.telegram_id: person for person in rows}
+    admins = access.active_by_chat(ids)
     for chat_id in ids:
         try:
             outcome = send_digest(chat_id, admins.get(chat_id), messages, today, sender, now,
@@ -320,28 +312,22 @@ class PrintingSender:
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
-    def send(self, person: Person, text: str, markup: Markup | None = None) -> Delivery:
+    def send(self, person: Person, text: str, buttons: Buttons | None = None) -> Delivery:
         """Print a message to a person."""
         who = f"{person.name or person.email} ({person.telegram_id})"
-        return self._print(who, text, markup)
+        return self._print(who, text, buttons)
 
-    def send_chat(self, chat_id: int, text: str, markup: Markup | None = None) -> Delivery:
+    def send_chat(self, chat_id: int, text: str, buttons: Buttons | None = None) -> Delivery:
         """Print a message to a chat."""
-        return self._print(f"chat {chat_id}", text, markup)
+        return self._print(f"chat {chat_id}", text, buttons)
 
-    def _print(self, who: str, text: str, markup: Markup | None) -> Delivery:
+    def _print(self, who: str, text: str, buttons: Buttons | None) -> Delivery:
         """Plain text, then the buttons in brackets."""
         print(f"--- to {who}", file=self.out)
         print(html.unescape(re.sub(r"<[^>]+>", "", text)), file=self.out)
-        for row in (markup.keyboard if markup else []):
-            print("  " + "  ".join(f"[{b.text}]" for b in row), file=self.out)
+        for row in buttons or []:
+            print("  " + "  ".join(f"[{label}]" for label, _ in row), file=self.out)
         return Delivery.SENT
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception message (psycopg2's are multi-line)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def open_database(config: Config) -> pw.Database:
@@ -424,11 +410,11 @@ def write_metrics(path: str, report: Report, code: int) -> None:
               file=sys.stderr)
 
 
-def telegram_sender(config: Config) -> Notifier:
-    """The real thing: a bot on TELEGRAM_API_URL behind the rate-limited Notifier."""
-    from bot import create_bot  # imported late: bot.py pulls in every handler
+def telegram_sender(config: Config) -> Sender:
+    """The real thing: the Bot API on TELEGRAM_API_URL, rate-limited (jobs/sender.py)."""
+    from jobs.sender import telegram_sender as make  # telebot only when really sending
 
-    return Notifier(create_bot(config, threaded=False), rate=config.reminder_rate)
+    return make(config)
 
 
 CATCH_UP = timedelta(hours=2)
@@ -554,14 +540,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args = parser.parse_args(argv)
     if args.loop and args.today:
         parser.error("--today cannot be combined with --loop")
-    if environ is None:
-        load_dotenv()
-        environ = os.environ
-    try:
-        config = load_config(environ, require_token=not args.dry_run)
-    except ConfigError as err:
-        for problem in err.problems:
-            print(f"reminders: {problem}", file=sys.stderr)
+    config = config_or_report("reminders", environ, require_token=not args.dry_run)
+    if config is None:
         return EXIT_CONFIG
     setup_logging(config)
     if args.loop:

@@ -24,6 +24,7 @@ import peewee as pw
 from dotenv import load_dotenv
 from playhouse.pool import PooledPostgresqlDatabase
 
+from cli import first_line
 from config import Config
 from inventory.backup import BackupError, restore
 from models import db, make_database
@@ -39,12 +40,6 @@ def _fail(message: str) -> int:
     """Print one line on stderr and return the failure status."""
     print(f"restore: {message}", file=sys.stderr)
     return 1
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's text, or its type."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -84,7 +79,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except BackupError as exc:
         return _fail(str(exc))
     except (pw.PeeweeException, OSError) as exc:
-        return _fail(f"DATABASE_URL: cannot use the database: {_first_line(exc)}")
+        return _fail(f"DATABASE_URL: cannot use the database: {first_line(exc)}")
     finally:
         database.close()
         if isinstance(database, PooledPostgresqlDatabase):

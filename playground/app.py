@@ -12,8 +12,8 @@ from pathlib import Path
 from bot import POLL_TIMEOUT, create_bot, prepare_database, setup_commands, setup_logging
 from config import Config, load_config
 from dispatch import DevtrackBot
-from handlers.context import local_date
 from inventory import backup
+from inventory.clock import local_date
 from jobs import reminders as reminder_job
 from models import db, utcnow
 from playground.identities import ADMIN, DEVELOPER, DEVELOPER_CODE

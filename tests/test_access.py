@@ -13,8 +13,8 @@ from conftest import ADMIN_ID, USER_ID, dialog_state, message_update
 from smtpserver import SmtpServer, free_port
 
 from handlers import texts
-from handlers.context import local_time
 from inventory import access
+from inventory.clock import local_time
 from inventory.errors import AlreadyDecided, CodeExpired
 from models import AccessRequest, AuditLog, Person, RegistrationCode, db
 
@@ -523,8 +523,8 @@ def test_lock_events_use_the_injected_clock(conn, clock):
 
 
 def test_admins_made_in_users_get_the_digest_too(make_harness, seed, clock):
-    from handlers.notifier import Notifier
     from jobs import reminders as job
+    from outbox.notifier import Notifier
 
     bot = make_harness(admin_ids=frozenset({ADMIN_ID}))
     seed.person(ADMIN_ID, "admin@company.ru")

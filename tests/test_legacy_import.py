@@ -12,11 +12,11 @@ import pytest
 from conftest import DEV_ID, PG_URL, T0
 
 from handlers import texts
-from handlers.legacy_report import issue_line
 from inventory import audit, legacy_apply
 from inventory.legacy_read import LegacyError, read_legacy
 from jobs import import_legacy
 from models import MODELS, AuditLog, Category, Device, Loan, Person, QueueEntry
+from notices.legacy_report import issue_line
 
 pytestmark = pytest.mark.postgres
 MSK = ZoneInfo("Europe/Moscow")

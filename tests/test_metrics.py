@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import metrics
 from handlers import texts
-from handlers.notifier import Delivery, Notifier
+from notices import Delivery
+from outbox.notifier import Notifier
 from playground.botapi import FakeBotAPI
 
 USER = 4545

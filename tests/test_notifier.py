@@ -6,8 +6,9 @@ import pytest
 import requests
 from conftest import USER_ID
 
-from handlers.notifier import Delivery, Notifier, Pacer
 from models import Person
+from notices import Delivery
+from outbox.notifier import Notifier, Pacer
 
 
 @pytest.fixture

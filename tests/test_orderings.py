@@ -8,12 +8,12 @@ from datetime import date, timedelta
 import pytest
 from conftest import ADMIN_ID, USER_ID
 
-from handlers import reminders as reminder_texts
 from handlers import render, texts
-from handlers.context import local_time
 from inventory import loans, queue, reminders
+from inventory.clock import local_time
 from inventory.devices import PAGE_SIZE
 from models import Loan, QueueEntry
+from notices import reminders as reminder_texts
 
 TODAY = date(2026, 11, 26)
 OTHER_ID = 101

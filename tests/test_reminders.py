@@ -17,17 +17,18 @@ from conftest import ADMIN_ID, USER_ID
 
 import jobs.reminders as job
 from handlers import texts
-from handlers.notifier import Delivery, Notifier
-from handlers.reminders import (
+from handlers.reminders import extended_due
+from inventory import reminders
+from models import AuditLog, Loan, Person, db
+from notices import Delivery
+from notices.reminders import (
     DEVICES_PER_MESSAGE,
     MESSAGE_LIMIT,
     digest_messages,
-    extended_due,
     reminder_messages,
     utf16_len,
 )
-from inventory import reminders
-from models import AuditLog, Loan, Person, db
+from outbox.notifier import Notifier
 
 OTHER_ID = 200
 THIRD_ID = 300

@@ -1,19 +1,22 @@
-"""The one way to message other people: retries, rate limits, blocked users, never raises."""
+"""The one way to message people through the Bot API: retries, rate limits, blocked users."""
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from telebot import TeleBot, types
 from telebot.apihelper import ApiHTTPException, ApiTelegramException
 
-from models import Person
+from inventory import people
+from notices import Buttons, Delivery
+
+if TYPE_CHECKING:
+    from models import Person
 
 logger = logging.getLogger(__name__)
 
@@ -23,15 +26,20 @@ UNREACHABLE_400 = ("chat not found", "user is deactivated", "bot was blocked")
 NOT_MODIFIED = "message is not modified"
 
 T = TypeVar("T")
+# A keyboard as telebot builds it, or as button specs from notices/ (rows of label + data).
+Keyboard = types.InlineKeyboardMarkup | Buttons | None
 
 
-class Delivery(enum.Enum):
-    """What happened to one notification."""
-
-    SENT = "sent"
-    SKIPPED = "skipped"
-    UNREACHABLE = "unreachable"
-    FAILED = "failed"
+def keyboard(markup: Keyboard) -> types.InlineKeyboardMarkup | None:
+    """The Bot API keyboard for button specs (a telebot keyboard passes through)."""
+    if markup is None or isinstance(markup, types.InlineKeyboardMarkup):
+        return markup
+    built = types.InlineKeyboardMarkup()
+    for row in markup:
+        if row:
+            built.row(*[types.InlineKeyboardButton(label, callback_data=data)
+                        for label, data in row])
+    return built
 
 
 class Pacer:
@@ -69,17 +77,15 @@ class Notifier:
         self.sleep = sleep
         self.pacer = Pacer(rate, sleep)
 
-    def send(self, person: Person, text: str,
-             markup: types.InlineKeyboardMarkup | None = None) -> Delivery:
+    def send(self, person: Person, text: str, markup: Keyboard = None) -> Delivery:
         """Deliver text to person; the caller's action never fails because of it."""
         if person.telegram_id is None or person.deleted_at is not None:
             return Delivery.SKIPPED
-        return self._deliver(person.telegram_id, text, markup, person)
+        return self._deliver(person.telegram_id, text, keyboard(markup), person)
 
-    def send_chat(self, chat_id: int, text: str,
-                  markup: types.InlineKeyboardMarkup | None = None) -> Delivery:
+    def send_chat(self, chat_id: int, text: str, markup: Keyboard = None) -> Delivery:
         """Deliver text to a chat that may have no Person row (e.g. an unregistered admin)."""
-        return self._deliver(chat_id, text, markup, None)
+        return self._deliver(chat_id, text, keyboard(markup), None)
 
     def post(self, chat_id: int, text: str,
              markup: types.InlineKeyboardMarkup | None = None) -> types.Message | None:
@@ -119,11 +125,7 @@ class Notifier:
             try:
                 result = call()
             except ApiTelegramException as exc:
-                if exc.error_code == 400 and NOT_MODIFIED in str(exc.description or ""):
-                    return Delivery.SENT, None
-                outcome = self._telegram_error(chat_id, person, exc, attempt)
-                if outcome is Delivery.FAILED and strict and exc.error_code == 400:
-                    raise
+                outcome = self._refused(chat_id, person, exc, attempt, strict=strict)
             except (ApiHTTPException, requests.RequestException) as exc:
                 outcome = self._retry_or_fail(chat_id, exc, attempt)
             except Exception:  # noqa: BLE001 - a notification must never break the action
@@ -137,6 +139,16 @@ class Notifier:
                 return Delivery.SENT, result
             if outcome is not None:
                 return outcome, None
+
+    def _refused(self, chat_id: int, person: Person | None, exc: ApiTelegramException,
+                 attempt: int, *, strict: bool) -> Delivery | None:
+        """A Telegram error: an unchanged edit is sent, our own 400 raises when strict."""
+        if exc.error_code == 400 and NOT_MODIFIED in str(exc.description or ""):
+            return Delivery.SENT
+        outcome = self._telegram_error(chat_id, person, exc, attempt)
+        if outcome is Delivery.FAILED and strict and exc.error_code == 400:
+            raise exc
+        return outcome
 
     def _telegram_error(self, chat_id: int, person: Person | None, exc: ApiTelegramException,
                         attempt: int) -> Delivery | None:
@@ -184,8 +196,7 @@ class Notifier:
     @staticmethod
     def _set_reachable(person: Person, reachable: bool) -> None:
         """Store whether the bot can write to the person."""
-        Person.update(reachable=reachable).where(Person.id == person.id).execute()
-        person.reachable = reachable
+        people.set_reachable(person, reachable)
 
 
 def _who(chat_id: int, person: Person | None) -> str:

@@ -68,17 +68,22 @@ def render(outcome: Outcome, *, source: str, timezone: str,
     else:
         lines.append(texts.LEGACY_NO_ISSUES)
     lines.append("")
-    if plan.admins:
-        lines.append(texts.LEGACY_ADMINS_TITLE.format(count=len(plan.admins)))
-        for admin in plan.admins:
-            name = f" ({admin.name})" if admin.name else ""
-            template = (texts.LEGACY_ADMIN_LINE if admin.telegram_id is not None
-                        else texts.LEGACY_ADMIN_NOT_REGISTERED)
-            lines.append(template.format(email=admin.email, name=name,
-                                         telegram_id=admin.telegram_id))
-        ids = [str(a.telegram_id) for a in plan.admins if a.telegram_id is not None]
-        if ids:
-            lines.append(texts.LEGACY_ADMIN_IDS.format(ids=",".join(ids)))
-    else:
-        lines.append(texts.LEGACY_NO_ADMINS)
+    lines += admin_lines(plan)
     return "\n".join(lines) + "\n"
+
+
+def admin_lines(plan: Plan) -> list[str]:
+    """The predecessor's admins, and the ADMIN_IDS line to copy."""
+    if not plan.admins:
+        return [texts.LEGACY_NO_ADMINS]
+    lines = [texts.LEGACY_ADMINS_TITLE.format(count=len(plan.admins))]
+    for admin in plan.admins:
+        name = f" ({admin.name})" if admin.name else ""
+        template = (texts.LEGACY_ADMIN_LINE if admin.telegram_id is not None
+                    else texts.LEGACY_ADMIN_NOT_REGISTERED)
+        lines.append(template.format(email=admin.email, name=name,
+                                     telegram_id=admin.telegram_id))
+    ids = [str(a.telegram_id) for a in plan.admins if a.telegram_id is not None]
+    if ids:
+        lines.append(texts.LEGACY_ADMIN_IDS.format(ids=",".join(ids)))
+    return lines

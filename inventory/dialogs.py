@@ -1,0 +1,58 @@
+"""Where a chat's dialogue is stored: one DialogState row per chat (state + JSON data)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from inventory.errors import DomainError
+from models import DialogState, db
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Stored = tuple[int, str | None, dict[str, Any]]  # chat id, state, data
+
+
+def load(chat_id: int) -> tuple[str | None, dict[str, Any]]:
+    """The chat's state and data (one query); (None, {}) outside a dialogue."""
+    row = DialogState.get_or_none(DialogState.chat_id == chat_id)
+    if row is None or row.state is None:
+        return None, {}
+    return row.state, json.loads(row.data or "{}")
+
+
+def in_state(state: str) -> list[Stored]:
+    """Every chat whose dialogue is in this state (start-up checks)."""
+    rows = DialogState.select().where(DialogState.state == state).order_by(DialogState.id)
+    return [(row.chat_id, row.state, json.loads(row.data or "{}")) for row in rows]
+
+
+def save(chat_id: int, state: str | None, data: dict[str, Any]) -> None:
+    """Upsert the chat's row (portable ON CONFLICT on both databases)."""
+    payload = json.dumps(data, ensure_ascii=False, default=str)
+    DialogState.insert(chat_id=chat_id, state=state, data=payload).on_conflict(
+        conflict_target=[DialogState.chat_id],
+        update={DialogState.state: state, DialogState.data: payload},
+    ).execute()
+
+
+def save_with(chat_id: int, state: str | None, data: dict[str, Any],
+              change: Callable[[], T]) -> T:
+    """Save the dialogue and run the change it leads to in one transaction (one commit).
+
+    A change refused with a DomainError is rolled back on its own; the dialogue is still
+    saved, then the refusal is raised.
+    """
+    refusal: DomainError | None = None
+    with db.atomic():
+        save(chat_id, state, data)
+        try:
+            with db.atomic():
+                return change()
+        except DomainError as err:
+            refusal = err
+    assert refusal is not None  # the change returned otherwise
+    raise refusal
