@@ -90,6 +90,8 @@ class ContextMiddleware(BaseMiddleware):
             elif ctx is not None:
                 ctx.answer()
                 ctx.remember_question()
+            if ctx is not None:
+                ctx.settle()
         finally:
             close_quietly()
 
