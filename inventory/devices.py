@@ -11,7 +11,7 @@ import peewee as pw
 
 from inventory.errors import NotFound
 from inventory.numbers import sticker_number
-from models import Category, Device, Loan, Person, QueueEntry, db
+from models import Category, Device, Loan, Person, QueueEntry, db, fold_text
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ MAX_PAGE = 10**9  # keeps OFFSET within 64 bits for any page number a button can
 
 def normalize(text: str) -> str:
     """Lower case, «ё» as «е», single spaces: the form search compares."""
-    return " ".join(text.lower().replace("ё", "е").split())
+    return fold_text(text)
 
 
 def search_text_for(name: str, serial: str) -> str:
@@ -129,6 +129,24 @@ def _contains(field: pw.Field, needle: str) -> pw.Expression:
     return pw.Expression(field, operator, pattern)
 
 
+def _sqlite() -> bool:
+    """Whether the bound database is SQLite."""
+    return isinstance(db.obj, pw.SqliteDatabase)
+
+
+def _substring(needle: str) -> pw.Expression:
+    """Devices whose search text contains needle, through the index where it can serve.
+
+    PostgreSQL's pg_trgm GIN index serves LIKE itself. SQLite's FTS5 trigram table
+    (migration 007) serves LIKE for needles of three characters or more; its LIKE has no
+    ESCAPE, so a needle with a wildcard character, or a shorter one, is scanned for instead.
+    """
+    if not _sqlite() or len(needle) < 3 or any(c in needle for c in "%_\\"):
+        return _contains(Device.search_text, needle)
+    return Device.id.in_(pw.SQL("(SELECT rowid FROM device_fts WHERE search_text LIKE ?)",
+                                [f"%{needle}%"]))
+
+
 def _search_condition(query: str, exclude_id: int | None = None) -> pw.Expression | None:
     """Name, serial or category substring, ignoring case and «ё» (no number match here)."""
     needle = normalize(query)
@@ -137,12 +155,12 @@ def _search_condition(query: str, exclude_id: int | None = None) -> pw.Expressio
         return None
     if sticker_number(needle) is not None:
         needle = needle.lstrip("№#").strip()  # «№49» looks for 49 in names and serials too
-    condition = _contains(Device.search_text, needle)
-    # Categories are few: match their names here rather than copy them into every device row.
-    categories = [c.id for c in Category.select(Category.id, Category.name)
-                  if needle in normalize(c.name)]
-    if categories:
-        condition = condition | Device.category.in_(categories)
+    # Categories are few: their names are matched in the same statement (devtrack_fold is
+    # normalize() in SQL), rather than copied into every device row.
+    position = pw.fn.INSTR if _sqlite() else pw.fn.STRPOS
+    categories = Category.select(Category.id).where(
+        position(pw.fn.devtrack_fold(Category.name), needle) > 0)
+    condition = _substring(needle) | Device.category.in_(categories)
     if exclude_id is not None:
         condition = condition & (Device.id != exclude_id)
     return condition
