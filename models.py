@@ -214,7 +214,6 @@ def make_database(url: str) -> pw.Database:
         # Writers take turns (BEGIN IMMEDIATE, FIFO in-process): see sqlite_db.py.
         database = SerialSqliteDatabase(
             path,
-            timeout=30,
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000},
         )
         # Search matches category names in SQL (PostgreSQL has it from migration 007).

@@ -36,7 +36,11 @@ class Dialog:
     @classmethod
     def load(cls, chat_id: int) -> Dialog:
         """Read the chat's dialogue (one query)."""
-        row = DialogState.get_or_none(DialogState.chat_id == chat_id)
+        return cls.from_row(chat_id, DialogState.get_or_none(DialogState.chat_id == chat_id))
+
+    @classmethod
+    def from_row(cls, chat_id: int, row: DialogState | None) -> Dialog:
+        """The dialogue stored in row (None: not in a dialogue)."""
         if row is None or row.state is None:
             return cls(chat_id)
         return cls(chat_id, row.state, json.loads(row.data or "{}"))

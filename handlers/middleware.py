@@ -46,11 +46,11 @@ class ContextMiddleware(BaseMiddleware):
             db.connect(reuse_if_open=True)
             user = update.from_user
             chat_id = message.chat.id if message is not None else user.id
-            person = people.by_telegram_id(user.id)
+            person, stored = people.with_dialog(user.id, chat_id)
             if person is not None:
                 people.refresh_profile(person, name=display_name(user),
                                        username=user.username or "")
-            dialog = Dialog.load(chat_id)
+            dialog = Dialog.from_row(chat_id, stored)
             ctx = Ctx(
                 bot=self.bot,
                 config=self.bot.config,

@@ -11,7 +11,7 @@ import peewee as pw
 
 from inventory import audit
 from inventory.errors import DomainNotAllowed, EmailTaken, InvalidEmail, RegistrationRefused
-from models import Person, db
+from models import DialogState, Person, db
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,22 @@ def by_telegram_id(telegram_id: int) -> Person | None:
     return Person.get_or_none(
         (Person.telegram_id == telegram_id) & Person.deleted_at.is_null()
     )
+
+
+def with_dialog(telegram_id: int, chat_id: int) -> tuple[Person | None, DialogState | None]:
+    """The active person and the chat's stored dialogue: one statement for a registered person.
+
+    Every update needs both; someone not registered (rare) costs a second query.
+    """
+    found = (Person.select(Person, DialogState)
+             .join(DialogState, pw.JOIN.LEFT_OUTER, on=(DialogState.chat_id == chat_id),
+                   attr="stored_dialog")
+             .where((Person.telegram_id == telegram_id) & Person.deleted_at.is_null())
+             .first())
+    if found is None:
+        return None, DialogState.get_or_none(DialogState.chat_id == chat_id)
+    stored = getattr(found, "stored_dialog", None)
+    return found, stored if stored is not None and stored.id is not None else None
 
 
 def deleted_account(telegram_id: int) -> bool:

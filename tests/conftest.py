@@ -41,6 +41,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db.initialize(database)
     apply_migrations(database)
     database.close()
+    database.close_all()  # pooled: the last close checkpoints the WAL into the file copied
     return path
 
 
@@ -359,7 +360,7 @@ def callback_update(user_id: int, data: str, message_id: int = 1) -> dict:
     """A Bot API Update with a button press in user_id's private chat."""
     return {"update_id": next(_update_ids), "callback_query": {
         "id": str(next(_update_ids)), "chat_instance": "ci", "data": data,
-        "from": {"id": user_id, "is_bot": False, "first_name": "Иван",
+        "from": {"id": user_id, "is_bot": False, "first_name": "Иван", "last_name": "Петров",
                  "username": f"user{user_id}"},
         "message": {"message_id": message_id, "date": 1_700_000_000,
                     "chat": {"id": user_id, "type": "private"},
