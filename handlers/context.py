@@ -176,6 +176,19 @@ class Ctx:
             return
         self.pending.append(pool.submit(call))
 
+    def notify(self, person: Person, text: str,
+               markup: types.InlineKeyboardMarkup | None = None) -> None:
+        """Tell another person (notifier rules), in parallel with this update's own reply.
+
+        Used where the outcome of the delivery changes nothing on the screen; `settle()` waits
+        for it before the update ends.
+        """
+        pool = getattr(self.bot, "reply_pool", None)
+        if pool is None:
+            self.bot.notifier.send(person, text, markup)
+            return
+        self.pending.append(pool.submit(self.bot.notifier.send, person, text, markup))
+
     def settle(self) -> None:
         """Wait for the calls this update started on the reply pool."""
         while self.pending:

@@ -182,7 +182,7 @@ def on_cancel(ctx: Ctx, args: list[str]) -> None:
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
-    ctx.bot.notifier.send(offer.to_person, texts.HANDOVER_CANCELLED_TO.format(
+    ctx.notify(offer.to_person, texts.HANDOVER_CANCELLED_TO.format(
         **title(offer.device), holder=render.person_name(offer.from_person)))
     browse.send_card(ctx, offer.device.id, edit=True,
                      prefix=texts.HANDOVER_CANCELLED.format(**title(offer.device)))
@@ -199,7 +199,7 @@ def on_accept(ctx: Ctx, args: list[str]) -> None:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
     offer = done.handover
-    ctx.bot.notifier.send(offer.from_person, texts.HANDOVER_ACCEPTED_HOLDER.format(
+    ctx.notify(offer.from_person, texts.HANDOVER_ACCEPTED_HOLDER.format(
         **title(done.device), person=render.person_name(ctx.person)))
     browse.send_card(ctx, done.device.id, edit=True, prefix=texts.HANDOVER_ACCEPTED_YOU.format(
         **title(done.device), due=due_text(done.new_loan)))
@@ -212,7 +212,7 @@ def on_decline(ctx: Ctx, args: list[str]) -> None:
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
-    ctx.bot.notifier.send(offer.from_person, texts.HANDOVER_DECLINED_HOLDER.format(
+    ctx.notify(offer.from_person, texts.HANDOVER_DECLINED_HOLDER.format(
         **title(offer.device), person=render.person_name(ctx.person)))
     ctx.show(texts.HANDOVER_DECLINED_YOU.format(**title(offer.device)))
 
