@@ -14,7 +14,7 @@ from telebot import types
 
 from config import Config
 from inventory import access
-from models import DialogState, Person
+from models import DialogState, Person, db
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
@@ -187,7 +187,15 @@ class Ctx:
         if pool is None:
             self.bot.notifier.send(person, text, markup)
             return
-        self.pending.append(pool.submit(self.bot.notifier.send, person, text, markup))
+        def deliver() -> None:
+            try:
+                self.bot.notifier.send(person, text, markup)
+            finally:
+                # Marking the person unreachable opens a connection on the pool's thread.
+                if not db.is_closed():
+                    db.close()
+
+        self.pending.append(pool.submit(deliver))
 
     def settle(self) -> None:
         """Wait for the calls this update started on the reply pool."""
