@@ -11,6 +11,7 @@ import peewee as pw
 
 from inventory.errors import NotFound
 from inventory.numbers import sticker_number
+from inventory.prepared import Prepared
 from models import Category, Device, Loan, Person, QueueEntry, db, fold_text
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,12 @@ def _rows_query(now: datetime) -> pw.ModelSelect:
     )
 
 
+# The card and a page's rows are on every screen: compiled once (inventory/prepared.py).
+_CARD = Prepared(lambda now, device_id: _rows_query(now).where(Device.id == device_id))
+_ROWS_BY_IDS = Prepared(lambda now, *ids: _rows_query(now).where(Device.id.in_(list(ids)))
+                        .order_by(Device.number))
+
+
 def _to_row(device: Device) -> DeviceRow:
     """Unpack the joined models of one result row."""
     loan = getattr(device, "loan", None)
@@ -111,6 +118,8 @@ def _page(condition: pw.Expression, page: int, now: datetime, scan: bool = False
     # (OFFSET thousands) never joins the rows it skips.
     ids = [device_id for device_id, _ in found] if found and page == asked else \
         ordered.paginate(page, PAGE_SIZE)
+    if isinstance(ids, list):
+        return Page([_to_row(d) for d in _ROWS_BY_IDS.rows(now, *ids)], page, pages, total)
     query = _rows_query(now).where(Device.id.in_(ids)).order_by(Device.number)
     return Page([_to_row(d) for d in query], page, pages, total)
 
@@ -194,7 +203,7 @@ def more_matches(query: str, exclude_id: int) -> int:
 
 def card(device_id: int, now: datetime) -> DeviceRow:
     """One device with its state; NotFound when deleted."""
-    found = list(_rows_query(now).where(Device.id == device_id))
+    found = _CARD.rows(now, device_id)
     if not found:
         raise NotFound(device_id=device_id)
     return _to_row(found[0])
