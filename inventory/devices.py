@@ -124,10 +124,34 @@ def _page(condition: pw.Expression, page: int, now: datetime, scan: bool = False
     return Page([_to_row(d) for d in query], page, pages, total)
 
 
+def _listing(now: datetime, offset: int, category_id: int | None = None) -> pw.ModelSelect:
+    """One page of every device (or of a category) with its state, from offset."""
+    ordered = Device.select(Device.id).order_by(Device.number).limit(PAGE_SIZE).offset(offset)
+    if category_id is not None:
+        ordered = ordered.where(Device.category == category_id)
+    return _rows_query(now).where(Device.id.in_(ordered)).order_by(Device.number)
+
+
+# /all and category pages are everyday screens: compiled once (inventory/prepared.py).
+_COUNT_ALL = Prepared(lambda: Device.select(pw.fn.COUNT(Device.id).alias("n")))
+_COUNT_CATEGORY = Prepared(lambda category_id: Device.select(pw.fn.COUNT(Device.id).alias("n"))
+                           .where(Device.category == category_id))
+_LISTING = Prepared(_listing)
+
+
 def page_all(page: int, now: datetime, category_id: int | None = None) -> Page:
     """A page of every device, or of one category."""
-    condition = Device.category == category_id if category_id is not None else pw.SQL("1=1")
-    return _page(condition, page, now)
+    counted = _COUNT_ALL.rows() if category_id is None else _COUNT_CATEGORY.rows(category_id)
+    total = counted[0].n
+    asked = min(max(1, page), MAX_PAGE)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(asked, pages)
+    if not total:
+        return Page([], page, pages, 0)
+    offset = (page - 1) * PAGE_SIZE
+    found = (_LISTING.rows(now, offset) if category_id is None
+             else _LISTING.rows(now, offset, category_id))
+    return Page([_to_row(d) for d in found], page, pages, total)
 
 
 def _contains(field: pw.Field, needle: str) -> pw.Expression:
