@@ -78,6 +78,7 @@ def live_bot(url: str, api: FakeBotAPI, workers: int = 4):
     drop_connections(db.obj)
     bot = create_bot(Config(bot_token=TOKEN, database_url=url, telegram_api_url=api.base_url,
                             workers=workers, registration="open"))
+    bot._user = bot.get_me()  # as bot.main's token check does before polling
     with polling(bot):
         yield bot
     bot.shutdown()
@@ -217,9 +218,11 @@ def one_round(api: FakeBotAPI, holder: int, colleague: int, free: int,
 
 
 def closed_loop(api: FakeBotAPI, replies: Replies, people: int, seconds: float,
-                script: Callable[[int], list[Callable[[], object]]]) -> tuple[int, float, list]:
+                script: Callable[[int], list[Callable[[], object]]],
+                positions: dict[int, int]) -> tuple[int, float, list]:
     """people threads, each pushing its script's updates one after another until time is up;
-    (updates answered, elapsed seconds, latencies in ms)."""
+    (updates answered, elapsed seconds, latencies in ms). `positions` keeps where each person
+    is in their script, so the next run goes on from there (a take is always finished)."""
     stop = threading.Event()
     latencies: list[float] = []
     lock = threading.Lock()
@@ -231,12 +234,12 @@ def closed_loop(api: FakeBotAPI, replies: Replies, people: int, seconds: float,
         steps = script(i)
         inbox = replies.of(chat)
         mine: list[float] = []
-        k = 0
+        k = positions.get(i, 0)
         while not stop.is_set():
             started = time.perf_counter()
             steps[k % len(steps)]()
             try:
-                inbox.get(timeout=10)
+                inbox.get(timeout=3)
             except queue.Empty:
                 timeouts[0] += 1
                 logger.warning("no reply to step %d of person %d", k % len(steps), i)
@@ -245,6 +248,7 @@ def closed_loop(api: FakeBotAPI, replies: Replies, people: int, seconds: float,
             if not stop.is_set():
                 mine.append((time.perf_counter() - started) * 1000)
             k += 1
+        positions[i] = k
         with lock:
             latencies.extend(mine)
             counts[0] += len(mine)
@@ -261,13 +265,13 @@ def closed_loop(api: FakeBotAPI, replies: Replies, people: int, seconds: float,
     time.sleep(0.5)  # replies still on their way must not answer the next run's updates
     replies.drain()
     if timeouts[0]:
-        logger.warning("%d updates got no reply within 10 s", timeouts[0])
+        logger.warning("%d updates got no reply within 3 s", timeouts[0])
     return counts[0], elapsed, latencies
 
 
-def devtrack_script(api: FakeBotAPI, numbers: list[int]) -> Callable[[int], list]:
+def devtrack_script(api: FakeBotAPI, numbers: list[int], ids: dict[int, int]
+                    ) -> Callable[[int], list]:
     """Each person: search their device, open it, the list, paging, /mine; take and return."""
-    ids = {n: device_id(n) for n in numbers}
 
     def script(i: int) -> list[Callable[[], object]]:
         chat, number = FIRST_USER + i, numbers[i]
@@ -299,31 +303,60 @@ def echo_bot() -> TeleBot:
     return bot
 
 
+def load_driver(pipe: Any, people: int, seconds: float, numbers: list[int],
+                ids: dict[int, int]) -> None:
+    """The emulator and the people, in their own process (Telegram is not in the bot's).
+
+    Sends the emulator's address, then for every "go": a warm-up and a measured closed loop,
+    answering (updates answered, seconds, latencies); "stop" ends it.
+    """
+    api = emulator()
+    replies = Replies(api)
+    script = devtrack_script(api, numbers, ids)
+    pipe.send(api.base_url)
+    try:
+        while pipe.recv() == "go":
+            positions: dict[int, int] = {}  # each bot starts its people at the beginning
+            closed_loop(api, replies, people, seconds / 4, script, positions)  # warm-up
+            pipe.send(closed_loop(api, replies, people, seconds, script, positions))
+    finally:
+        api.stop()
+
+
 def throughput(backend: str, small: bool) -> list[Result]:
     """devtrack against the echo bot, people in a closed loop, same emulator, same run."""
+    import multiprocessing
+
+    from bot import configure_api_url
+
     devices, people, seconds = (500, 10, 2.0) if small else (10_000, 50, 8.0)
     database, url = fresh_database(backend)
     populate(devices, people)
     numbers = [devices // 2 + 1 + i for i in range(people)]  # free devices, one per person
+    ids = {n: device_id(n) for n in numbers}
     database.execute_sql("ANALYZE")
-    api = emulator()
-    replies = Replies(api)
+    database.close()
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    driver = context.Process(target=load_driver, args=(theirs, people, seconds, numbers, ids),
+                             daemon=True)
+    driver.start()
     try:
-        from bot import configure_api_url
-
-        configure_api_url(api.base_url)
+        base_url = ours.recv()
+        configure_api_url(base_url)
         echo = echo_bot()
         with polling(echo):
-            echo_script = devtrack_script(api, numbers)
-            closed_loop(api, replies, people, seconds / 4, echo_script)  # warm-up
-            echo_done, echo_time, _ = closed_loop(api, replies, people, seconds, echo_script)
-        database.close()
-        with live_bot(url, api, workers=4):
-            script = devtrack_script(api, numbers)
-            closed_loop(api, replies, people, seconds / 4, script)
-            done, elapsed, latencies = closed_loop(api, replies, people, seconds, script)
+            ours.send("go")
+            echo_done, echo_time, _ = ours.recv()
+        fake = type("Emulator", (), {"base_url": base_url})()
+        with live_bot(url, fake, workers=4):
+            ours.send("go")
+            done, elapsed, latencies = ours.recv()
+        ours.send("stop")
     finally:
-        api.stop()
+        driver.join(timeout=20)
+        if driver.is_alive():
+            driver.terminate()
     echo_rate, rate = echo_done / echo_time, done / elapsed
     latencies.sort()
     median = statistics.median(latencies) if latencies else 0.0
