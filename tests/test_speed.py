@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import bench.__main__ as bench_main
-from bench.common import Result
 from conftest import USER_ID
 
+import bench.__main__ as bench_main
+from bench.common import Result
 from handlers import texts
 from models import Loan
 
