@@ -167,6 +167,11 @@ def _sqlite() -> bool:
     return isinstance(db.obj, pw.SqliteDatabase)
 
 
+def _indexed(needle: str) -> bool:
+    """Whether SQLite's trigram index can serve this needle (3+ characters, no wildcard)."""
+    return len(needle) >= 3 and not any(c in needle for c in "%_\\")
+
+
 def _substring(needle: str) -> pw.Expression:
     """Devices whose search text contains needle, through the index where it can serve.
 
@@ -174,7 +179,7 @@ def _substring(needle: str) -> pw.Expression:
     (migration 007) serves LIKE for needles of three characters or more; its LIKE has no
     ESCAPE, so a needle with a wildcard character, or a shorter one, is scanned for instead.
     """
-    if not _sqlite() or len(needle) < 3 or any(c in needle for c in "%_\\"):
+    if not _sqlite() or not _indexed(needle):
         return _contains(Device.search_text, needle)
     return Device.id.in_(pw.SQL("(SELECT rowid FROM device_fts WHERE search_text LIKE ?)",
                                 [f"%{needle}%"]))
@@ -193,7 +198,20 @@ def _search_condition(query: str, exclude_id: int | None = None) -> pw.Expressio
     position = pw.fn.INSTR if _sqlite() else pw.fn.STRPOS
     categories = Category.select(Category.id).where(
         position(pw.fn.devtrack_fold(Category.name), needle) > 0)
-    condition = _substring(needle) | Device.category.in_(categories)
+    if _sqlite() and _indexed(needle):
+        # One id list from the index and from the categories: an OR across the two would
+        # make SQLite scan every device.
+        condition = Device.id.in_(pw.SQL(
+            "(SELECT rowid FROM device_fts WHERE search_text LIKE ? UNION "
+            "SELECT id FROM device WHERE category_id IN (SELECT id FROM category "
+            "WHERE instr(devtrack_fold(name), ?) > 0))", [f"%{needle}%", needle]))
+    elif _sqlite():
+        condition = _substring(needle) | Device.category.in_(categories)
+    else:
+        # The same on PostgreSQL: a UNION lets each half use its index (GIN, category_id).
+        condition = Device.id.in_(
+            Device.select(Device.id).where(_substring(needle))
+            | Device.select(Device.id).where(Device.category.in_(categories)))
     if exclude_id is not None:
         condition = condition & (Device.id != exclude_id)
     return condition
