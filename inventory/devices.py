@@ -168,8 +168,10 @@ def _sqlite() -> bool:
 
 
 def _indexed(needle: str) -> bool:
-    """Whether SQLite's trigram index can serve this needle (3+ characters, no wildcard)."""
-    return len(needle) >= 3 and not any(c in needle for c in "%_\\")
+    """Whether a trigram index can serve this needle (3+ characters; on SQLite no wildcard)."""
+    if len(needle) < 3:
+        return False
+    return not _sqlite() or not any(c in needle for c in "%_\\")
 
 
 def _substring(needle: str) -> pw.Expression:
@@ -185,14 +187,22 @@ def _substring(needle: str) -> pw.Expression:
                                 [f"%{needle}%"]))
 
 
-def _search_condition(query: str, exclude_id: int | None = None) -> pw.Expression | None:
-    """Name, serial or category substring, ignoring case and «ё» (no number match here)."""
+def _needle(query: str) -> str | None:
+    """The folded text a search looks for (None: nothing can match)."""
     needle = normalize(query)
     if not needle or "\x00" in needle:
         # No stored text holds U+0000 (PostgreSQL refuses it), so nothing can match.
         return None
     if sticker_number(needle) is not None:
         needle = needle.lstrip("№#").strip()  # «№49» looks for 49 in names and serials too
+    return needle or None
+
+
+def _search_condition(query: str, exclude_id: int | None = None) -> pw.Expression | None:
+    """Name, serial or category substring, ignoring case and «ё» (no number match here)."""
+    needle = _needle(query)
+    if needle is None:
+        return None
     # Categories are few: their names are matched in the same statement (devtrack_fold is
     # normalize() in SQL), rather than copied into every device row.
     position = pw.fn.INSTR if _sqlite() else pw.fn.STRPOS
@@ -222,10 +232,62 @@ def search(query: str, page: int, now: datetime, exclude_id: int | None = None) 
 
     `exclude_id`: leave out the device the query named by its sticker number.
     """
+    needle = _needle(query)
+    if needle is not None and _indexed(needle):
+        return _indexed_search(needle, page, now, exclude_id)
     condition = _search_condition(query, exclude_id)
     if condition is None:
         return Page([], 1, 1, 0)
     return _page(condition, page, now, scan=True)
+
+
+def _matches_sql(needle: str) -> tuple[str, list]:
+    """SQL selecting (id, number) of every match, each half through its own index."""
+    p = db.obj.param
+    if _sqlite():
+        devices = f"id IN (SELECT rowid FROM device_fts WHERE search_text LIKE {p})"
+        pattern = f"%{needle}%"
+        categories = f"instr(devtrack_fold(name), {p}) > 0"
+    else:
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        devices = f"search_text LIKE {p} ESCAPE '\\'"
+        pattern = f"%{escaped}%"
+        categories = f"strpos(devtrack_fold(name), {p}) > 0"
+    sql = (f"SELECT id, number FROM device WHERE {devices} UNION SELECT id, number FROM device "
+           f"WHERE category_id IN (SELECT id FROM category WHERE {categories})")
+    return sql, [pattern, needle]
+
+
+def _indexed_search(needle: str, page: int, now: datetime, exclude_id: int | None) -> Page:
+    """A page of matches with their total from the index, in one statement (rows: a second).
+
+    The matches are selected first and only then ordered and counted: an `id IN (...)` test
+    on the device table made both databases walk every device.
+    """
+    p = db.obj.param
+    matches, params = _matches_sql(needle)
+    asked = min(max(1, page), MAX_PAGE)
+    sql = (f"SELECT m.id, COUNT(*) OVER () FROM ({matches}) AS m WHERE m.id <> {p} "
+           f"ORDER BY m.number LIMIT {p} OFFSET {p}")
+    skip = -1 if exclude_id is None else exclude_id
+
+    def fetch(number: int) -> list[tuple[int, int]]:
+        offset = (number - 1) * PAGE_SIZE
+        return list(db.execute_sql(sql, [*params, skip, PAGE_SIZE, offset]).fetchall())
+
+    found = fetch(asked)
+    if not found and asked > 1:
+        total = db.execute_sql(f"SELECT COUNT(*) FROM ({matches}) AS m WHERE m.id <> {p}",
+                               [*params, skip]).fetchone()[0]
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        found = fetch(pages) if total else []
+        asked = pages
+    if not found:
+        return Page([], 1, 1, 0)
+    total = found[0][1]
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    rows = _ROWS_BY_IDS.rows(now, *[device_id for device_id, _ in found])
+    return Page([_to_row(d) for d in rows], min(asked, pages), pages, total)
 
 
 def exact(query: str, now: datetime) -> DeviceRow | None:
