@@ -360,7 +360,7 @@ def callback_update(user_id: int, data: str, message_id: int = 1) -> dict:
     """A Bot API Update with a button press in user_id's private chat."""
     return {"update_id": next(_update_ids), "callback_query": {
         "id": str(next(_update_ids)), "chat_instance": "ci", "data": data,
-        "from": {"id": user_id, "is_bot": False, "first_name": "Иван", "last_name": "Петров",
+        "from": {"id": user_id, "is_bot": False, "first_name": "Иван",
                  "username": f"user{user_id}"},
         "message": {"message_id": message_id, "date": 1_700_000_000,
                     "chat": {"id": user_id, "type": "private"},

@@ -257,7 +257,7 @@ def test_database_refusing_connections_gets_a_reply_that_needs_none(harness, see
     def refused(*args, **kwargs):
         raise pw.OperationalError("connection to server failed: Connection refused")
 
-    monkeypatch.setattr(middleware.people, "by_telegram_id", refused)
+    monkeypatch.setattr(middleware.people, "with_dialog", refused)
     sent = harness.send(USER_ID, "эвотор")
     assert sent.texts(USER_ID) == [texts.DB_UNAVAILABLE]
 
