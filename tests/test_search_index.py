@@ -64,3 +64,30 @@ def test_category_match_folds_case_and_yo(backend, stocked, clock):
                   search_text=search_text_for("Бак", "T-7"))
     found = [r.device.number for r in devices.search("емкости  большие", 1, clock.now).rows]
     assert found == [7]
+
+
+def test_postgres_without_pg_trgm_migrates_with_a_log_line(caplog):
+    import contextlib
+    import importlib
+    import logging
+
+    import peewee as pw
+
+    migration = importlib.import_module("migrations.007_search_index")
+    sent: list[str] = []
+
+    class Refusing:
+        """A database that refuses CREATE EXTENSION, as without the right to create it."""
+
+        def atomic(self):
+            return contextlib.nullcontext()
+
+        def execute_sql(self, sql, params=None):
+            sent.append(sql)
+            if sql.startswith("CREATE EXTENSION"):
+                raise pw.ProgrammingError('permission denied to create extension "pg_trgm"')
+
+    with caplog.at_level(logging.WARNING):
+        migration._postgres_trigram(Refusing())
+    assert sent == ["CREATE EXTENSION IF NOT EXISTS pg_trgm"]  # no index on a missing operator
+    assert "pg_trgm is not available" in caplog.text and "permission denied" in caplog.text
