@@ -120,6 +120,10 @@ class DevtrackBot(TeleBot):
         self.config = config
         self.clock = clock
         self.executor = ChatSerialExecutor(config.workers) if threaded else None
+        # Button answers go out here, in parallel with the visible reply (Ctx.answer).
+        self.reply_pool = (ThreadPoolExecutor(max_workers=config.workers,
+                                              thread_name_prefix="reply")
+                           if threaded else None)
         self.on_poll: list[Callable[[], None]] = []
         # Filled by handlers.register_all: button/dialogue routes and feature hooks.
         self.routes = Routes()
@@ -180,6 +184,8 @@ class DevtrackBot(TeleBot):
         self.stop_polling()
         if self.executor is not None:
             self.executor.shutdown()
+        if self.reply_pool is not None:
+            self.reply_pool.shutdown(wait=True)
         if self.metrics is not None:
             self.metrics.close()
             stop_counting_api_calls(self.metrics)

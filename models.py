@@ -23,6 +23,11 @@ PARTIAL_INDEXES = ("loan_one_open_per_device", "handover_one_pending_per_device"
                    "accessrequest_one_pending_per_account")
 
 
+def fold_text(text: str) -> str:
+    """Lower case, «ё» as «е», single spaces: the form search compares (SQL: devtrack_fold)."""
+    return " ".join(text.lower().replace("ё", "е").split())
+
+
 def utcnow() -> datetime:
     """Current UTC time as a naive datetime: the database stores naive UTC everywhere."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -236,11 +241,13 @@ def make_database(url: str) -> pw.Database:
         if not path:
             raise ValueError("expected sqlite:///path/to/file.db")
         # Writers take turns (BEGIN IMMEDIATE, FIFO in-process): see sqlite_db.py.
-        return SerialSqliteDatabase(
+        database = SerialSqliteDatabase(
             path,
-            timeout=30,
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000},
         )
+        # Search matches category names in SQL (PostgreSQL has it from migration 007).
+        database.register_function(fold_text, "devtrack_fold", 1, deterministic=True)
+        return database
     raise ValueError(f"unsupported scheme {parsed.scheme!r}")
 
 

@@ -17,6 +17,7 @@ from collections import deque
 from typing import Any
 
 import peewee as pw
+from playhouse.pool import PooledSqliteDatabase
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +60,22 @@ class TurnLock:
                 self._busy = False
 
 
-class SerialSqliteDatabase(pw.SqliteDatabase):
-    """SqliteDatabase whose writes (transactions and single statements) queue in-process."""
+class SerialSqliteDatabase(PooledSqliteDatabase):
+    """SqliteDatabase whose writes (transactions and single statements) queue in-process.
+
+    Connections are pooled: an update borrows an open one instead of opening the file and
+    sending the pragmas again (three statements and a file open per update otherwise).
+    The pool's `timeout` is its wait for a free connection; SQLite's own busy wait is the
+    busy_timeout pragma.
+    """
 
     def __init__(self, database: str, *args: Any, serialise: bool = True,
                  turn_timeout: float = 30.0, **kwargs: Any) -> None:
         kwargs.setdefault("lock_type", "IMMEDIATE")
+        # A pooled connection serves one thread at a time, but not always the same one.
+        kwargs.setdefault("check_same_thread", False)
+        kwargs.setdefault("max_connections", 64)
+        kwargs.setdefault("stale_timeout", 300)
         super().__init__(database, *args, **kwargs)
         self.serialise = serialise
         self.turn_timeout = turn_timeout

@@ -139,7 +139,7 @@ def summary(section: str, backend: str, name: str, samples: list[float], errors:
     ratio = p95 / median if median else 0.0
     return Result(section, backend, name, median, p95,
                   FAIRNESS * median if target else None, errors=errors,
-                  note=f"p95/median {ratio:.1f}, errors {errors}")
+                  note=f"p95/median {ratio:.1f}, errors {errors}", judged_ms=target)
 
 
 def run(backend: str, small: bool) -> list[Result]:

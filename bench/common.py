@@ -33,11 +33,46 @@ class Result:
     target_ms: float | None = None
     errors: int = 0
     note: str = ""
+    # A ratio judged against a limit (round trips, ×echo bot, ×small inventory, statements).
+    value: float | None = None
+    limit: float | None = None
+    unit: str = ""
+    at_least: bool = False  # the value must reach the limit rather than stay under it
+    equal: bool = True  # statements: the same at both sizes
+    judged_ms: bool = False  # an absolute target that still decides the exit status
 
     @property
     def ok(self) -> bool:
-        """Whether the p95 meets the target (and, where a target is set, nothing failed)."""
+        """Whether the ratio (or else the p95) meets its target, nothing having failed."""
+        if self.value is not None and self.limit is not None:
+            within = self.value >= self.limit if self.at_least else self.value <= self.limit
+            return within and self.equal and not self.errors
         return self.target_ms is None or (self.p95_ms <= self.target_ms and not self.errors)
+
+    @property
+    def judged(self) -> bool:
+        """Whether the verdict counts for make bench's exit status.
+
+        Ratios to baselines of the same run are stable on a noisy machine; absolute
+        milliseconds are reported, not judged (burst fairness is a ratio too).
+        """
+        return self.limit is not None or self.judged_ms
+
+    @property
+    def target_text(self) -> str:
+        """The target column: a ratio limit or milliseconds."""
+        if self.limit is not None:
+            return f"{'≥' if self.at_least else '≤'}{self.limit:g}{self.unit}"
+        return f"{self.target_ms:.0f}" if self.target_ms is not None else "-"
+
+    @property
+    def verdict(self) -> str:
+        """yes / NO for judged rows; (yes) / (no) for absolute, reported-only targets."""
+        if self.judged:
+            return "yes" if self.ok else "NO"
+        if self.target_ms is None:
+            return ""
+        return "(yes)" if self.ok else "(no)"
 
 
 def backends() -> list[str]:
@@ -87,11 +122,11 @@ def measure(fn: Callable[[], object], repeat: int,
 
 def table(results: list[Result]) -> str:
     """The results as a fixed-width table."""
-    lines = [f"{'section':<10} {'backend':<9} {'operation':<28} {'median ms':>10} {'p95 ms':>9} "
-             f"{'target':>8}  ok"]
+    lines = [f"{'section':<10} {'backend':<9} {'operation':<34} {'median ms':>10} {'p95 ms':>9} "
+             f"{'value':>7} {'target':>8}  ok"]
     for r in results:
-        target = f"{r.target_ms:.0f}" if r.target_ms is not None else "-"
-        lines.append(f"{r.section:<10} {r.backend:<9} {r.name:<28} {r.median_ms:>10.2f} "
-                     f"{r.p95_ms:>9.2f} {target:>8}  {'yes' if r.ok else 'NO'}"
+        value = f"{r.value:.2f}" if r.value is not None else ""
+        lines.append(f"{r.section:<10} {r.backend:<9} {r.name:<34} {r.median_ms:>10.2f} "
+                     f"{r.p95_ms:>9.2f} {value:>7} {r.target_text:>8}  {r.verdict}"
                      + (f"  {r.note}" if r.note else ""))
     return "\n".join(lines)

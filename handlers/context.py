@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,12 +13,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from telebot import types
 
 from config import Config
-from inventory import access, dialogs
+from inventory import access, dialogs, session
 from inventory.clock import local_date
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
-    from models import Person
+    from models import DialogState, Person
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,12 @@ class Dialog:
     def load(cls, chat_id: int) -> Dialog:
         """Read the chat's dialogue (one query)."""
         state, data = dialogs.load(chat_id)
+        return cls(chat_id, state, data)
+
+    @classmethod
+    def from_row(cls, chat_id: int, row: DialogState | None) -> Dialog:
+        """The dialogue stored in row (None: not in a dialogue)."""
+        state, data = dialogs.unpack(row)
         return cls(chat_id, state, data)
 
     @classmethod
@@ -91,6 +98,8 @@ class Ctx:
     answered: bool = False
     interrupted: str | None = None
     prompt: tuple[str, types.InlineKeyboardMarkup | None] | None = None
+    # Bot API calls of this update running on the bot's reply pool (the button's answer).
+    pending: list[Future] = field(default_factory=list)
 
     @property
     def me(self) -> Person:
@@ -124,6 +133,7 @@ class Ctx:
              markup: types.InlineKeyboardMarkup | None = None) -> types.Message | None:
         """Send an HTML message to the current chat (None: Telegram would not take it)."""
         self.prompt = (text, markup)
+        self.answer()
         return self.reply(lambda: self.bot.send_message(self.chat_id, text, reply_markup=markup))
 
     def show(self, text: str, markup: types.InlineKeyboardMarkup | None = None) -> None:
@@ -133,6 +143,7 @@ class Ctx:
             self.send(text, markup)
             return
         self.prompt = (text, markup)
+        self.answer()
         self.reply(lambda: self.bot.edit_message_text(text, self.chat_id, message.message_id,
                                                       reply_markup=markup))
 
@@ -156,14 +167,55 @@ class Ctx:
                   types.InlineKeyboardMarkup.de_json(markup) if markup else None)
 
     def answer(self, text: str | None = None, *, alert: bool = False) -> None:
-        """Answer the pressed button once (stops the spinner)."""
+        """Answer the pressed button once (stops the spinner).
+
+        send() and show() call it before the visible reply, so the spinner stops alongside it:
+        on a threaded bot the answer goes out on the reply pool, in parallel with the reply,
+        and `settle()` waits for it at the end of the update.
+        """
         if self.callback is None or self.answered:
             return
         self.answered = True
-        query_id = self.callback.id
-        # A button answered too late (400 "query is too old") is no reason to fail the update.
-        self.reply(lambda: self.bot.answer_callback_query(query_id, text, show_alert=alert),
-                   strict=False)
+        callback_id = self.callback.id
+
+        def call() -> None:
+            # A button answered too late (400 "query is too old") is no reason to fail.
+            self.reply(lambda: self.bot.answer_callback_query(callback_id, text,
+                                                              show_alert=alert), strict=False)
+
+        pool = getattr(self.bot, "reply_pool", None)
+        if pool is None:
+            call()
+            return
+        self.pending.append(pool.submit(call))
+
+    def notify(self, person: Person, text: str,
+               markup: types.InlineKeyboardMarkup | None = None) -> None:
+        """Tell another person (notifier rules), in parallel with this update's own reply.
+
+        Used where the outcome of the delivery changes nothing on the screen; `settle()` waits
+        for it before the update ends.
+        """
+        pool = getattr(self.bot, "reply_pool", None)
+        if pool is None:
+            self.bot.notifier.send(person, text, markup)
+            return
+        def deliver() -> None:
+            try:
+                self.bot.notifier.send(person, text, markup)
+            finally:
+                # Marking the person unreachable opens a connection on the pool's thread.
+                session.close_quietly()
+
+        self.pending.append(pool.submit(deliver))
+
+    def settle(self) -> None:
+        """Wait for the calls this update started on the reply pool."""
+        while self.pending:
+            try:
+                self.pending.pop().result()
+            except Exception:  # noqa: BLE001 - the answer is not worth failing the update
+                logger.exception("answering the button failed")
 
     def reply(self, call: Callable[[], T], *, strict: bool = True) -> T | None:
         """Any Bot API call answering this update, under the notifier's retry rules."""

@@ -177,7 +177,7 @@ def on_cancel(ctx: Ctx, args: Args) -> None:
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
-    ctx.bot.notifier.send(offer.to_person, texts.HANDOVER_CANCELLED_TO.format(
+    ctx.notify(offer.to_person, texts.HANDOVER_CANCELLED_TO.format(
         **device_title(offer.device), holder=render.person_name(offer.from_person)))
     browse.send_card(ctx, offer.device.id, edit=True,
                      prefix=texts.HANDOVER_CANCELLED.format(**device_title(offer.device)))
@@ -194,7 +194,7 @@ def on_accept(ctx: Ctx, args: Args) -> None:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
     offer = done.handover
-    ctx.bot.notifier.send(offer.from_person, texts.HANDOVER_ACCEPTED_HOLDER.format(
+    ctx.notify(offer.from_person, texts.HANDOVER_ACCEPTED_HOLDER.format(
         **device_title(done.device), person=render.person_name(ctx.me)))
     browse.send_card(ctx, done.device.id, edit=True, prefix=texts.HANDOVER_ACCEPTED_YOU.format(
         **device_title(done.device), due=due_text(done.new_loan)))
@@ -207,7 +207,7 @@ def on_decline(ctx: Ctx, args: Args) -> None:
     except HandoverGone:
         ctx.answer(texts.HANDOVER_GONE, alert=True)
         return
-    ctx.bot.notifier.send(offer.from_person, texts.HANDOVER_DECLINED_HOLDER.format(
+    ctx.notify(offer.from_person, texts.HANDOVER_DECLINED_HOLDER.format(
         **device_title(offer.device), person=render.person_name(ctx.me)))
     ctx.show(texts.HANDOVER_DECLINED_YOU.format(**device_title(offer.device)))
 

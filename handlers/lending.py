@@ -121,7 +121,8 @@ def on_take(ctx: Ctx, args: Args) -> None:
 def ask_due(ctx: Ctx, place: str) -> None:
     """Second step of taking: the due date."""
     ctx.dialog.update(TAKE_DUE, place=place)
-    ctx.send(texts.ASK_DUE.format(example=example_date(ctx)), keyboards.due_keyboard("tkd"))
+    # A button («Пропустить») turns its own prompt into the next question: one call.
+    ctx.show(texts.ASK_DUE.format(example=example_date(ctx)), keyboards.due_keyboard("tkd"))
 
 
 def on_take_place(ctx: Ctx, message: types.Message) -> None:
@@ -140,7 +141,6 @@ def on_take_place(ctx: Ctx, message: types.Message) -> None:
 def on_take_skip_place(ctx: Ctx, args: Args) -> None:
     """«Пропустить» the place."""
     if in_state(ctx, TAKE_PLACE):
-        drop_buttons(ctx)
         ask_due(ctx, "")
 
 
@@ -156,19 +156,22 @@ def finish_take(ctx: Ctx, due: date | None) -> None:
             device_id, ctx.me, now=ctx.now, place=data.get("place", ""), due_date=due))
     except (NotFound, AlreadyTaken, HeldForQueue) as err:
         refusal = err
+    # A date button turns the question into the answer in place (one call); a typed date
+    # gets a new message (ctx.show sends when no button was pressed).
     if refusal is None:
         browse.send_card(ctx, loan.device.id,
-                         prefix=texts.TAKEN.format(**device_title(loan.device)), settled=True)
+                         prefix=texts.TAKEN.format(**device_title(loan.device)), settled=True,
+                         edit=True)
     elif isinstance(refusal, NotFound):
-        ctx.send(texts.DEVICE_GONE)
+        ctx.show(texts.DEVICE_GONE)
     elif isinstance(refusal, AlreadyTaken):
         holder = refusal.details["holder"]
-        ctx.send(texts.TAKEN_BY_OTHER.format(**device_title(catalog.get_device(device_id)),
+        ctx.show(texts.TAKEN_BY_OTHER.format(**device_title(catalog.get_device(device_id)),
                                              holder=render.person_name(holder) if holder else "—"))
     else:
         until = texts.fmt_time(local_time(refusal.details["until"], ctx.config))
         device = catalog.get_device(device_id)
-        ctx.send(texts.HELD_FOR_OTHER.format(**device_title(device), until=until,
+        ctx.show(texts.HELD_FOR_OTHER.format(**device_title(device), until=until,
                                              person=render.person_name(refusal.details["person"])))
 
 
@@ -182,9 +185,7 @@ def on_take_due_text(ctx: Ctx, message: types.Message) -> None:
 def on_take_due_choice(ctx: Ctx, args: Args) -> None:
     """tkd:<choice>."""
     if in_state(ctx, TAKE_DUE):
-        due = due_from_choice(args.choice(0, DUE_CODES), ctx.today)
-        drop_buttons(ctx)
-        finish_take(ctx, due)
+        finish_take(ctx, due_from_choice(args.choice(0, DUE_CODES), ctx.today))
 
 
 # --- return ----------------------------------------------------------------------------------
@@ -232,8 +233,8 @@ def finish_change_due(ctx: Ctx, due: date | None) -> None:
     ctx.dialog.clear()
     loan = loans.change(device_id, ctx.me, now=ctx.now, due_date=due, clear_due=due is None)
     shown = texts.fmt_date(due) if due else texts.MINE_NO_DUE
-    browse.send_card(ctx, device_id, prefix=texts.DUE_CHANGED.format(**device_title(loan.device),
-                                                                     due=shown))
+    browse.send_card(ctx, device_id, edit=True, prefix=texts.DUE_CHANGED.format(
+        **device_title(loan.device), due=shown))
 
 
 def on_change_due_text(ctx: Ctx, message: types.Message) -> None:
@@ -246,9 +247,7 @@ def on_change_due_text(ctx: Ctx, message: types.Message) -> None:
 def on_change_due_choice(ctx: Ctx, args: Args) -> None:
     """cdd:<choice>."""
     if in_state(ctx, CHANGE_DUE):
-        due = due_from_choice(args.choice(0, DUE_CODES), ctx.today)
-        drop_buttons(ctx)
-        finish_change_due(ctx, due)
+        finish_change_due(ctx, due_from_choice(args.choice(0, DUE_CODES), ctx.today))
 
 
 def on_change_place(ctx: Ctx, args: Args) -> None:

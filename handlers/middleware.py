@@ -43,11 +43,11 @@ class ContextMiddleware(BaseMiddleware):
             session.open_connection()
             user = update.from_user
             chat_id = message.chat.id if message is not None else user.id
-            person = people.by_telegram_id(user.id)
+            person, stored = people.with_dialog(user.id, chat_id)
             if person is not None:
                 people.refresh_profile(person, name=display_name(user),
                                        username=user.username or "")
-            dialog = Dialog.load(chat_id)
+            dialog = Dialog.from_row(chat_id, stored)
             ctx = Ctx(
                 bot=self.bot,
                 config=self.bot.config,
@@ -88,6 +88,8 @@ class ContextMiddleware(BaseMiddleware):
             elif ctx is not None:
                 ctx.answer()
                 ctx.remember_question()
+            if ctx is not None:
+                ctx.settle()
         finally:
             close_quietly()
 

@@ -13,9 +13,10 @@ import peewee as pw
 
 from inventory.errors import NotFound
 from inventory.numbers import sticker_number
+from inventory.prepared import Prepared
 from inventory.rows import tuples
 from inventory.sql import escape_like, like_pattern
-from models import Category, Device, Loan, Person, QueueEntry, db
+from models import Category, Device, Loan, Person, QueueEntry, db, fold_text
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ MAX_PAGE = 10**9  # keeps OFFSET within 64 bits for any page number a button can
 
 def normalize(text: str) -> str:
     """Lower case, «ё» as «е», single spaces: the form search compares."""
-    return " ".join(text.lower().replace("ё", "е").split())
+    return fold_text(text)
 
 
 def search_text_for(name: str, serial: str) -> str:
@@ -97,6 +98,12 @@ def _rows_query(now: datetime) -> pw.ModelSelect[Device]:
     )
 
 
+# The card and a page's rows are on every screen: compiled once (inventory/prepared.py).
+_CARD = Prepared(lambda now, device_id: _rows_query(now).where(Device.id == device_id))
+_ROWS_BY_IDS = Prepared(lambda now, *ids: _rows_query(now).where(Device.id.in_(list(ids)))
+                        .order_by(Device.number))
+
+
 def _to_row(device: Device) -> DeviceRow:
     """Unpack the joined models of one result row."""
     loan = open_loan_of(device)
@@ -129,14 +136,40 @@ def _page(condition: pw.ColumnBase, page: int, now: datetime, scan: bool = False
     # (OFFSET thousands) never joins the rows it skips.
     ids = [device_id for device_id, _ in found] if found and page == asked else \
         ordered.paginate(page, PAGE_SIZE)
+    if isinstance(ids, list):
+        return Page([_to_row(d) for d in _ROWS_BY_IDS.rows(now, *ids)], page, pages, total)
     query = _rows_query(now).where(Device.id.in_(ids)).order_by(Device.number)
     return Page([_to_row(d) for d in query], page, pages, total)
 
 
+def _listing(now: datetime, offset: int, category_id: int | None = None) -> pw.ModelSelect[Device]:
+    """One page of every device (or of a category) with its state, from offset."""
+    ordered = Device.select(Device.id).order_by(Device.number).limit(PAGE_SIZE).offset(offset)
+    if category_id is not None:
+        ordered = ordered.where(Device.category == category_id)
+    return _rows_query(now).where(Device.id.in_(ordered)).order_by(Device.number)
+
+
+# /all and category pages are everyday screens: compiled once (inventory/prepared.py).
+_COUNT_ALL = Prepared(lambda: Device.select(pw.fn.COUNT(Device.id).alias("n")))
+_COUNT_CATEGORY = Prepared(lambda category_id: Device.select(pw.fn.COUNT(Device.id).alias("n"))
+                           .where(Device.category == category_id))
+_LISTING = Prepared(_listing)
+
+
 def page_all(page: int, now: datetime, category_id: int | None = None) -> Page:
     """A page of every device, or of one category."""
-    condition = Device.category == category_id if category_id is not None else pw.SQL("1=1")
-    return _page(condition, page, now)
+    counted = _COUNT_ALL.rows() if category_id is None else _COUNT_CATEGORY.rows(category_id)
+    total = counted[0].n
+    asked = min(max(1, page), MAX_PAGE)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(asked, pages)
+    if not total:
+        return Page([], page, pages, 0)
+    offset = (page - 1) * PAGE_SIZE
+    found = (_LISTING.rows(now, offset) if category_id is None
+             else _LISTING.rows(now, offset, category_id))
+    return Page([_to_row(d) for d in found], page, pages, total)
 
 
 def _contains(field: pw.Field, needle: str) -> pw.Expression:
@@ -147,20 +180,66 @@ def _contains(field: pw.Field, needle: str) -> pw.Expression:
     return pw.Expression(field, operator, pattern)
 
 
-def _search_condition(query: str, exclude_id: int | None = None) -> pw.Expression | None:
-    """Name, serial or category substring, ignoring case and «ё» (no number match here)."""
+def _sqlite() -> bool:
+    """Whether the bound database is SQLite."""
+    return isinstance(db.obj, pw.SqliteDatabase)
+
+
+def _indexed(needle: str) -> bool:
+    """Whether a trigram index can serve this needle (3+ characters; on SQLite no wildcard)."""
+    if len(needle) < 3:
+        return False
+    return not _sqlite() or not any(c in needle for c in "%_\\")
+
+
+def _substring(needle: str) -> pw.Expression:
+    """Devices whose search text contains needle, through the index where it can serve.
+
+    PostgreSQL's pg_trgm GIN index serves LIKE itself. SQLite's FTS5 trigram table
+    (migration 007) serves LIKE for needles of three characters or more; its LIKE has no
+    ESCAPE, so a needle with a wildcard character, or a shorter one, is scanned for instead.
+    """
+    if not _sqlite() or not _indexed(needle):
+        return _contains(Device.search_text, needle)
+    return Device.id.in_(pw.SQL("(SELECT rowid FROM device_fts WHERE search_text LIKE ?)",
+                                [f"%{needle}%"]))
+
+
+def _needle(query: str) -> str | None:
+    """The folded text a search looks for (None: nothing can match)."""
     needle = normalize(query)
     if not needle or "\x00" in needle:
         # No stored text holds U+0000 (PostgreSQL refuses it), so nothing can match.
         return None
     if sticker_number(needle) is not None:
         needle = needle.lstrip("№#").strip()  # «№49» looks for 49 in names and serials too
-    condition = _contains(Device.search_text, needle)
-    # Categories are few: match their names here rather than copy them into every device row.
-    categories = [c.id for c in Category.select(Category.id, Category.name)
-                  if needle in normalize(c.name)]
-    if categories:
-        condition = condition | Device.category.in_(categories)
+    return needle or None
+
+
+def _search_condition(query: str, exclude_id: int | None = None) -> pw.Expression | None:
+    """Name, serial or category substring, ignoring case and «ё» (no number match here)."""
+    needle = _needle(query)
+    if needle is None:
+        return None
+    # Categories are few: their names are matched in the same statement (devtrack_fold is
+    # normalize() in SQL), rather than copied into every device row.
+    position = pw.fn.INSTR if _sqlite() else pw.fn.STRPOS
+    categories = Category.select(Category.id).where(
+        position(pw.fn.devtrack_fold(Category.name), needle) > 0)
+    if _sqlite() and _indexed(needle):
+        # One id list from the index and from the categories: an OR across the two would
+        # make SQLite scan every device.
+        condition = Device.id.in_(pw.SQL(
+            "(SELECT rowid FROM device_fts WHERE search_text LIKE ? UNION "
+            "SELECT id FROM device WHERE category_id IN (SELECT id FROM category "
+            "WHERE instr(devtrack_fold(name), ?) > 0))", [f"%{needle}%", needle]))
+    elif _sqlite():
+        condition = _substring(needle) | Device.category.in_(categories)
+    else:
+        # The same on PostgreSQL: a UNION lets each half use its index (GIN, category_id).
+        condition = Device.id.in_(
+            Device.select(Device.id).where(_substring(needle))
+            | Device.select(Device.id).where(Device.category.in_(categories)))
     if exclude_id is not None:
         condition = condition & (Device.id != exclude_id)
     return condition
@@ -171,10 +250,64 @@ def search(query: str, page: int, now: datetime, exclude_id: int | None = None) 
 
     `exclude_id`: leave out the device the query named by its sticker number.
     """
+    needle = _needle(query)
+    if needle is not None and _indexed(needle):
+        return _indexed_search(needle, page, now, exclude_id)
     condition = _search_condition(query, exclude_id)
     if condition is None:
         return Page([], 1, 1, 0)
     return _page(condition, page, now, scan=True)
+
+
+def _matches_sql(needle: str) -> tuple[str, list]:
+    """SQL selecting (id, number) of every match, each half through its own index."""
+    p = db.obj.param
+    if _sqlite():
+        devices = f"id IN (SELECT rowid FROM device_fts WHERE search_text LIKE {p})"
+        pattern = f"%{needle}%"
+        categories = f"instr(devtrack_fold(name), {p}) > 0"
+    else:
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        devices = f"search_text LIKE {p} ESCAPE '\\'"
+        pattern = f"%{escaped}%"
+        categories = f"strpos(devtrack_fold(name), {p}) > 0"
+    # SQLite's statistics see seven categories and would scan: its index is named here.
+    by_category = "device INDEXED BY device_category_id" if _sqlite() else "device"
+    sql = (f"SELECT id, number FROM device WHERE {devices} UNION SELECT id, number FROM "
+           f"{by_category} WHERE category_id IN (SELECT id FROM category WHERE {categories})")
+    return sql, [pattern, needle]
+
+
+def _indexed_search(needle: str, page: int, now: datetime, exclude_id: int | None) -> Page:
+    """A page of matches with their total from the index, in one statement (rows: a second).
+
+    The matches are selected first and only then ordered and counted: an `id IN (...)` test
+    on the device table made both databases walk every device.
+    """
+    p = db.obj.param
+    matches, params = _matches_sql(needle)
+    asked = min(max(1, page), MAX_PAGE)
+    sql = (f"SELECT m.id, COUNT(*) OVER () FROM ({matches}) AS m WHERE m.id <> {p} "
+           f"ORDER BY m.number LIMIT {p} OFFSET {p}")
+    skip = -1 if exclude_id is None else exclude_id
+
+    def fetch(number: int) -> list[tuple[int, int]]:
+        offset = (number - 1) * PAGE_SIZE
+        return list(db.execute_sql(sql, [*params, skip, PAGE_SIZE, offset]).fetchall())
+
+    found = fetch(asked)
+    if not found and asked > 1:
+        total = db.execute_sql(f"SELECT COUNT(*) FROM ({matches}) AS m WHERE m.id <> {p}",
+                               [*params, skip]).fetchone()[0]
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        found = fetch(pages) if total else []
+        asked = pages
+    if not found:
+        return Page([], 1, 1, 0)
+    total = found[0][1]
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    rows = _ROWS_BY_IDS.rows(now, *[device_id for device_id, _ in found])
+    return Page([_to_row(d) for d in rows], min(asked, pages), pages, total)
 
 
 def exact(query: str, now: datetime) -> DeviceRow | None:
@@ -194,7 +327,7 @@ def more_matches(query: str, exclude_id: int) -> int:
 
 def card(device_id: int, now: datetime) -> DeviceRow:
     """One device with its state; NotFound when deleted."""
-    found = list(_rows_query(now).where(Device.id == device_id))
+    found = _CARD.rows(now, device_id)
     if not found:
         raise NotFound(device_id=device_id)
     return _to_row(found[0])

@@ -18,7 +18,11 @@ Stored = tuple[int, str | None, dict[str, Any]]  # chat id, state, data
 
 def load(chat_id: int) -> tuple[str | None, dict[str, Any]]:
     """The chat's state and data (one query); (None, {}) outside a dialogue."""
-    row = DialogState.get_or_none(DialogState.chat_id == chat_id)
+    return unpack(DialogState.get_or_none(DialogState.chat_id == chat_id))
+
+
+def unpack(row: DialogState | None) -> tuple[str | None, dict[str, Any]]:
+    """State and data of a stored row; (None, {}) outside a dialogue."""
     if row is None or row.state is None:
         return None, {}
     return row.state, json.loads(row.data or "{}")

@@ -11,7 +11,8 @@ import peewee as pw
 
 from inventory import audit
 from inventory.errors import DomainNotAllowed, EmailTaken, InvalidEmail, RegistrationRefused
-from models import Person, db
+from inventory.prepared import Prepared
+from models import DialogState, Person, db
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,27 @@ def by_telegram_id(telegram_id: int) -> Person | None:
     return Person.get_or_none(
         (Person.telegram_id == telegram_id) & Person.deleted_at.is_null()
     )
+
+
+_WITH_DIALOG = Prepared(lambda telegram_id, chat_id: (
+    Person.select(Person, DialogState)
+    .join(DialogState, pw.JOIN.LEFT_OUTER, on=(DialogState.chat_id == chat_id),
+          attr="stored_dialog")
+    .where((Person.telegram_id == telegram_id) & Person.deleted_at.is_null())
+    .limit(1)))
+
+
+def with_dialog(telegram_id: int, chat_id: int) -> tuple[Person | None, DialogState | None]:
+    """The active person and the chat's stored dialogue: one statement for a registered person.
+
+    Every update needs both; someone not registered (rare) costs a second query.
+    """
+    rows = _WITH_DIALOG.rows(telegram_id, chat_id)
+    found = rows[0] if rows else None
+    if found is None:
+        return None, DialogState.get_or_none(DialogState.chat_id == chat_id)
+    stored = getattr(found, "stored_dialog", None)
+    return found, stored if stored is not None and stored.id is not None else None
 
 
 def deleted_account(telegram_id: int) -> bool:

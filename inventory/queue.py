@@ -29,6 +29,7 @@ from inventory.errors import (
     NotQueued,
 )
 from inventory.locks import lock_device, lock_person
+from inventory.prepared import Prepared
 from models import Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -243,6 +244,13 @@ def expire_holds(now: datetime, hold_hours: int = HOLD_HOURS_DEFAULT, *,
 
 def _unsettled_devices(now: datetime, device_id: int | None) -> list[int]:
     """Devices with a run-out hold, or free with people waiting and no live hold (one query)."""
+    # Runs before every read: compiled once (inventory/prepared.py).
+    rows = _UNSETTLED.rows(now) if device_id is None else _UNSETTLED.rows(now, device_id)
+    return sorted({row.device_id for row in rows})
+
+
+def _unsettled_query(now: datetime, device_id: int | None = None) -> pw.ModelSelect[QueueEntry]:
+    """The query behind _unsettled_devices."""
     open_loan = Loan.select(Loan.id).where(
         (Loan.device == QueueEntry.device) & Loan.returned_at.is_null())
     live = QueueEntry.alias("live")
@@ -252,8 +260,10 @@ def _unsettled_devices(now: datetime, device_id: int | None) -> list[int]:
         QueueEntry.hold_until.is_null() & ~pw.fn.EXISTS(open_loan) & ~pw.fn.EXISTS(live_hold))
     if device_id is not None:
         condition &= QueueEntry.device == device_id
-    query = QueueEntry.select(QueueEntry.device).where(condition).distinct()
-    return sorted({row.device_id for row in query})
+    return QueueEntry.select(QueueEntry.device).where(condition).distinct()
+
+
+_UNSETTLED = Prepared(_unsettled_query)
 
 
 def _clear_holds(device: Device, entries: list[QueueEntry], now: datetime) -> None:

@@ -54,6 +54,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db.initialize(database)
     apply_migrations(database)
     database.close()
+    database.close_all()  # pooled: the last close checkpoints the WAL into the file copied
     return path
 
 

@@ -96,7 +96,7 @@ def test_search_card_take_mine_return(api, tmp_path):
         ask_place = press(api, USER, card, texts.BTN_TAKE)
         assert ask_place.text == texts.ASK_PLACE.format(number=49, name="Эвотор 7.2")
         ask_due = say(api, USER, "дома")
-        taken = press(api, USER, ask_due, texts.BTN_WEEK)
+        taken = press(api, USER, ask_due, texts.BTN_WEEK, expect="editMessageText")
         assert taken.text.startswith(texts.TAKEN.format(number=49, name="Эвотор 7.2"))
         mine = say(api, USER, "/mine")
         assert mine.text.startswith(texts.MINE_TITLE.format(count=1)) and "Эвотор" in mine.text
@@ -117,7 +117,9 @@ def test_queue_take_join_return_hold_take(api, tmp_path):
     a, b = USER, USER + 1
     with running_bot(api, tmp_path):
         ask_place = press(api, a, say(api, a, "49"), texts.BTN_TAKE)
-        taken = press(api, a, press(api, a, ask_place, texts.BTN_SKIP), texts.BTN_NO_DUE)
+        # Dialogue buttons turn their prompt into the next step in place.
+        ask_due = press(api, a, ask_place, texts.BTN_SKIP, expect="editMessageText")
+        taken = press(api, a, ask_due, texts.BTN_NO_DUE, expect="editMessageText")
         b_card = say(api, b, "49")
         mark = api.mark()
         api.push_callback(b, button_data(b_card, texts.BTN_JOIN_QUEUE),
@@ -132,7 +134,7 @@ def test_queue_take_join_return_hold_take(api, tmp_path):
         assert "Эвотор 7.2" in offer.text and button_data(offer, texts.BTN_DECLINE_HOLD)
         press(api, b, offer, texts.BTN_TAKE)
         ask_due = say(api, b, "склад")
-        assert press(api, b, ask_due, texts.BTN_TOMORROW).text.startswith(
+        assert press(api, b, ask_due, texts.BTN_TOMORROW, expect="editMessageText").text.startswith(
             texts.TAKEN.format(number=49, name="Эвотор 7.2"))
     database = init_db(f"sqlite:///{tmp_path / 'bot.db'}")
     holder = Loan.get(Loan.returned_at.is_null()).person

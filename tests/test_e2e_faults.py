@@ -154,15 +154,15 @@ def test_take_and_return_confirmations_outlast_429_and_5xx(api, tmp_path):
     user = 4242  # the person seed_devices registers
     with running_bot(api, tmp_path):
         ask_place = press(api, user, say(api, user, "эвотор"), texts.BTN_TAKE)
-        ask_due = press(api, user, ask_place, texts.BTN_SKIP)
-        api.fail_next("sendMessage", status=429, retry_after=1, chat_id=user)
+        ask_due = press(api, user, ask_place, texts.BTN_SKIP, expect="editMessageText")
+        api.fail_next("editMessageText", status=429, retry_after=1, chat_id=user)
         mark = api.mark()
         api.push_callback(user, button_of(ask_due, texts.BTN_WEEK),
                           message_id=ask_due.result["message_id"])
-        taken = api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == user and c.ok,
-                             since=mark, timeout=20)
+        taken = api.wait_for(lambda c: c.method == "editMessageText" and c.chat_id == user
+                             and c.ok, since=mark, timeout=20)
         assert taken.text.startswith(texts.TAKEN.format(number=49, name="Эвотор 7.2"))
-        refused = [c for c in api.calls("sendMessage", chat_id=user)
+        refused = [c for c in api.calls("editMessageText", chat_id=user)
                    if c.index >= mark and not c.ok]
         assert refused, "the 429 was not played"
         confirm = press(api, user, taken, texts.BTN_RETURN, expect="editMessageText")

@@ -52,7 +52,9 @@ def no_error_told(sender) -> None:
 def test_take_confirmation_waits_out_429_and_arrives(harness, seed, people, slept):
     device = seed.device(49)
     take(harness, device.id)
-    harness.sender.fail("sendMessage", 429, "Too Many Requests: retry after 3", retry_after=3)
+    # The date button turns the question into the confirmation in place (one edit).
+    harness.sender.fail("editMessageText", 429, "Too Many Requests: retry after 3",
+                        retry_after=3)
     sent = harness.press(USER_ID, "tkd:week")
     assert slept == [3.0]
     assert sent.last(USER_ID).text.startswith(texts.TAKEN.format(number=49, name="Эвотор 7.2"))
@@ -63,7 +65,7 @@ def test_take_confirmation_waits_out_429_and_arrives(harness, seed, people, slep
 def test_take_confirmation_lost_to_5xx_claims_no_failure(harness, seed, people, slept):
     device = seed.device(49)
     take(harness, device.id)
-    harness.sender.fail("sendMessage", 502, "Bad Gateway", times=20)
+    harness.sender.fail("editMessageText", 502, "Bad Gateway", times=20)
     sent = harness.press(USER_ID, "tkd:week")
     assert slept == [0.5, 1.0, 2.0]  # the notifier's backoff, then it gives up
     assert Loan.get().returned_at is None and Loan.get().place == "дома"
@@ -255,7 +257,7 @@ def test_database_refusing_connections_gets_a_reply_that_needs_none(harness, see
     def refused(*args, **kwargs):
         raise pw.OperationalError("connection to server failed: Connection refused")
 
-    monkeypatch.setattr(middleware.people, "by_telegram_id", refused)
+    monkeypatch.setattr(middleware.people, "with_dialog", refused)
     sent = harness.send(USER_ID, "эвотор")
     assert sent.texts(USER_ID) == [texts.DB_UNAVAILABLE]
 

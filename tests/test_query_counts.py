@@ -1,14 +1,19 @@
-"""Queries per screen must not grow with the number of devices."""
+"""Statements per update, counted at the driver, must not grow with the number of devices."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from conftest import USER_ID
+import pytest
+from conftest import USER_ID, callback_update
 
+from bench.statements import StatementCounter, drop_connections
 from inventory import loans
 from inventory.devices import search_text_for
 from models import Category, Device, Person
+
+READ_LIMIT = 6  # a screen that only reads, everything included (ping, BEGIN, COMMIT)
+WRITE_LIMIT = 10  # a step that writes
 
 
 def fill(first: int, last: int, now) -> Category:
@@ -28,57 +33,82 @@ def fill(first: int, last: int, now) -> Category:
     return scales
 
 
-class Counter:
-    """Counts SQL statements sent to the database."""
-
-    def __init__(self, database):
-        self.n = 0
-        self.database = database
-        self.original = database.execute_sql
-
-    def __call__(self, *args, **kwargs):
-        self.n += 1
-        return self.original(*args, **kwargs)
+def press(harness, data: str):
+    """A button press from the same Telegram profile the messages carry (no profile UPDATE)."""
+    update = callback_update(USER_ID, data)
+    update["callback_query"]["from"]["last_name"] = "Петров"
+    return harness.update(update)
 
 
-def screen_counts(harness, database, scales) -> dict[str, int]:
-    """Statements issued by each screen."""
+def screen_counts(harness, database, scales) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Statements each screen and each step of the take/return dialogue sends."""
     harness.send(USER_ID, "/help")  # the first message stores the Telegram profile
-    counter = Counter(database)
-    database.execute_sql = counter
-    device_id = Device.get(Device.number == 5).id
-    screens = {
+    device_id = Device.get(Device.number == 7).id
+    free_id = Device.get(Device.number == 9).id
+    reads = {
         "/all": lambda: harness.send(USER_ID, "/all"),
-        "all page 2": lambda: harness.press(USER_ID, "all:2"),
-        "category": lambda: harness.press(USER_ID, f"cat:{scales.id}:1"),
+        "all page 2": lambda: press(harness, "all:2"),
+        "category": lambda: press(harness, f"cat:{scales.id}:1"),
         "/categories": lambda: harness.send(USER_ID, "/categories"),
         "search list": lambda: harness.send(USER_ID, "эвотор"),
-        "search hit": lambda: harness.send(USER_ID, "SN000005"),
-        "card": lambda: harness.press(USER_ID, f"card:{device_id}"),
+        "search paging": lambda: press(harness, "sq:2:эвотор"),
+        "search hit": lambda: harness.send(USER_ID, "SN000007"),
+        "sticker number": lambda: harness.send(USER_ID, "7"),
+        "card": lambda: press(harness, f"card:{device_id}"),
         "/mine": lambda: harness.send(USER_ID, "/mine"),
+        "/wishlist": lambda: harness.send(USER_ID, "/wishlist"),
     }
-    counts = {}
-    try:
-        for name, show in screens.items():
-            counter.n = 0
-            show()
-            counts[name] = counter.n
-    finally:
-        del database.execute_sql
+    writes = {
+        "take": lambda: press(harness, f"take:{free_id}"),
+        "take: skip place": lambda: press(harness, "tkp:skip"),
+        "take: in a week": lambda: press(harness, "tkd:week"),
+        "return": lambda: press(harness, f"ret:{free_id}"),
+        "return: confirm": lambda: press(harness, f"reto:{free_id}"),
+    }
+    counts: dict[str, int] = {}
+    logs: dict[str, list[str]] = {}
+    with StatementCounter() as counter:
+        drop_connections(database)
+        harness.send(USER_ID, "/help")  # warms the pool up under the counter
+        for name, step in {**reads, **writes}.items():
+            counter.reset()
+            step()
+            counts[name], logs[name] = counter.count, list(counter.log)
+    database.connect(reuse_if_open=True)
     assert not [c for c in harness.sender.texts() if "Что-то пошло не так" in c]
-    return counts
+    return counts, logs
 
 
-def test_queries_per_screen_do_not_grow(backend, conn, harness, clock):
+def counts_at_two_sizes(harness, conn, clock) -> tuple[dict, dict, dict]:
+    """Statements per screen and step at 10 devices and at 2,000 (plus the 10-device log)."""
     scales = fill(1, 10, clock.now)
     user = Person.create(telegram_id=USER_ID, email="u@company.ru", name="Юзер")
     for number in (1, 2, 3):
         loans.take(Device.get(Device.number == number).id, user, now=clock.now)
-    small = screen_counts(harness, conn, scales)
+    small, logs = screen_counts(harness, conn, scales)
     fill(11, 2000, clock.now)
     for number in range(11, 40):
         if number % 5:  # the user now holds many more devices too
             loans.take(Device.get(Device.number == number).id, user, now=clock.now)
-    large = screen_counts(harness, conn, scales)
-    assert all(0 < c <= 8 for c in small.values()), small
+    large, _ = screen_counts(harness, conn, scales)
+    return small, large, logs
+
+
+def is_write(name: str) -> bool:
+    """Whether a counted step writes (the take and return dialogue)."""
+    return name.startswith(("take", "return"))
+
+
+def test_statements_per_update_do_not_grow(backend, conn, harness, clock):
+    small, large, logs = counts_at_two_sizes(harness, conn, clock)
+    reads = {k: v for k, v in small.items() if not is_write(k)}
+    assert all(0 < c <= READ_LIMIT for c in reads.values()), (reads, logs)
     assert large == small, f"2000 devices: {large} vs 10 devices: {small}"
+
+
+@pytest.mark.xfail(strict=True, reason="the last take step sends 19-20 statements and the "
+                   "return confirmation 13-14 (locks, savepoint, card extensions): not yet 10")
+def test_write_steps_within_ten_statements(backend, conn, harness, clock):
+    small, _, logs = counts_at_two_sizes(harness, conn, clock)
+    writes = {k: v for k, v in small.items() if is_write(k)}
+    assert all(0 < c <= WRITE_LIMIT for c in writes.values()), (writes, logs)

@@ -1,0 +1,76 @@
+"""Hot queries compiled to SQL once per database: later runs only bind their values.
+
+Building SQL is most of peewee's cost: in a profile of everyday screens more than half of an
+update's CPU went into compiling the same few queries again. `Prepared(build)` compiles
+`build(*placeholders)` once with unique placeholder values, remembers where each lands in the
+parameter list, and afterwards executes the stored SQL with the real values, reading the rows
+through the query's own cursor wrapper (joined models come back exactly as before).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Hashable
+from datetime import datetime, timedelta
+from typing import Any
+
+import peewee as pw
+
+from models import db
+
+logger = logging.getLogger(__name__)
+
+_EPOCH = datetime(1901, 2, 3, 4, 5, 6)
+
+
+def _placeholder(index: int, value: Any) -> Any:
+    """A value of the same type as value that no real argument takes."""
+    if isinstance(value, datetime):
+        return _EPOCH + timedelta(microseconds=7919 * (index + 1))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(10**15) - 7919 * (index + 1)
+    raise TypeError(f"Prepared queries take ints and datetimes, not {type(value).__name__}")
+
+
+class Prepared:
+    """A query built by `build(*values)`, compiled once per database and shape."""
+
+    def __init__(self, build: Callable[..., pw.Query]) -> None:
+        self.build = build
+        self._compiled: dict[Hashable, tuple[pw.Query, str, list[Any], list[tuple[int, int]]]]
+        self._compiled = {}
+        self._lock = threading.Lock()
+
+    def rows(self, *values: Any) -> list[Any]:
+        """The query's rows for these values (models, with their joins)."""
+        database = db.obj
+        key = (id(database), tuple(type(v) for v in values))
+        entry = self._compiled.get(key)
+        if entry is None:
+            entry = self._compile(database, values)
+            with self._lock:
+                self._compiled[key] = entry
+        query, sql, template, slots = entry
+        params = list(template)
+        for position, index in slots:
+            params[position] = values[index]
+        cursor = database.execute_sql(sql, params)
+        # peewee has no public call that turns a cursor into the query's models (with their
+        # joins); tests/test_query_counts.py and the card tests fail if this ever changes.
+        return list(query._get_cursor_wrapper(cursor))  # type: ignore[attr-defined]
+
+    def _compile(self, database: pw.Database,
+                 values: tuple[Any, ...]) -> tuple[pw.Query, str, list[Any], list[tuple[int, int]]]:
+        """Build with placeholders and find where each lands among the parameters."""
+        placeholders = [_placeholder(i, v) for i, v in enumerate(values)]
+        query = self.build(*placeholders)
+        sql, params = database.get_sql_context().sql(query).query()
+        slots = []
+        for position, param in enumerate(params):
+            for index, placeholder in enumerate(placeholders):
+                if type(param) is type(placeholder) and param == placeholder:
+                    slots.append((position, index))
+        if len({index for _, index in slots}) != len(placeholders):
+            raise ValueError("a prepared query must use every one of its values as a parameter")
+        return query, sql, list(params), slots
