@@ -1113,8 +1113,8 @@ class FakeBotAPI:
         self._store(chat_id, message, None, [], _inline(markup))
         return message
 
-    def _stored_for_edit(self, call: Call) -> tuple[int, _Stored] | None:
-        """The message an edit targets; None for inline messages."""
+    def _stored_for_edit(self, call: Call) -> _Stored | None:
+        """The bot's own message an edit targets; None for inline messages."""
         if call.params.get("inline_message_id"):
             return None
         chat_id = self._target_chat(call)
@@ -1125,16 +1125,15 @@ class FakeBotAPI:
             )
         if stored is None:
             raise ApiError(400, "Bad Request: message to edit not found")
-        return chat_id, stored
+        if stored.message.get("from", {}).get("id") != BOT_ID:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        return stored
 
     def _m_edit_message_text(self, call: Call) -> Any:
         """editMessageText, with 'message is not modified' detection."""
-        target = self._stored_for_edit(call)
-        if target is None:
+        stored = self._stored_for_edit(call)
+        if stored is None:
             return True
-        _, stored = target
-        if stored.message.get("from", {}).get("id") != BOT_ID:
-            raise ApiError(400, "Bad Request: message can't be edited")
         if stored.visible is None or "text" not in stored.message:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
         visible, entities = rules.parse_text(
@@ -1153,12 +1152,9 @@ class FakeBotAPI:
 
     def _m_edit_message_reply_markup(self, call: Call) -> Any:
         """editMessageReplyMarkup, with 'message is not modified' detection."""
-        target = self._stored_for_edit(call)
-        if target is None:
+        stored = self._stored_for_edit(call)
+        if stored is None:
             return True
-        _, stored = target
-        if stored.message.get("from", {}).get("id") != BOT_ID:
-            raise ApiError(400, "Bad Request: message can't be edited")
         markup = _inline(_normal_markup(call.params.get("reply_markup")))
         with self._cond:
             if markup == stored.markup:
