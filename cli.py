@@ -20,17 +20,22 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def environment(environ: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """The variables a command reads: environ as given, or `.env` loaded into the environment."""
+    if environ is None:
+        load_dotenv()
+        return os.environ
+    return environ
+
+
 def config_or_report(prog: str, environ: Mapping[str, str] | None = None,
                      **options: Any) -> Config | None:
     """The configuration (from `.env` + the environment when environ is None), or None.
 
     Every problem is printed on its own line as `prog: problem`; the caller exits EXIT_CONFIG.
     """
-    if environ is None:
-        load_dotenv()
-        environ = os.environ
     try:
-        return load_config(environ, **options)
+        return load_config(environment(environ), **options)
     except ConfigError as err:
         for problem in err.problems:
             print(f"{prog}: {problem}", file=sys.stderr)

@@ -138,9 +138,7 @@ def on_leave(ctx: Ctx, args: Args) -> None:
     except NotQueued:
         ctx.answer(texts.QUEUE_NOT_IN, alert=True)
         return
-    announce(ctx, [offer])
-    browse.send_card(ctx, device_id, edit=True, prefix=texts.LEFT_QUEUE.format(
-        **device_title(catalog.get_device(device_id))))
+    _stepped_back(ctx, device_id, offer, texts.LEFT_QUEUE)
 
 
 def on_decline_hold(ctx: Ctx, args: Args) -> None:
@@ -152,8 +150,13 @@ def on_decline_hold(ctx: Ctx, args: Args) -> None:
     except NoHold:
         ctx.answer(texts.HOLD_GONE, alert=True)
         return
+    _stepped_back(ctx, device_id, offer, texts.HOLD_DECLINED)
+
+
+def _stepped_back(ctx: Ctx, device_id: int, offer: queue.Offer | None, done: str) -> None:
+    """After leaving the line or a hold: tell whoever it passed to, redraw the card with done."""
     announce(ctx, [offer])
-    browse.send_card(ctx, device_id, edit=True, prefix=texts.HOLD_DECLINED.format(
+    browse.send_card(ctx, device_id, edit=True, prefix=done.format(
         **device_title(catalog.get_device(device_id))))
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -22,10 +21,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee as pw
-from dotenv import load_dotenv
 from playhouse.pool import PooledPostgresqlDatabase
 
-from cli import first_line
+from cli import environment, first_line
 from config import ConfigError, load_config
 from inventory import legacy_apply
 from inventory.errors import Conflict
@@ -61,9 +59,7 @@ def run(url: str, *, apply: bool, tz_name: str, email_domains: tuple[str, ...],
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None,
          now: datetime | None = None) -> int:
     """Dry run or --apply; 0 on success, 1 with one line on stderr otherwise."""
-    if environ is None:
-        load_dotenv()
-        environ = os.environ
+    environ = environment(environ)
     parser = argparse.ArgumentParser(
         prog="python -m jobs.import_legacy",
         description="Import the predecessor bot's PostgreSQL database into devtrack "

@@ -15,16 +15,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import peewee as pw
-from dotenv import load_dotenv
 from playhouse.pool import PooledPostgresqlDatabase
 
-from cli import first_line
+from cli import environment, first_line
 from config import Config
 from inventory.backup import BackupError, restore
 from models import db, make_database
@@ -44,9 +42,7 @@ def _fail(message: str) -> int:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Restore FILE.zip into DATABASE_URL; 0 on success, 1 with one line on stderr otherwise."""
-    if environ is None:
-        load_dotenv()
-        environ = os.environ
+    environ = environment(environ)
     parser = argparse.ArgumentParser(
         prog="python -m jobs.restore",
         description="Load a devtrack dump (zip) into the database named by DATABASE_URL. "

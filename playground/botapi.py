@@ -1002,40 +1002,45 @@ class FakeBotAPI:
     def _m_get_updates(self, call: Call) -> Any:
         """getUpdates: offset confirmation, limit, allowed_updates and a real long poll."""
         params = call.params
-        offset = params.get("offset") if isinstance(params.get("offset"), int) else 0
-        limit = params.get("limit") if isinstance(params.get("limit"), int) else 100
-        limit = min(max(int(limit or 100), 1), 100)
-        timeout = params.get("timeout") if isinstance(params.get("timeout"), int) else 0
-        allowed = params.get("allowed_updates")
-        deadline = time.monotonic() + max(int(timeout or 0), 0)
+        offset = _int_param(params, "offset", 0)
+        limit = min(max(int(_int_param(params, "limit", 100) or 100), 1), 100)
+        deadline = time.monotonic() + max(int(_int_param(params, "timeout", 0) or 0), 0)
         with self._cond:
-            if isinstance(allowed, list):
-                self._allowed_updates = frozenset(allowed) if allowed else DEFAULT_UPDATE_TYPES - {
-                    "chat_member", "message_reaction", "message_reaction_count",
-                }
-            if offset and offset > 0:
-                self._updates = [u for u in self._updates if u["update_id"] >= offset]
-            elif offset and offset < 0:
-                self._updates = self._updates[offset:]
+            self._confirm_updates(offset, params.get("allowed_updates"))
             self._poll_generation += 1
             generation = self._poll_generation
             self._cond.notify_all()
             self._active_polls += 1
             try:
-                while True:
-                    if self._stopping.is_set():
-                        return []
-                    if self._poll_generation != generation:
-                        raise ApiError(409, _CONFLICT)
-                    self._updates = [u for u in self._updates if self._is_allowed(u)]
-                    if self._updates:
-                        return json.loads(json.dumps(self._updates[:limit]))
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return []
-                    self._cond.wait(remaining)
+                return self._wait_for_updates(generation, limit, deadline)
             finally:
                 self._active_polls -= 1
+
+    def _confirm_updates(self, offset: Any, allowed: Any) -> None:
+        """Apply a poll's allowed_updates and drop the updates its offset confirms (lock held)."""
+        if isinstance(allowed, list):
+            self._allowed_updates = frozenset(allowed) if allowed else DEFAULT_UPDATE_TYPES - {
+                "chat_member", "message_reaction", "message_reaction_count",
+            }
+        if offset and offset > 0:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        elif offset and offset < 0:
+            self._updates = self._updates[offset:]
+
+    def _wait_for_updates(self, generation: int, limit: int, deadline: float) -> Any:
+        """Long-poll until updates arrive, the deadline passes, or a newer poll conflicts."""
+        while True:
+            if self._stopping.is_set():
+                return []
+            if self._poll_generation != generation:
+                raise ApiError(409, _CONFLICT)
+            self._updates = [u for u in self._updates if self._is_allowed(u)]
+            if self._updates:
+                return json.loads(json.dumps(self._updates[:limit]))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            self._cond.wait(remaining)
 
     def _is_allowed(self, update: dict[str, Any]) -> bool:
         """Whether an update's type passes the current allowed_updates."""
@@ -1108,8 +1113,8 @@ class FakeBotAPI:
         self._store(chat_id, message, None, [], _inline(markup))
         return message
 
-    def _stored_for_edit(self, call: Call) -> tuple[int, _Stored] | None:
-        """The message an edit targets; None for inline messages."""
+    def _stored_for_edit(self, call: Call) -> _Stored | None:
+        """The bot's own message an edit targets; None for inline messages."""
         if call.params.get("inline_message_id"):
             return None
         chat_id = self._target_chat(call)
@@ -1120,16 +1125,15 @@ class FakeBotAPI:
             )
         if stored is None:
             raise ApiError(400, "Bad Request: message to edit not found")
-        return chat_id, stored
+        if stored.message.get("from", {}).get("id") != BOT_ID:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        return stored
 
     def _m_edit_message_text(self, call: Call) -> Any:
         """editMessageText, with 'message is not modified' detection."""
-        target = self._stored_for_edit(call)
-        if target is None:
+        stored = self._stored_for_edit(call)
+        if stored is None:
             return True
-        _, stored = target
-        if stored.message.get("from", {}).get("id") != BOT_ID:
-            raise ApiError(400, "Bad Request: message can't be edited")
         if stored.visible is None or "text" not in stored.message:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
         visible, entities = rules.parse_text(
@@ -1139,39 +1143,34 @@ class FakeBotAPI:
         with self._cond:
             if (visible, entities, markup) == (stored.visible, stored.entities, stored.markup):
                 raise ApiError(400, rules.NOT_MODIFIED)
-            stored.visible, stored.entities, stored.markup = visible, entities, markup
-            message = stored.message
-            message["text"] = visible
-            message.pop("entities", None)
+            stored.visible, stored.entities = visible, entities
+            stored.message["text"] = visible
+            stored.message.pop("entities", None)
             if entities:
-                message["entities"] = entities
-            message.pop("reply_markup", None)
-            if markup is not None:
-                message["reply_markup"] = markup
-            message["edit_date"] = int(time.time())
-            self._changed()
-            return json.loads(json.dumps(message))
+                stored.message["entities"] = entities
+            return self._edited(stored, markup)
 
     def _m_edit_message_reply_markup(self, call: Call) -> Any:
         """editMessageReplyMarkup, with 'message is not modified' detection."""
-        target = self._stored_for_edit(call)
-        if target is None:
+        stored = self._stored_for_edit(call)
+        if stored is None:
             return True
-        _, stored = target
-        if stored.message.get("from", {}).get("id") != BOT_ID:
-            raise ApiError(400, "Bad Request: message can't be edited")
         markup = _inline(_normal_markup(call.params.get("reply_markup")))
         with self._cond:
             if markup == stored.markup:
                 raise ApiError(400, rules.NOT_MODIFIED)
-            stored.markup = markup
-            message = stored.message
-            message.pop("reply_markup", None)
-            if markup is not None:
-                message["reply_markup"] = markup
-            message["edit_date"] = int(time.time())
-            self._changed()
-            return json.loads(json.dumps(message))
+            return self._edited(stored, markup)
+
+    def _edited(self, stored: _Stored, markup: dict[str, Any] | None) -> Any:
+        """Store an edit's new markup and edit date, tell the watchers, return the message."""
+        stored.markup = markup
+        message = stored.message
+        message.pop("reply_markup", None)
+        if markup is not None:
+            message["reply_markup"] = markup
+        message["edit_date"] = int(time.time())
+        self._changed()
+        return json.loads(json.dumps(message))
 
     def _m_delete_message(self, call: Call) -> Any:
         """deleteMessage."""
@@ -1250,6 +1249,12 @@ class FakeBotAPI:
             with self._cond:
                 self._updates.clear()
         return True
+
+
+def _int_param(params: Mapping[str, Any], name: str, default: int) -> Any:
+    """A parameter when it is an int, else the default (Telegram ignores other types here)."""
+    value = params.get(name)
+    return value if isinstance(value, int) else default
 
 
 def _mode(params: Mapping[str, Any]) -> str | None:

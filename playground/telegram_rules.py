@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,28 +129,30 @@ def _utf16_units(c: int) -> int:
     return 2 if c >= 0xF0 else 1
 
 
+def _at(data: bytes, k: int) -> int:
+    """The byte at k, or 0 past the end (TDLib scans a NUL-terminated string)."""
+    return data[k] if k < len(data) else 0
+
+
+def _skip_spaces(data: bytes, i: int) -> int:
+    """The index of the first byte from i on that is not a space (or the end)."""
+    while _at(data, i) != 0 and _is_space(_at(data, i)):
+        i += 1
+    return i
+
+
 def parse_html(text: str, *, strict: bool = True) -> tuple[str, list[dict[str, Any]]]:
     """Parse Telegram HTML into (visible text, entities); raise EntityParseError like Telegram."""
     data = text.encode("utf-8", "surrogatepass")
-    n = len(data)
-
-    def at(k: int) -> int:
-        return data[k] if k < n else 0
-
     out = bytearray()
     entities: list[dict[str, Any]] = []
     stack: list[_Open] = []
     utf16 = 0
     i = 0
-    while i < n:
+    while i < len(data):
         c = data[i]
         if c == _AMP:
-            code, end = _decode_entity(data, i)
-            if strict and (code == 0 or data[end - 1] != _SEMI):
-                raise EntityParseError(
-                    f'Unsupported HTML entity at byte offset {i}: a bare "&" must be escaped as '
-                    '"&amp;" (strict fake; real Telegram would keep it literally)'
-                )
+            code, end = _text_reference(data, i, strict)
             if code:
                 out += chr(code).encode("utf-8", "surrogatepass")
                 utf16 += 2 if code > 0xFFFF else 1
@@ -161,32 +163,60 @@ def parse_html(text: str, *, strict: bool = True) -> tuple[str, list[dict[str, A
             utf16 += _utf16_units(c)
             i += 1
             continue
-        begin = i
-        i += 1
-        if at(i) != _SLASH:
-            opened, i = _start_tag(data, begin, i, utf16, len(out), strict)
+        if _at(data, i + 1) != _SLASH:
+            opened, i = _start_tag(data, i, i + 1, utf16, len(out), strict)
             stack.append(opened)
-            i += 1
-            continue
-        if not stack:
-            raise EntityParseError(f"Unexpected end tag at byte offset {begin}")
-        while not _is_space(at(i)) and at(i) != _GT:
-            i += 1
-        end_tag = data[begin + 2 : i].decode("utf-8", "replace").lower()
-        while _is_space(at(i)) and at(i) != 0:
-            i += 1
-        if at(i) != _GT:
-            raise EntityParseError(f"Unclosed end tag at byte offset {begin}")
-        opened = stack[-1]
-        if end_tag and end_tag != opened.tag:
-            raise EntityParseError(
-                f'Unmatched end tag at byte offset {begin}, expected "</{opened.tag}>", '
-                f'found "</{end_tag}>"'
-            )
-        if utf16 > opened.utf16_offset:
-            _add_entity(entities, opened, utf16 - opened.utf16_offset, out)
-        stack.pop()
+        else:
+            i = _end_tag(data, i, stack, entities, utf16, out)
         i += 1
+    return _finished(out, entities, stack)
+
+
+def _text_reference(data: bytes, i: int, strict: bool) -> tuple[int, int]:
+    """Decode the reference at an '&' in the text; strict mode refuses an incomplete one."""
+    code, end = _decode_entity(data, i)
+    if strict and (code == 0 or data[end - 1] != _SEMI):
+        raise EntityParseError(
+            f'Unsupported HTML entity at byte offset {i}: a bare "&" must be escaped as '
+            '"&amp;" (strict fake; real Telegram would keep it literally)'
+        )
+    return code, end
+
+
+def _end_tag(
+    data: bytes,
+    begin: int,
+    stack: list[_Open],
+    entities: list[dict[str, Any]],
+    utf16: int,
+    out: bytearray,
+) -> int:
+    """Close the innermost open tag at the end tag at begin; return the index of its '>'."""
+    if not stack:
+        raise EntityParseError(f"Unexpected end tag at byte offset {begin}")
+    i = begin + 2
+    while not _is_space(_at(data, i)) and _at(data, i) != _GT:
+        i += 1
+    end_tag = data[begin + 2 : i].decode("utf-8", "replace").lower()
+    i = _skip_spaces(data, i)
+    if _at(data, i) != _GT:
+        raise EntityParseError(f"Unclosed end tag at byte offset {begin}")
+    opened = stack[-1]
+    if end_tag and end_tag != opened.tag:
+        raise EntityParseError(
+            f'Unmatched end tag at byte offset {begin}, expected "</{opened.tag}>", '
+            f'found "</{end_tag}>"'
+        )
+    if utf16 > opened.utf16_offset:
+        _add_entity(entities, opened, utf16 - opened.utf16_offset, out)
+    stack.pop()
+    return i
+
+
+def _finished(
+    out: bytearray, entities: list[dict[str, Any]], stack: list[_Open]
+) -> tuple[str, list[dict[str, Any]]]:
+    """The visible text and sorted entities once the whole text is read."""
     if stack:
         raise EntityParseError(
             f'Can\'t find end tag corresponding to start tag "{stack[-1].tag}"'
@@ -209,59 +239,17 @@ def _start_tag(
     data: bytes, begin: int, i: int, utf16: int, result_pos: int, strict: bool
 ) -> tuple[_Open, int]:
     """Read a start tag from its name on; return it and the index of its closing '>'."""
-    n = len(data)
-
-    def at(k: int) -> int:
-        return data[k] if k < n else 0
-
-    while not _is_space(at(i)) and at(i) != _GT:
-        i += 1
-    if at(i) == 0:
-        raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
-    tag = data[begin + 1 : i].decode("utf-8", "replace").lower()
-    if tag not in HTML_TAGS:
-        raise EntityParseError(f'Unsupported start tag "{tag}" at byte offset {begin}')
+    tag, i = _start_tag_name(data, begin, i)
     argument = ""
     has_href = False
-    while at(i) != _GT:
-        while at(i) != 0 and _is_space(at(i)):
-            i += 1
-        if at(i) == _GT:
-            break
-        name_begin = i
-        while not _is_space(at(i)) and at(i) not in (_EQ, _GT, _SLASH, *_QUOTES):
-            i += 1
-        name = data[name_begin:i].decode("utf-8", "replace")
-        if not name:
-            raise EntityParseError(
-                f'Empty attribute name in the tag "{tag}" at byte offset {begin}'
-            )
-        while at(i) != 0 and _is_space(at(i)):
-            i += 1
-        if at(i) != _EQ:
-            if at(i) == 0:
-                raise EntityParseError(f'Unclosed start tag "{tag}" at byte offset {begin}')
-            if tag == "blockquote" and name == "expandable":
-                argument = "1"
-            continue
-        i += 1
-        while at(i) != 0 and _is_space(at(i)):
-            i += 1
-        if at(i) == 0:
-            raise EntityParseError(f'Unclosed start tag "{tag}" at byte offset {begin}')
-        value, i = _attribute_value(data, i)
-        if at(i) == 0:
-            raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
-        if tag == "a" and name == "href":
-            argument, has_href = value, True
-        elif tag == "tg-emoji" and name == "emoji-id":
-            argument = value
-        elif tag == "code" and name == "class" and value.startswith("language-"):
-            argument = value[9:]
-        elif tag == "span" and name == "class" and value.startswith("tg-"):
-            argument = value[3:]
-        elif tag == "blockquote" and name == "expandable":
-            argument = "1"
+    i = _skip_spaces(data, i)
+    while _at(data, i) != _GT:
+        name, value, i = _attribute(data, begin, tag, i)
+        found = _attribute_argument(tag, name, value)
+        if found is not None:
+            argument = found
+        has_href = has_href or (tag == "a" and name == "href" and value is not None)
+        i = _skip_spaces(data, i)
     if tag == "span" and argument != "spoiler":
         raise EntityParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {begin}')
     if strict and tag == "a" and not has_href:
@@ -271,76 +259,171 @@ def _start_tag(
     return _Open(tag, argument, utf16, result_pos, begin), i
 
 
+def _start_tag_name(data: bytes, begin: int, i: int) -> tuple[str, int]:
+    """Read a supported start tag's name (lower-cased); return it and the index after it."""
+    while not _is_space(_at(data, i)) and _at(data, i) != _GT:
+        i += 1
+    if _at(data, i) == 0:
+        raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
+    tag = data[begin + 1 : i].decode("utf-8", "replace").lower()
+    if tag not in HTML_TAGS:
+        raise EntityParseError(f'Unsupported start tag "{tag}" at byte offset {begin}')
+    return tag, i
+
+
+def _attribute(data: bytes, begin: int, tag: str, i: int) -> tuple[str, str | None, int]:
+    """Read one attribute: (name, value or None without '=', index after it)."""
+    name_begin = i
+    while not _is_space(_at(data, i)) and _at(data, i) not in (_EQ, _GT, _SLASH, *_QUOTES):
+        i += 1
+    name = data[name_begin:i].decode("utf-8", "replace")
+    if not name:
+        raise EntityParseError(f'Empty attribute name in the tag "{tag}" at byte offset {begin}')
+    i = _skip_spaces(data, i)
+    if _at(data, i) != _EQ:
+        if _at(data, i) == 0:
+            raise EntityParseError(f'Unclosed start tag "{tag}" at byte offset {begin}')
+        return name, None, i
+    i = _skip_spaces(data, i + 1)
+    if _at(data, i) == 0:
+        raise EntityParseError(f'Unclosed start tag "{tag}" at byte offset {begin}')
+    value, i = _attribute_value(data, i)
+    if _at(data, i) == 0:
+        raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
+    return name, value, i
+
+
+# The tag argument an attribute with a value sets (None: the value sets nothing).
+_ATTRIBUTE_ARGUMENTS: dict[tuple[str, str], Callable[[str], str | None]] = {
+    ("a", "href"): lambda value: value,
+    ("tg-emoji", "emoji-id"): lambda value: value,
+    ("code", "class"): lambda value: value[9:] if value.startswith("language-") else None,
+    ("span", "class"): lambda value: value[3:] if value.startswith("tg-") else None,
+    ("blockquote", "expandable"): lambda value: "1",
+}
+
+
+def _attribute_argument(tag: str, name: str, value: str | None) -> str | None:
+    """The argument (href, emoji id, language, class, expandable) an attribute gives its tag."""
+    if value is None:
+        return "1" if (tag, name) == ("blockquote", "expandable") else None
+    read = _ATTRIBUTE_ARGUMENTS.get((tag, name))
+    return read(value) if read is not None else None
+
+
 def _attribute_value(data: bytes, i: int) -> tuple[str, int]:
     """Read a name token (lower-cased) or a quoted string with its references decoded."""
-    n = len(data)
-
-    def at(k: int) -> int:
-        return data[k] if k < n else 0
-
-    if at(i) not in _QUOTES:
+    if _at(data, i) not in _QUOTES:
         begin = i
-        while chr(at(i)).isascii() and (chr(at(i)).isalnum() or at(i) in b".-") and at(i):
+        while (chr(_at(data, i)).isascii() and (chr(_at(data, i)).isalnum()
+               or _at(data, i) in b".-") and _at(data, i)):
             i += 1
-        if not _is_space(at(i)) and at(i) != _GT:
+        if not _is_space(_at(data, i)) and _at(data, i) != _GT:
             raise EntityParseError(f"Unexpected end of name token at byte offset {begin}")
         return data[begin:i].decode("ascii").lower(), i
-    quote = at(i)
+    quote = _at(data, i)
     i += 1
     value = bytearray()
-    while at(i) != quote and at(i) != 0:
-        if at(i) == _AMP:
+    while _at(data, i) != quote and _at(data, i) != 0:
+        if _at(data, i) == _AMP:
             code, end = _decode_entity(data, i)
             if code:
                 value += chr(code).encode("utf-8", "surrogatepass")
                 i = end
                 continue
-        value.append(at(i))
+        value.append(_at(data, i))
         i += 1
-    if at(i) == quote:
+    if _at(data, i) == quote:
         i += 1
     return value.decode("utf-8", "replace"), i
 
 
+_SIMPLE_ENTITIES = {
+    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
+    "ins": "underline", "s": "strikethrough", "strike": "strikethrough",
+    "del": "strikethrough", "tg-spoiler": "spoiler", "span": "spoiler",
+}
+
+
 def _add_entity(entities: list[dict[str, Any]], opened: _Open, length: int, out: bytearray) -> None:
     """Append the MessageEntity a closed tag makes (TDLib's rules, URL checks left out)."""
-    offset = opened.utf16_offset
-    simple = {
-        "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-        "ins": "underline", "s": "strikethrough", "strike": "strikethrough",
-        "del": "strikethrough", "tg-spoiler": "spoiler", "span": "spoiler",
-    }
-    last = entities[-1] if entities else None
-    same_span = last is not None and last["offset"] == offset and last["length"] == length
-    if opened.tag in simple:
-        entities.append({"type": simple[opened.tag], "offset": offset, "length": length})
-    elif opened.tag == "tg-emoji":
-        if not opened.argument.isdigit() or not 0 < int(opened.argument) < 2**63:
-            raise EntityParseError("Invalid custom emoji identifier specified")
+    if opened.tag in _SIMPLE_ENTITIES:
         entities.append(
-            {"type": "custom_emoji", "offset": offset, "length": length,
-             "custom_emoji_id": opened.argument}
+            {"type": _SIMPLE_ENTITIES[opened.tag], "offset": opened.utf16_offset, "length": length}
         )
-    elif opened.tag == "a":
-        url = opened.argument or out[opened.result_pos :].decode("utf-8", "replace")
-        if url:
-            entities.append({"type": "text_link", "offset": offset, "length": length, "url": url})
-    elif opened.tag == "pre":
-        if last is not None and last["type"] == "code" and same_span and "language" in last:
-            last["type"] = "pre"
-        else:
-            entities.append({"type": "pre", "offset": offset, "length": length})
-    elif opened.tag == "code":
-        if last is not None and last["type"] == "pre" and same_span and opened.argument:
-            last["language"] = opened.argument
-        else:
-            entity: dict[str, Any] = {"type": "code", "offset": offset, "length": length}
-            if opened.argument:
-                entity["language"] = opened.argument
-            entities.append(entity)
-    elif opened.tag == "blockquote":
-        kind = "expandable_blockquote" if opened.argument else "blockquote"
-        entities.append({"type": kind, "offset": offset, "length": length})
+        return
+    add = _ENTITY_BUILDERS.get(opened.tag)
+    if add is not None:
+        add(entities, opened, length, out)
+
+
+def _same_span_as_last(entities: list[dict[str, Any]], kind: str, opened: _Open,
+                       length: int) -> dict[str, Any] | None:
+    """The last entity when it is of kind and covers exactly the closed tag's span."""
+    last = entities[-1] if entities else None
+    if last is None or last["type"] != kind:
+        return None
+    return last if (last["offset"], last["length"]) == (opened.utf16_offset, length) else None
+
+
+def _add_custom_emoji(entities: list[dict[str, Any]], opened: _Open, length: int,
+                      out: bytearray) -> None:
+    """<tg-emoji emoji-id=N>: a custom_emoji entity with a valid identifier."""
+    if not opened.argument.isdigit() or not 0 < int(opened.argument) < 2**63:
+        raise EntityParseError("Invalid custom emoji identifier specified")
+    entities.append(
+        {"type": "custom_emoji", "offset": opened.utf16_offset, "length": length,
+         "custom_emoji_id": opened.argument}
+    )
+
+
+def _add_text_link(entities: list[dict[str, Any]], opened: _Open, length: int,
+                   out: bytearray) -> None:
+    """<a>: a text_link to href, or to the link's own text when href is missing or empty."""
+    url = opened.argument or out[opened.result_pos :].decode("utf-8", "replace")
+    if url:
+        entities.append(
+            {"type": "text_link", "offset": opened.utf16_offset, "length": length, "url": url}
+        )
+
+
+def _add_pre(entities: list[dict[str, Any]], opened: _Open, length: int, out: bytearray) -> None:
+    """<pre>: turns an inner <code class="language-x"> of the same span into the pre block."""
+    last = _same_span_as_last(entities, "code", opened, length)
+    if last is not None and "language" in last:
+        last["type"] = "pre"
+    else:
+        entities.append({"type": "pre", "offset": opened.utf16_offset, "length": length})
+
+
+def _add_code(entities: list[dict[str, Any]], opened: _Open, length: int, out: bytearray) -> None:
+    """<code>: gives its language to an enclosing-span <pre>, or is a code entity itself."""
+    last = _same_span_as_last(entities, "pre", opened, length)
+    if last is not None and opened.argument:
+        last["language"] = opened.argument
+        return
+    entity: dict[str, Any] = {"type": "code", "offset": opened.utf16_offset, "length": length}
+    if opened.argument:
+        entity["language"] = opened.argument
+    entities.append(entity)
+
+
+def _add_blockquote(entities: list[dict[str, Any]], opened: _Open, length: int,
+                    out: bytearray) -> None:
+    """<blockquote>, expandable when the attribute was given."""
+    kind = "expandable_blockquote" if opened.argument else "blockquote"
+    entities.append({"type": kind, "offset": opened.utf16_offset, "length": length})
+
+
+_ENTITY_BUILDERS: dict[
+    str, Callable[[list[dict[str, Any]], _Open, int, bytearray], None]
+] = {
+    "tg-emoji": _add_custom_emoji,
+    "a": _add_text_link,
+    "pre": _add_pre,
+    "code": _add_code,
+    "blockquote": _add_blockquote,
+}
 
 
 def normalize_parse_mode(parse_mode: str | None) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import shutil
 import threading
@@ -104,6 +105,24 @@ def truncate_all(database: pw.Database) -> None:
     else:
         for table in reversed(tables):
             database.execute_sql(f"DELETE FROM {table}")
+
+
+def count_queries(fn):
+    """(fn's result, how many SQL statements it sent)."""
+    database = db.obj
+    counted = []
+    original = database.execute_sql
+
+    def counting(*args, **kwargs):
+        counted.append(args[0])
+        return original(*args, **kwargs)
+
+    database.execute_sql = counting
+    try:
+        result = fn()
+    finally:
+        database.execute_sql = original
+    return result, len(counted)
 
 
 def open_backend(backend: str, tmp_path: Path, template: Path) -> tuple[pw.Database, str]:
@@ -435,6 +454,23 @@ def make_harness(config: Config, sender: RecordingSender, clock: Clock):
 def harness(make_harness) -> Harness:
     """A harness with the default test configuration."""
     return make_harness()
+
+
+# --- logging ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_logging():
+    """Put the root logger back after the test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
 
 
 # --- data ------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """No function is above cyclomatic complexity 15 (radon): the domain layer (inventory/), the
-Telegram layer, notices/, outbox/, the jobs and the entry points."""
+Telegram layer, notices/, outbox/, the jobs, the entry points and the playground (`make run`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ REPO = Path(__file__).resolve().parent.parent
 LIMIT = 15
 
 
-APPLICATION = ["handlers", "jobs", "notices", "outbox", "bot.py", "dispatch.py", "config.py",
-               "cli.py"]
+APPLICATION = ["handlers", "jobs", "notices", "outbox", "playground", "bot.py", "dispatch.py",
+               "config.py", "cli.py", "models.py", "schema.py", "sqlite_db.py", "logformat.py",
+               "metrics.py"]
 
 
 def complex_functions(folder: Path) -> list[str]:

@@ -556,7 +556,8 @@ def test_conflicts_with_a_devtrack_in_use(backend, conn, in_use):
     assert again.plan.changes == 0
 
 
-def test_legacy_url_is_validated_and_its_password_kept_out_of_logs(config, tmp_path, capsys):
+def test_legacy_url_is_validated_and_its_password_kept_out_of_logs(config, tmp_path, capsys,
+                                                                   restore_logging):
     from dataclasses import replace
 
     from bot import setup_logging
@@ -572,21 +573,10 @@ def test_legacy_url_is_validated_and_its_password_kept_out_of_logs(config, tmp_p
 
     import logging
 
-    root = logging.getLogger()
-    saved, level = list(root.handlers), root.level
-    try:
-        setup_logging(replace(config, legacy_database_url=url,
-                              log_file=str(tmp_path / "bot.log")))
-        logging.getLogger("devtrack.test").error("connecting to %s", url)
-        for handler in root.handlers:
-            handler.flush()
-        written = (tmp_path / "bot.log").read_text(encoding="utf-8")
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-            handler.close()
-        for handler in saved:
-            root.addHandler(handler)
-        root.setLevel(level)
+    setup_logging(replace(config, legacy_database_url=url, log_file=str(tmp_path / "bot.log")))
+    logging.getLogger("devtrack.test").error("connecting to %s", url)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    written = (tmp_path / "bot.log").read_text(encoding="utf-8")
     assert "connecting to" in written and PASSWORD not in written
     assert PASSWORD not in capsys.readouterr().out

@@ -6,10 +6,11 @@ import json
 from datetime import date, timedelta
 
 import pytest
+from conftest import count_queries
 
 from inventory import loans
 from inventory.errors import AlreadyReturned, NotFound, NotHolder
-from models import AuditLog, Loan, QueueEntry, db
+from models import AuditLog, Loan, QueueEntry
 
 
 def last_audit() -> tuple[str, int | None, int | None, int | None, dict]:
@@ -29,21 +30,9 @@ def held(backend, seed):
 
 def test_open_loan_brings_its_holder_in_the_same_query(held):
     device, *_ = held
-    database = db.obj
-    counted = []
-    original = database.execute_sql
-
-    def counting(*args, **kwargs):
-        counted.append(args[0])
-        return original(*args, **kwargs)
-
-    database.execute_sql = counting
-    try:
-        loan = loans.open_loan(device.id)
-        assert loan.person.email == "user1@company.ru"
-    finally:
-        database.execute_sql = original
-    assert len(counted) == 1
+    loan, queries = count_queries(lambda: loans.open_loan(device.id))
+    assert loan.person.email == "user1@company.ru"
+    assert queries == 1
 
 
 def test_errors_name_the_device_and_the_holder(held, clock):

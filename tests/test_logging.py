@@ -5,23 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-import pytest
-
 from bot import setup_logging
-
-
-@pytest.fixture
-def restore_logging():
-    """Put the root logger back after the test."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 def test_secrets_are_redacted_in_file_and_stdout(config, tmp_path, capsys, restore_logging):

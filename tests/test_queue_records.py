@@ -6,10 +6,11 @@ import json
 from datetime import timedelta
 
 import pytest
+from conftest import count_queries
 
 from inventory import loans, queue
 from inventory.errors import AlreadyHolder, AlreadyQueued, NoHold, NotQueued
-from models import AuditLog, QueueEntry, db
+from models import AuditLog, QueueEntry
 
 HOURS = 24
 
@@ -195,21 +196,10 @@ def test_queue_lines_bring_their_people_in_one_query(line, clock):
     device, _, _, b, c, _ = line
     queue.join(device.id, b, clock.now)
     queue.join(device.id, c, clock.now)
-    database = db.obj
-    counted = []
-    original = database.execute_sql
-
-    def counting(*args, **kwargs):
-        counted.append(args[0])
-        return original(*args, **kwargs)
-
-    database.execute_sql = counting
-    try:
-        names = [e.person.name for e in queue.queue_of(device.id, clock.now).entries]
-    finally:
-        database.execute_sql = original
+    names, queries = count_queries(
+        lambda: [e.person.name for e in queue.queue_of(device.id, clock.now).entries])
     assert names == ["Борис", "Вера"]
-    assert len(counted) == 1
+    assert queries == 1
 
 
 def test_wishlist_rows_show_holder_hold_and_place(backend, seed, clock):
@@ -244,24 +234,6 @@ def test_expiry_goes_on_past_a_device_deleted_meanwhile(line, clock, monkeypatch
                         lambda now, device_id: [free.id + 100, *real(now, device_id)])
     offers = queue.expire_holds(clock.now)
     assert [(o.device.id, o.person.id) for o in offers] == [(device.id, b.id)]
-
-
-def count_queries(fn):
-    """(fn's result, how many SQL statements it sent)."""
-    database = db.obj
-    counted = []
-    original = database.execute_sql
-
-    def counting(*args, **kwargs):
-        counted.append(args[0])
-        return original(*args, **kwargs)
-
-    database.execute_sql = counting
-    try:
-        result = fn()
-    finally:
-        database.execute_sql = original
-    return result, len(counted)
 
 
 def waiting_entry(device, person, joined, hold_until=None) -> QueueEntry:

@@ -109,20 +109,6 @@ def test_unwritable_log_file_is_one_line(tmp_path, where):
     assert not (tmp_path / "bot.db").exists(), "nothing may start after a bad LOG_FILE"
 
 
-@pytest.fixture
-def restore_logging():
-    """Put the root logger back after the test."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-
-
 def test_json_logs_are_one_object_per_line_and_redacted(config, tmp_path, capsys,
                                                         restore_logging):
     """LOG_FORMAT=json: every line parses, fields are there, token and code are blanked."""
