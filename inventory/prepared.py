@@ -34,7 +34,7 @@ def _placeholder(index: int, value: Any) -> Any:
 
 
 class Prepared:
-    """A query built by `build(*values)`, compiled once per database and shape."""
+    """A query built by `build(*values)`, compiled once per kind of database and shape."""
 
     def __init__(self, build: Callable[..., pw.Query]) -> None:
         self.build = build
@@ -45,7 +45,10 @@ class Prepared:
     def rows(self, *values: Any) -> list[Any]:
         """The query's rows for these values (models, with their joins)."""
         database = db.obj
-        key = (id(database), tuple(type(v) for v in values))
+        # By the database's class, not its identity: SQL differs only by dialect, and an id()
+        # can be reused by another database object once the first is gone (tests switch between
+        # SQLite and PostgreSQL in one process).
+        key = (type(database), tuple(type(v) for v in values))
         entry = self._compiled.get(key)
         if entry is None:
             entry = self._compile(database, values)

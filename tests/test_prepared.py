@@ -1,0 +1,33 @@
+"""Prepared queries: compiled once per kind of database, never run with another dialect's SQL."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import PG_URL, _pg_database
+
+from inventory.prepared import Prepared
+from models import Device, db, make_database
+
+
+def test_the_sql_is_kept_per_kind_of_database_not_per_object(tmp_path):
+    # An id() of a closed database can be reused by the next one (tests switch between
+    # SQLite and PostgreSQL): a compiled query must follow the dialect, not the object.
+    prepared = Prepared(lambda number: Device.select().where(Device.number == number))
+    previous = db.obj
+    try:
+        for name in ("one.db", "two.db"):
+            database = make_database(f"sqlite:///{tmp_path / name}")
+            db.initialize(database)
+            database.create_tables([Device.category.rel_model, Device])
+            assert prepared.rows(49) == []
+            database.close()
+        assert len(prepared._compiled) == 1  # the second SQLite file reused the first's SQL
+        if not PG_URL:
+            pytest.skip("TEST_DATABASE_URL is not set: the PostgreSQL half is skipped")
+        postgres = _pg_database()  # migrated once per test session
+        postgres.connect(reuse_if_open=True)
+        prepared.rows(49)  # no "?" from SQLite's SQL: PostgreSQL gets its own
+        assert len(prepared._compiled) == 2
+        postgres.close()
+    finally:
+        db.initialize(previous)
