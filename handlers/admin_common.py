@@ -100,7 +100,7 @@ def field_error(err: DomainError, field: str) -> str:
 def email_error(ctx: Ctx, err: DomainError, text: str) -> str:
     """Why a typed email was refused."""
     if isinstance(err, DomainNotAllowed):
-        domains = " или ".join(f"@{texts.e(d)}" for d in ctx.config.email_domains)
+        domains = texts.domains_text(ctx.config.email_domains)
         return texts.ERR_EMAIL_DOMAIN.format(
             email=texts.e(err.details["email"]), domains=domains,
             example=f"ivan.petrov@{texts.e(ctx.config.email_domains[0])}")

@@ -328,9 +328,7 @@ def refuse_delete(ctx: Ctx, err: NotAllowed) -> None:
         ctx.answer(texts.USER_DELETE_SELF, alert=True)
         return
     count = int(err.details.get("count", 0))
-    ctx.answer(texts.USER_DELETE_HOLDS.format(
-        count=f"{count} {texts.plural(count, 'устройство', 'устройства', 'устройств')}"),
-        alert=True)
+    ctx.answer(texts.USER_DELETE_HOLDS.format(count=texts.devices_count(count)), alert=True)
 
 
 def bootstrap_refused(ctx: Ctx, person: Person) -> bool:

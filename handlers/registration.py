@@ -52,8 +52,8 @@ def ask_email(ctx: Ctx) -> None:
 
 
 def domains_text(ctx: Ctx) -> str:
-    """'@a.ru или @b.ru'."""
-    return " или ".join(f"@{texts.e(d)}" for d in ctx.config.email_domains)
+    """'@a.ru или @b.ru' for the configured domains."""
+    return texts.domains_text(ctx.config.email_domains)
 
 
 def on_message(message: types.Message) -> None:

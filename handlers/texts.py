@@ -565,6 +565,11 @@ def devices_count(n: int) -> str:
     """'3 устройства'."""
     return f"{n} {plural(n, 'устройство', 'устройства', 'устройств')}"
 
+
+def domains_text(domains: list[str] | tuple[str, ...]) -> str:
+    """'@a.ru или @b.ru' (escaped)."""
+    return " или ".join(f"@{e(d)}" for d in domains)
+
 # --- switch-over from the predecessor bot ----------------------------------------------------
 
 LEGACY_TITLE_DRY = "Перенос из старого бота — проверка: ничего не записано"
