@@ -85,8 +85,9 @@ def test_set_admin_refusals(seed, clock):
     gone = seed.person(3)
     Person.update(deleted_at=clock.now).where(Person.id == gone.id).execute()
     unregistered = seed.person(None, "u@company.ru")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         access.set_admin(gone.id, True, actor=me, now=clock.now, bootstrap_ids=())
+    assert missing.value.details == {"person_id": gone.id}
     with pytest.raises(NotFound):
         access.set_admin(10_000, True, actor=me, now=clock.now, bootstrap_ids=())
     with pytest.raises(NotAllowed) as err:
@@ -141,6 +142,9 @@ def test_codes_per_hour_count_only_this_chats_codes_of_the_last_hour(conn, clock
     assert [c.used_at for c in codes_of(OTHER)][-1] is None
     assert access.locked_until(OTHER, clock.now) is None
     assert access.locked_until(CHAT, clock.now) == clock.now + access.LOCK_PERIOD
+    lock = AuditLog.get(AuditLog.action == access.LOCKED)
+    assert (lock.actor_telegram_id, json.loads(lock.details)) == (
+        CHAT, {"reason": "too many codes"})
     with pytest.raises(Locked):
         access.check_code(CHAT, "000000", now=clock.now)
     clock.advance(hours=1)
@@ -190,6 +194,8 @@ def test_the_fifth_wrong_code_locks_at_five_not_before(conn, clock):
         access.code_failed(CHAT, clock.now, source="developer")
     assert err.value.details["until"] == clock.now + access.LOCK_PERIOD
     assert access.locked_until(CHAT, clock.now) == clock.now + access.LOCK_PERIOD
+    lock = AuditLog.get(AuditLog.action == access.LOCKED)
+    assert (lock.actor_telegram_id, json.loads(lock.details)) == (CHAT, {"reason": "wrong codes"})
     # Failures older than the period no longer count.
     clock.advance(hours=2)
     assert access.wrong_codes(CHAT, clock.now) == 0
@@ -298,17 +304,20 @@ def test_decide_answers_that_request_only(seed, clock):
     statuses = [r.status for r in AccessRequest.select().order_by(AccessRequest.id)]
     assert statuses == [access.PENDING, access.APPROVED, access.PENDING]
     row = AccessRequest.get_by_id(requests[1].id)
-    assert (row.decided_by_id, row.decided_by_name, row.decided_at) == (admin.id, "Админ",
-                                                                       clock.now)
+    assert (row.decided_by_id, row.decided_by_name, row.decided_at, row.updated_at) == (
+        admin.id, "Админ", clock.now, clock.now)
     with pytest.raises(AlreadyDecided):
         access.decide(requests[1].id, False, actor=admin, actor_name="Админ",
                       actor_telegram_id=1, now=clock.now)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         access.decide(10_000, True, actor=admin, actor_name="Админ", actor_telegram_id=1,
                       now=clock.now)
+    assert missing.value.details == {"request_id": 10_000}
     audit = AuditLog.get(AuditLog.action == "access.approved")
-    assert json.loads(audit.details)["request"] == requests[1].id
-    assert audit.person_id == decision.person.id
+    assert json.loads(audit.details) == {"request": requests[1].id, "email": "p1@company.ru",
+                                         "telegram_id": CHAT + 1, "known": False}
+    assert (audit.person_id, audit.actor_id, audit.actor_telegram_id, audit.created_at,
+            audit.updated_at) == (decision.person.id, admin.id, 1, clock.now, clock.now)
 
 
 def test_a_void_approval_rejects_that_request_only(seed, clock):
@@ -320,6 +329,7 @@ def test_a_void_approval_rejects_that_request_only(seed, clock):
         access.decide(requests[1].id, True, actor=None, actor_name="A", actor_telegram_id=1,
                       now=clock.now)
     assert err.value.details["reason"] == "email_unavailable"
+    assert err.value.details["request"].status == access.REJECTED
     statuses = [r.status for r in AccessRequest.select().order_by(AccessRequest.id)]
     assert statuses == [access.APPROVED, access.REJECTED, access.PENDING]
     assert AccessRequest.get_by_id(other.id).status == access.PENDING
@@ -369,12 +379,23 @@ def test_deleted_people_newest_first_paged(seed, clock):
     assert access.deleted_people(1, 3) == ([], 1, 1, 0)
 
 
+def test_deleted_people_come_eight_to_a_page(seed, clock):
+    people = [seed.person(i) for i in range(1, 10)]
+    for minutes, person in enumerate(people):
+        Person.update(deleted_at=clock.now + timedelta(minutes=minutes)).where(
+            Person.id == person.id).execute()
+    rows, page, pages, total = access.deleted_people()
+    assert [r.id for r in rows] == [p.id for p in reversed(people[1:])]
+    assert (page, pages, total) == (1, 2, 9)
+
+
 def test_restore_brings_back_that_person_only(seed, clock):
     people = [seed.person(i) for i in range(1, 4)]
     Person.update(deleted_at=clock.now).execute()
     admin = seed.person(9)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         access.deleted_person(admin.id)
+    assert missing.value.details == {"person_id": admin.id}
     assert access.deleted_person(people[1].id).id == people[1].id
     before = snapshot()
     clock.advance(minutes=5)
@@ -383,7 +404,8 @@ def test_restore_brings_back_that_person_only(seed, clock):
     assert changed(before) == {"Person": {people[1].id}}
     with pytest.raises(NotFound):
         access.restore(people[1].id, actor=admin, now=clock.now)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         access.restore(admin.id, actor=admin, now=clock.now)
+    assert missing.value.details == {"person_id": admin.id}
     audit = AuditLog.get(AuditLog.action == "person.restored")
     assert audit.person_id == people[1].id and audit.actor_id == admin.id
