@@ -7,6 +7,7 @@ them change; these tests pin each one directly (see docs/mutation.md).
 
 from __future__ import annotations
 
+import codecs
 import math
 from datetime import date, datetime, time, timedelta
 
@@ -138,3 +139,55 @@ def test_letter_scores_of_a_single_byte_codec():
     assert scores[0xAB] == importing._PUNCT_SCORE  # «
     assert scores[0x90] == importing._ODD_CHAR_SCORE  # ђ
     assert importing._byte_scores("cp1251") == importing._BYTE_SCORES["cp1251"]
+
+
+# --- decoding and delimiters -------------------------------------------------------------------
+
+
+def test_chardet_hint_names_a_candidate_with_its_confidence():
+    encoding, confidence = importing._chardet_hint(
+        ("Привет мир, это проверка кодировки " * 10).encode("cp1251"))
+    assert encoding == "cp1251" and 0.5 < confidence <= 1.0
+    assert importing._chardet_hint(b"") == (None, 0.0)
+    assert importing._chardet_hint(b"plain ascii")[0] is None
+
+
+@pytest.mark.parametrize("encoding", ["utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be"])
+def test_utf16_and_utf32_with_a_bom(encoding):
+    raw = ("\ufeffАйди,Название\r\n1,Касса").encode(encoding)
+    assert importing.decode_bytes(raw) == "Айди,Название\r\n1,Касса"
+
+
+def test_stray_bom_and_dos_end_mark_are_dropped():
+    assert importing.decode_bytes(codecs.BOM_UTF8 * 2 + b"a,b\r\n1,2\x1a") == "a,b\r\n1,2"
+
+
+def test_a_nul_in_text_decoded_through_a_bom_is_binary():
+    raw = ("\ufeff" + "Айди,Название\r\n" * 20 + "1,\x00").encode("utf-16-le")
+    with pytest.raises(ImportFileError) as caught:
+        importing.decode_bytes(raw)
+    assert caught.value.code == importing.FILE_BINARY
+
+
+def test_control_characters_up_to_one_percent_are_tolerated():
+    assert importing.decode_bytes(b"a" * 99 + b"\x01") == "a" * 99 + "\x01"
+    with pytest.raises(ImportFileError):
+        importing.decode_bytes(b"a" * 98 + b"\x01\x01")
+
+
+def test_quoted_line_break_is_kept_as_written():
+    assert read_table(b'a,b\r\n1,"x\r\ny"\r\n', "a.csv") == [["a", "b"], ["1", "x\r\ny"]]
+
+
+@pytest.mark.parametrize(("text", "delimiter"), [
+    ("a;b\r\n", ";"),  # one of each would tie with ","
+    ("a\tb", "\t"),
+    ("abc", ","),  # nothing to count: ","
+    ("a;b;c,d", ";"),
+    ("X;Y;Z", ";"),
+    ('"x,y,z";a;b\r\n', ";"),  # inside quotes does not count
+    ("\r\n\r\nA;B;C\r\n1,2,3,4,5", ";"),  # blank lines before the header are skipped
+    ("Айди\r\n1;2;3", ","),  # the header line ends the count
+])
+def test_sniff_delimiter(text, delimiter):
+    assert importing.sniff_delimiter(text) == delimiter
