@@ -191,3 +191,30 @@ def test_quoted_line_break_is_kept_as_written():
 ])
 def test_sniff_delimiter(text, delimiter):
     assert importing.sniff_delimiter(text) == delimiter
+
+
+# --- file names and formulas -------------------------------------------------------------------
+
+
+def test_the_extension_is_what_follows_the_last_dot():
+    raw = "\r\n".join(",".join(r) for r in (SHORT_HEADER, row("1"))).encode()
+    assert len(read_table(raw, "Список.v2.CSV")) == 2
+    for name, extension in (("devices", ""), ("devices.csv.pdf", ".pdf"), ("", "")):
+        with pytest.raises(ImportFileError) as caught:
+            read_table(raw, name)
+        assert (caught.value.code, caught.value.params) == (importing.FILE_EXTENSION,
+                                                            {"extension": extension})
+
+
+def test_a_workbook_named_csv_is_told_as_such():
+    with pytest.raises(ImportFileError) as caught:
+        read_table(xlsx_bytes([SHORT_HEADER, row("1")]), "devices.csv")
+    assert caught.value.code == importing.FILE_LOOKS_XLSX
+
+
+@pytest.mark.parametrize(("text", "safe"), [
+    ("X=1", "X=1"), ("=1", "'=1"), ("'=1", "''=1"), ("-5", "'-5"), ("Касса", "Касса"),
+])
+def test_neutralize_cell_prefixes_formulas_only(text, safe):
+    assert importing.neutralize_cell(text) == safe
+    assert importing.restore_cell(safe) == text
