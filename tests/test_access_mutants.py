@@ -409,3 +409,71 @@ def test_restore_brings_back_that_person_only(seed, clock):
     assert missing.value.details == {"person_id": admin.id}
     audit = AuditLog.get(AuditLog.action == "person.restored")
     assert audit.person_id == people[1].id and audit.actor_id == admin.id
+
+
+# --- what the code rows and events hold --------------------------------------------------------
+
+
+def test_a_code_row_is_salted_hashed_and_stamped(conn, clock):
+    issued = access.issue_code(CHAT, "a@company.ru", now=clock.now)
+    row = RegistrationCode.get_by_id(issued.id)
+    assert len(row.salt) == 32 and len(row.code_hash) == 64
+    assert (row.chat_id, row.email, row.created_at, row.updated_at, row.used_at) == (
+        CHAT, "a@company.ru", clock.now, clock.now, None)
+    assert row.code_hash == access._digest(row.salt, CHAT, "a@company.ru", issued.code)
+
+
+def test_codes_use_the_whole_six_digit_range(conn, clock):
+    codes = [access.issue_code(CHAT + i, "a@company.ru", now=clock.now).code for i in range(20)]
+    assert all(len(code) == access.CODE_DIGITS and code.isdigit() for code in codes)
+    # Twenty codes all below 1,000 would happen once in 10^60 runs.
+    assert max(int(code) for code in codes) >= 1000
+
+
+def test_the_newest_unused_code_counts_and_only_it_is_used_up(conn, clock):
+    older = access.issue_code(CHAT, "a@company.ru", now=clock.now)
+    newer = access.issue_code(CHAT, "a@company.ru", now=clock.now)
+    theirs = access.issue_code(OTHER, "o@company.ru", now=clock.now)
+    # Two unused codes of one chat, as two racing requests could leave them.
+    RegistrationCode.update(used_at=None).where(RegistrationCode.id == older.id).execute()
+    if newer.code != older.code:
+        with pytest.raises(WrongCode):
+            access.check_code(CHAT, older.code, now=clock.now)
+    assert access.check_code(CHAT, newer.code, now=clock.now) == "a@company.ru"
+    used = {r.id: r.used_at for r in RegistrationCode.select()}
+    assert used == {older.id: None, newer.id: clock.now, theirs.id: None}
+    ok = AuditLog.get(AuditLog.action == access.CODE_OK)
+    assert (ok.actor_telegram_id, ok.created_at, ok.updated_at) == (CHAT, clock.now, clock.now)
+
+
+def test_a_wrong_email_code_is_counted_as_such(conn, clock):
+    access.issue_code(CHAT, "a@company.ru", now=clock.now)
+    access.code_failed(OTHER, clock.now, source="developer")
+    with pytest.raises(WrongCode):
+        access.check_code(CHAT, "not it", now=clock.now)
+    events = [(a.actor_telegram_id, json.loads(a.details), a.created_at, a.updated_at)
+              for a in AuditLog.select().where(AuditLog.action == access.CODE_FAILED)
+              .order_by(AuditLog.id)]
+    assert events == [(OTHER, {"source": "developer"}, clock.now, clock.now),
+                      (CHAT, {"source": "email"}, clock.now, clock.now)]
+
+
+def test_a_locked_chat_is_told_until_when(conn, clock):
+    for _ in range(access.MAX_WRONG_CODES - 1):
+        access.code_failed(CHAT, clock.now, source="email")
+    with pytest.raises(Locked):
+        access.code_failed(CHAT, clock.now, source="email")
+    with pytest.raises(Locked) as err:
+        access.check_code(CHAT, "123456", now=clock.now + timedelta(minutes=10))
+    assert err.value.details == {"until": clock.now + access.LOCK_PERIOD}
+
+
+def test_a_request_row_and_its_audit_are_stamped(seed, clock):
+    request = ask(CHAT, "a@company.ru", clock.now)
+    row = AccessRequest.get_by_id(request.id)
+    assert (row.telegram_id, row.email, row.name, row.username, row.status, row.created_at,
+            row.updated_at) == (CHAT, "a@company.ru", f"N{CHAT}", f"u{CHAT}", access.PENDING,
+                                clock.now, clock.now)
+    audit = AuditLog.get(AuditLog.action == "access.requested")
+    assert (audit.actor_telegram_id, audit.created_at, audit.updated_at) == (
+        CHAT, clock.now, clock.now)
