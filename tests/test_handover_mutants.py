@@ -173,3 +173,20 @@ def test_find_colleagues_only_registered_active_people(crowd, clock):  # noqa: F
     # Same name: by id.
     assert [p.id for p in handover.find_colleagues("человек")] == [
         crowd.p[i].id for i in (0, 1, 4, 5)]
+
+
+def test_same_names_in_id_order_and_short_usernames(crowd, clock):  # noqa: F811
+    for person in (crowd.p[4], crowd.p[1], crowd.p[3]):
+        Person.update(name="Анна Ким").where(Person.id == person.id).execute()
+    Person.update(username="a").where(Person.id == crowd.p[2].id).execute()
+    assert [p.id for p in handover.find_colleagues("анна")] == [
+        crowd.p[1].id, crowd.p[3].id, crowd.p[4].id]
+    assert [p.id for p in handover.find_colleagues("@a")] == [crowd.p[2].id]
+
+
+def test_cancel_without_a_reason_records_an_empty_one(crowd, clock):  # noqa: F811
+    handover.cancel(crowd.offer[1].id, crowd.p[1], clock.now)
+    assert details("handover.cancelled")[0]["reason"] == ""
+    with pytest.raises(HandoverGone) as err:
+        handover.cancel(crowd.offer[1].id, crowd.p[1], clock.now)
+    assert err.value.details == {"handover_id": crowd.offer[1].id}
