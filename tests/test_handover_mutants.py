@@ -190,3 +190,45 @@ def test_cancel_without_a_reason_records_an_empty_one(crowd, clock):  # noqa: F8
     with pytest.raises(HandoverGone) as err:
         handover.cancel(crowd.offer[1].id, crowd.p[1], clock.now)
     assert err.value.details == {"handover_id": crowd.offer[1].id}
+
+
+def audit_rows(action: str) -> list[tuple]:
+    """(actor, device, person, details) of every audit row of an action, oldest first."""
+    return [(a.actor_id, a.device_id, a.person_id, json.loads(a.details))
+            for a in AuditLog.select().where(AuditLog.action == action).order_by(AuditLog.id)]
+
+
+def test_accept_answers_that_offer_only_among_the_colleagues_offers(crowd, clock):  # noqa: F811
+    other = Handover.create(device=crowd.d[2], from_person=crowd.p[0], to_person=crowd.p[5],
+                            status=handover.PENDING, created_at=clock.now, updated_at=clock.now)
+    old = Handover.create(device=crowd.d[1], from_person=crowd.p[1], to_person=crowd.p[5],
+                          status=handover.DECLINED, created_at=clock.now, updated_at=clock.now)
+    handover.accept(crowd.offer[0].id, crowd.p[5], clock.now)
+    statuses = {h.id: h.status for h in Handover.select()}
+    assert statuses == {crowd.offer[0].id: handover.ACCEPTED, crowd.offer[1].id: handover.PENDING,
+                        other.id: handover.PENDING, old.id: handover.DECLINED}
+    new = Loan.get((Loan.device == crowd.d[0].id) & Loan.returned_at.is_null())
+    assert (new.created_at, new.updated_at) == (clock.now, clock.now)
+
+
+def test_offer_and_void_audit_rows_name_actor_device_and_person(crowd, clock):  # noqa: F811
+    stale = Handover.create(device=crowd.d[2], from_person=crowd.p[3], to_person=crowd.p[4],
+                            status=handover.PENDING, created_at=clock.now, updated_at=clock.now)
+    clock.advance(minutes=1)
+    made = handover.offer(crowd.d[2].id, crowd.p[0], crowd.p[1], clock.now)
+    assert Handover.get_by_id(stale.id).updated_at == clock.now
+    assert audit_rows("handover.void") == [(crowd.p[0].id, crowd.d[2].id, None, {
+        "reason": "holder changed", "device_number": 3, "device_name": "Эвотор 3"})]
+    assert audit_rows("handover.offered") == [(crowd.p[0].id, crowd.d[2].id, crowd.p[1].id, {
+        "handover_id": made.id, "device_number": 3, "device_name": "Эвотор 3",
+        "person_email": crowd.p[1].email})]
+
+
+def test_a_void_accept_is_audited_with_the_colleague(crowd, clock):  # noqa: F811
+    loans.return_device(crowd.d[0].id, crowd.p[0], now=clock.now)
+    with pytest.raises(HandoverGone) as err:
+        handover.accept(crowd.offer[0].id, crowd.p[5], clock.now)
+    assert err.value.details == {"handover_id": crowd.offer[0].id}
+    assert audit_rows("handover.void") == [(crowd.p[5].id, crowd.d[0].id, crowd.p[5].id, {
+        "handover_id": crowd.offer[0].id, "device_number": 1, "device_name": "Эвотор 1",
+        "person_email": crowd.p[5].email})]
