@@ -477,3 +477,12 @@ def test_a_request_row_and_its_audit_are_stamped(seed, clock):
     audit = AuditLog.get(AuditLog.action == "access.requested")
     assert (audit.actor_telegram_id, audit.created_at, audit.updated_at) == (
         CHAT, clock.now, clock.now)
+
+
+def test_recent_events_are_read_newest_first_by_time(conn, clock):
+    access.code_failed(CHAT, clock.now, source="email")
+    # Written after the failure but stamped before it (a slower message of the same chat).
+    access._event(access.CODE_OK, CHAT, clock.now - timedelta(minutes=1))
+    assert access.wrong_codes(CHAT, clock.now) == 1
+    issued = access.issue_code(CHAT, "a@company.ru", now=clock.now)
+    assert issued.email == "a@company.ru"
