@@ -218,3 +218,37 @@ def test_a_workbook_named_csv_is_told_as_such():
 def test_neutralize_cell_prefixes_formulas_only(text, safe):
     assert importing.neutralize_cell(text) == safe
     assert importing.restore_cell(safe) == text
+
+
+# --- row rules at their boundaries -------------------------------------------------------------
+
+
+def plan_of(*data_rows):
+    """build_plan of SHORT_HEADER and these rows."""
+    return importing.build_plan([SHORT_HEADER, *data_rows],
+                                ExistingData(categories=dict(CATEGORIES)), TODAY)
+
+
+def test_row_rules_at_their_boundaries():
+    biggest = str(importing.MAX_NUMBER)
+    assert [d.number for d in plan_of(row(biggest), row("1 234"), row("5\u00a0678")).new] == [
+        importing.MAX_NUMBER, 1234, 5678]
+    local = "a" * (254 - len("@company.ru"))
+    plan = plan_of(row("1", email=f"mailto:{local}@company.ru"),
+                   row("2", email=f"{local}x@company.ru"))
+    assert plan.new[0].email == f"{local}@company.ru"
+    assert [(p.code, p.row) for p in plan.errors] == [(importing.BAD_EMAIL, 3)]
+    plan = plan_of(row("1", name="x" * 201), row("2", place="склад"), row("3", place="офис"))
+    assert [(p.code, p.params) for p in plan.errors] == [
+        (importing.TOO_LONG, {"field": "name", "limit": 200})]
+    assert [(w.code, w.params) for w in plan.warnings] == [
+        (importing.PLACE_WITHOUT_HOLDER, {"count": 2})]
+
+
+def test_no_header_and_file_level_details():
+    assert [(p.code, p.row) for p in importing.build_plan([], ExistingData(), TODAY).errors] == [
+        (importing.NO_HEADER, 1)]
+    with pytest.raises(ImportFileError) as caught:
+        importing.decode_bytes(codecs.BOM_UTF16_LE + b"a")
+    assert (caught.value.code, caught.value.params) == (importing.FILE_BAD_BOM,
+                                                        {"encoding": "UTF-16"})
