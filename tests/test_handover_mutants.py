@@ -86,6 +86,9 @@ def test_accept_moves_the_loan_with_its_terms(crowd, clock):  # noqa: F811
                       "old_loan_id": crowd.loan[0].id, "new_loan_id": new.id,
                       "due_date": "2026-12-01", "device_number": 1, "device_name": "Эвотор 1",
                       "person_email": crowd.p[5].email}]
+    accepted = AuditLog.get(AuditLog.action == "handover.accepted")
+    assert (accepted.actor_id, accepted.person_id, accepted.device_id) == (
+        crowd.p[5].id, crowd.p[5].id, crowd.d[0].id)
     # A second press finds nothing to accept.
     with pytest.raises(HandoverGone):
         handover.accept(crowd.offer[0].id, crowd.p[5], clock.now)
