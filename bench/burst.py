@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from telebot import apihelper, types
 
-from bench.common import Result, fresh_database
+from bench.common import FakeResponse, Result, fresh_database, update_builders
 from config import Config
 from handlers import texts
 from inventory.devices import search_text_for
@@ -55,39 +55,12 @@ class FailureCounter:
         if name in ("sendMessage", "editMessageText"):
             chat = int(params.get("chat_id", 0) or 0)
             result = {"message_id": 1, "date": 0, "chat": {"id": chat, "type": "private"}}
-        return _Response({"ok": True, "result": result})
-
-
-class _Response:
-    """Minimal requests.Response."""
-
-    status_code = 200
-    text = "{}"
-
-    def __init__(self, payload: dict) -> None:
-        self.payload = payload
-
-    def json(self) -> dict:
-        return self.payload
+        return FakeResponse({"ok": True, "result": result})
 
 
 def person_script(user: int, device_id: int, number: int) -> list[dict]:
     """The updates one person sends: register, search, card, take (three steps), return."""
-    sender = {"id": user, "is_bot": False, "first_name": "Сотрудник"}
-    chat = {"id": user, "type": "private"}
-
-    def message(text: str) -> dict:
-        entities = ([{"type": "bot_command", "offset": 0, "length": len(text)}]
-                    if text.startswith("/") else [])
-        return {"message": {"message_id": 1, "date": 0, "text": text, "chat": chat,
-                            "from": sender, "entities": entities}}
-
-    def press(data: str) -> dict:
-        return {"callback_query": {"id": str(user), "chat_instance": "c", "data": data,
-                                   "from": sender,
-                                   "message": {"message_id": 1, "date": 0, "chat": chat,
-                                               "from": sender, "text": ""}}}
-
+    message, press = update_builders(user, first_name="Сотрудник")
     return [message("/start"), message(f"person{user}@company.ru"), message(f"ZN{number:08d}"),
             press(f"card:{device_id}"), press(f"take:{device_id}"), press("tkp:skip"),
             press("tkd:week"), press(f"reto:{device_id}")]

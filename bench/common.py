@@ -130,3 +130,35 @@ def table(results: list[Result]) -> str:
                      f"{r.p95_ms:>9.2f} {value:>7} {r.target_text:>8}  {r.verdict}"
                      + (f"  {r.note}" if r.note else ""))
     return "\n".join(lines)
+
+
+class FakeResponse:
+    """Just enough of requests.Response for pyTelegramBotAPI's request sender."""
+
+    status_code = 200
+    text = "{}"
+
+    def __init__(self, payload: dict) -> None:
+        self.payload = payload
+
+    def json(self) -> dict:
+        return self.payload
+
+
+def update_builders(user: int, **sender: str) -> tuple[Callable[[str], dict],
+                                                      Callable[[str], dict]]:
+    """(message(text), press(data)): Bot API update bodies from one person's private chat."""
+    person = {"id": user, "is_bot": False, "first_name": "Бенч", **sender}
+    chat = {"id": user, "type": "private"}
+
+    def message(text: str) -> dict:
+        entities = ([{"type": "bot_command", "offset": 0, "length": len(text)}]
+                    if text.startswith("/") else [])
+        return {"message": {"message_id": 1, "date": 0, "text": text, "chat": chat,
+                            "from": person, "entities": entities}}
+
+    def press(data: str) -> dict:
+        return {"callback_query": {"id": str(user), "chat_instance": "c", "data": data,
+                                   "from": person, "message": message("")["message"]}}
+
+    return message, press

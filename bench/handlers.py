@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from telebot import apihelper, types
 
-from bench.common import Result, fresh_database, measure
+from bench.common import FakeResponse, Result, fresh_database, measure, update_builders
 from config import Config
 from inventory.devices import search_text_for
 from models import Category, Device, Loan, Person, utcnow
@@ -27,20 +27,7 @@ class NullSender:
         result: object = True
         if name in ("sendMessage", "editMessageText"):
             result = {"message_id": 1, "date": 0, "chat": {"id": USER, "type": "private"}}
-        return _Response({"ok": True, "result": result})
-
-
-class _Response:
-    """Minimal requests.Response."""
-
-    status_code = 200
-
-    def __init__(self, payload: dict) -> None:
-        self.payload = payload
-        self.text = "{}"
-
-    def json(self) -> dict:
-        return self.payload
+        return FakeResponse({"ok": True, "result": result})
 
 
 def populate(devices: int, people: int, loans: int, now: datetime) -> None:
@@ -87,15 +74,7 @@ def run(backend: str, small: bool) -> list[Result]:
         def feed(update: dict) -> None:
             bot.process_new_updates([types.Update.de_json({"update_id": next(ids), **update})])
 
-        def message(text: str) -> dict:
-            return {"message": {"message_id": 1, "date": 0, "text": text,
-                                "chat": {"id": USER, "type": "private"},
-                                "from": {"id": USER, "is_bot": False, "first_name": "Бенч"}}}
-
-        def press(data: str) -> dict:
-            return {"callback_query": {"id": "1", "chat_instance": "c", "data": data,
-                                       "from": {"id": USER, "is_bot": False, "first_name": "Бенч"},
-                                       "message": message("")["message"]}}
+        message, press = update_builders(USER)
 
         free = [d.id for d in Device.select(Device.id).where(Device.number > devices // 2)
                 .order_by(Device.id)]

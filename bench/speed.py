@@ -26,7 +26,7 @@ from typing import Any
 
 from telebot import TeleBot, apihelper
 
-from bench.common import Result, fresh_database, measure
+from bench.common import Result, fresh_database, measure, update_builders
 from bench.statements import StatementCounter, drop_connections
 from config import Config
 from inventory.devices import search_text_for
@@ -399,22 +399,11 @@ def scaling(backend: str, small: bool) -> list[Result]:
     try:
         bot = create_bot(Config(bot_token=TOKEN, database_url=url), threaded=False)
         ids = iter(range(1, 10**9))
-        sender = {"id": user, "is_bot": False, "first_name": "Иван", "last_name": "Петров",
-                  "username": "ivan"}
-        chat = {"id": user, "type": "private"}
+        message, press = update_builders(user, first_name="Иван", last_name="Петров",
+                                         username="ivan")
 
         def feed(update: dict) -> None:
             bot.process_new_updates([types.Update.de_json({"update_id": next(ids), **update})])
-
-        def message(text: str) -> dict:
-            entities = ([{"type": "bot_command", "offset": 0, "length": len(text)}]
-                        if text.startswith("/") else [])
-            return {"message": {"message_id": 1, "date": 0, "text": text, "chat": chat,
-                                "from": sender, "entities": entities}}
-
-        def press(data: str) -> dict:
-            return {"callback_query": {"id": "1", "chat_instance": "c", "data": data,
-                                       "from": sender, "message": message("")["message"]}}
 
         for size in sizes:
             if size != sizes[0]:
