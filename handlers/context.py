@@ -183,11 +183,7 @@ class Ctx:
             self.reply(lambda: self.bot.answer_callback_query(callback_id, text,
                                                               show_alert=alert), strict=False)
 
-        pool = getattr(self.bot, "reply_pool", None)
-        if pool is None:
-            call()
-            return
-        self.pending.append(pool.submit(call))
+        self.alongside(call)
 
     def notify(self, person: Person, text: str,
                markup: types.InlineKeyboardMarkup | None = None) -> None:
@@ -196,18 +192,23 @@ class Ctx:
         Used where the outcome of the delivery changes nothing on the screen; `settle()` waits
         for it before the update ends.
         """
+        self.alongside(lambda: self.bot.notifier.send(person, text, markup))
+
+    def alongside(self, call: Callable[[], object]) -> None:
+        """Run a Bot API call on the bot's reply pool (at once without one); settle() waits."""
         pool = getattr(self.bot, "reply_pool", None)
         if pool is None:
-            self.bot.notifier.send(person, text, markup)
+            call()
             return
-        def deliver() -> None:
+
+        def run() -> None:
             try:
-                self.bot.notifier.send(person, text, markup)
+                call()
             finally:
-                # Marking the person unreachable opens a connection on the pool's thread.
+                # Marking a person unreachable opens a connection on the pool's thread.
                 session.close_quietly()
 
-        self.pending.append(pool.submit(deliver))
+        self.pending.append(pool.submit(run))
 
     def settle(self) -> None:
         """Wait for the calls this update started on the reply pool."""
