@@ -72,7 +72,7 @@ $(VENV)/.mutmut: $(STAMP) requirements-mutation.txt
 mutation: $(VENV)/.mutmut ## Mutation testing of inventory/ and jobs/reminders.py: score per module, survivors
 	rm -rf mutants
 	set -f; env -u TEST_DATABASE_URL $(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTATE)
-	$(BIN)/python tools/mutation_report.py $(REPORT_ARGS)
+	$(BIN)/python tools/mutation_report.py --doc docs/mutation.md $(REPORT_ARGS)
 
 lint: $(STAMP) ## Check the code with ruff and mypy
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -35,6 +36,66 @@ def load(root: Path) -> dict[str, dict[str, int | None]]:
     return found
 
 
+_HEADING = re.compile(r"^#+ .*?`?((?:inventory|jobs)/\w+)\.py")
+# x_take__mutmut_48, xǁClassǁmethod__mutmut_3, a bare _49 (same function as the name before it),
+# a range `x_f__mutmut_13`–`_15`, and x_f__* for every mutant of a function.
+_TOKEN = re.compile(r"(?P<func>x[\wǁ]+?)__(?:mutmut_(?P<n>\d+)|(?P<all>\*))"
+                    r"|(?<![\w])_(?P<m>\d+)\b|(?P<dash>–|-)")
+
+
+def _survivors_section(text: str) -> list[str]:
+    """The lines of the "## Surviving mutants" section."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("## Surviving mutants")),
+                 len(lines))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+               len(lines))
+    return lines[start + 1:end]
+
+
+def documented(text: str) -> tuple[set[str], set[str]]:
+    """Mutant names, and functions with every mutant, that a survivors page explains.
+
+    Only the section headed "## Surviving mutants" counts (the rest of the page names mutants
+    that tests kill); a heading naming `inventory/x.py` sets the module for the lines under it.
+    """
+    names: set[str] = set()
+    whole: set[str] = set()
+    module = ""
+    for line in _survivors_section(text):
+        heading = _HEADING.match(line)
+        if heading:
+            module = heading.group(1).replace("/", ".")
+            continue
+        if not module:
+            continue
+        func, last, dash = "", None, False
+        for token in _TOKEN.finditer(line):
+            if token.group("dash"):
+                dash = last is not None and line[last[1]:token.start()].strip("` ") == ""
+                continue
+            if token.group("func"):
+                func = token.group("func")
+                if token.group("all"):
+                    whole.add(f"{module}.{func}")
+                    last, dash = None, False
+                    continue
+            if not func:
+                continue
+            number = int(token.group("n") or token.group("m"))
+            first = last[0] + 1 if dash and last is not None and last[0] < number else number
+            names.update(f"{module}.{func}__mutmut_{k}" for k in range(first, number + 1))
+            last, dash = (number, token.end()), False
+    return names, whole
+
+
+def undocumented(survivors: list[str], text: str) -> list[str]:
+    """The survivors that the page does not name."""
+    names, whole = documented(text)
+    return [name for name in survivors
+            if name not in names and name.rsplit("__mutmut_", 1)[0] not in whole]
+
+
 def diff_of(name: str) -> str:
     """The changed lines of one mutant (mutmut's own diff), or '' when mutmut cannot tell."""
     try:
@@ -56,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min", type=float, default=92.0, help="least score per module, %%")
     parser.add_argument("--only", nargs="*", default=[], help="modules to report (default all)")
     parser.add_argument("--no-diff", action="store_true", help="list survivors without diffs")
+    parser.add_argument("--doc", type=Path,
+                        help="page that must explain every survivor (docs/mutation.md)")
     args = parser.parse_args(argv)
     root = Path("mutants")
     if not root.is_dir():
@@ -87,10 +150,20 @@ def main(argv: list[str] | None = None) -> int:
                 text = diff_of(name)
                 if text:
                     print(text)
+    status = 0
+    if args.doc:
+        missing = undocumented([name for name, _ in survivors],
+                               args.doc.read_text(encoding="utf-8"))
+        if missing:
+            print(f"\nnot explained in {args.doc} ({len(missing)}):")
+            print("\n".join(f"  {name}" for name in missing))
+            status = 1
+        else:
+            print(f"\nevery survivor is explained in {args.doc}")
     if failing:
         print(f"\nbelow {args.min}%: {', '.join(failing)}")
-        return 1
-    return 0
+        status = 1
+    return status
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""The mutation report's check that docs/mutation.md explains every surviving mutant."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+
+from mutation_report import documented, undocumented  # noqa: E402
+
+PAGE = """# Mutation testing
+
+## Survivors of the named bugs
+- `x_change__mutmut_1` is killed by a test, so it is no explanation.
+
+## Surviving mutants and why they cannot change behaviour
+
+### `inventory/queue.py`
+
+- `x_queue_of__mutmut_3`, `_5`, `x__settle__mutmut_4`: ties come in id order.
+- `x_position__mutmut_13`–`_15` (alias renamed): only a name in the SQL.
+- `x_pending__*` (lazy loads): the same objects.
+
+### `jobs/reminders.py` (scores)
+
+- `xǁSenderǁsend__mutmut_2` - `_4`: the same text.
+
+## Time of a full run
+- `x_later__mutmut_1` is past the section.
+"""
+
+
+def test_names_short_numbers_and_ranges_are_read_per_module() -> None:
+    """Bare `_5` belongs to the function before it; `_13`–`_15` is a range; `__*` a function."""
+    names, whole = documented(PAGE)
+    assert names == {
+        "inventory.queue.x_queue_of__mutmut_3", "inventory.queue.x_queue_of__mutmut_5",
+        "inventory.queue.x__settle__mutmut_4",
+        "inventory.queue.x_position__mutmut_13", "inventory.queue.x_position__mutmut_14",
+        "inventory.queue.x_position__mutmut_15",
+        "jobs.reminders.xǁSenderǁsend__mutmut_2", "jobs.reminders.xǁSenderǁsend__mutmut_3",
+        "jobs.reminders.xǁSenderǁsend__mutmut_4",
+    }
+    assert whole == {"inventory.queue.x_pending"}
+
+
+def test_a_survivor_the_page_does_not_name_is_reported() -> None:
+    """Only the names outside the survivors section, or never written, come back."""
+    survivors = ["inventory.queue.x_queue_of__mutmut_5", "inventory.queue.x_pending__mutmut_9",
+                 "inventory.queue.x_queue_of__mutmut_4", "inventory.loans.x_change__mutmut_1",
+                 "inventory.queue.x_later__mutmut_1", "inventory.loans.x_queue_of__mutmut_3"]
+    assert undocumented(survivors, PAGE) == [
+        "inventory.queue.x_queue_of__mutmut_4", "inventory.loans.x_change__mutmut_1",
+        "inventory.queue.x_later__mutmut_1", "inventory.loans.x_queue_of__mutmut_3"]
