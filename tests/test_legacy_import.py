@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import legacy_db
 import pytest
-from conftest import DEV_ID, PG_URL, T0
+from conftest import DEV_ID, T0
 
 from handlers import texts
 from inventory import audit, legacy_apply
@@ -23,21 +23,10 @@ MSK = ZoneInfo("Europe/Moscow")
 PASSWORD = "s3cr3t-Pw"
 
 
-@pytest.fixture(scope="session")
-def legacy_server() -> str:
-    """The separate predecessor database, created once per session and dropped at the end."""
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set: the predecessor database needs PostgreSQL")
-    url = legacy_db.create(PG_URL)
-    yield url
-    legacy_db.drop(PG_URL)
-
-
 @pytest.fixture
-def legacy(legacy_server: str) -> str:
-    """An empty predecessor database."""
-    legacy_db.empty(legacy_server)
-    return legacy_server
+def legacy() -> str:
+    """An empty predecessor database: this process's slot database (tests/legacy_db.py)."""
+    return legacy_db.fresh()
 
 
 def local(*args: int) -> datetime:
@@ -437,8 +426,8 @@ def test_cli_failures_are_one_line_without_the_password(database, conn, legacy, 
     err = capsys.readouterr().err
     assert PASSWORD not in err and len(err.strip().splitlines()) == 1
     assert "cannot connect" in err
-    # A database without the predecessor's tables.
-    assert cli(database, PG_URL) == 1
+    # A database without the predecessor's tables: the one the slot databases sit next to.
+    assert cli(database, legacy_db.BASE_URL) == 1
     assert "not the predecessor" in capsys.readouterr().err
     assert cli(database, legacy, "--timezone", "Mars/Base") == 1
     assert "Mars/Base" in capsys.readouterr().err
