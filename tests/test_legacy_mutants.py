@@ -13,16 +13,23 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
+import legacy_db
+import psycopg2
+import pytest
 from conftest import T0
 from test_legacy_import import (
     CATEGORIES,
     DAMAGED_RECORDS,
     DAMAGED_RESOURCES,
+    RECORD_COLUMNS,
     RECORDS,
+    RESOURCE_COLUMNS,
     RESOURCES,
     VERSION,
+    VISITOR_COLUMNS,
     VISITORS,
     local,
     record,
@@ -44,7 +51,18 @@ from inventory.legacy import (
     QueueRow,
     build_plan,
 )
-from inventory.legacy_read import LegacyData, Record, Resource, Visitor
+from inventory.legacy_read import (
+    LegacyData,
+    LegacyError,
+    Record,
+    Resource,
+    Visitor,
+    check_url,
+    password_of,
+    read_legacy,
+    redact,
+    safe_url,
+)
 from models import AuditLog, Loan, Person, QueueEntry
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -264,3 +282,160 @@ def test_apply_ends_the_new_holders_wait_and_the_holds_on_that_device_only(backe
     assert QueueEntry.get_by_id(entries[0, 0].id).updated_at == T0
     assert audit_rows("hold.cleared") == [
         (devices[0].id, people[0].id, {"source": "legacy"})]
+
+
+# --- reading the predecessor -----------------------------------------------------------------
+
+
+@pytest.fixture
+def legacy() -> str:
+    """An empty predecessor database: this process's slot database (tests/legacy_db.py)."""
+    return legacy_db.fresh()
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """The same database seen through another schema (read_legacy reads current_schema())."""
+    return f"{url}?options=-csearch_path%3D{schema}"
+
+
+def run_sql(url: str, sql: str) -> None:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
+
+
+def test_read_returns_every_table_in_its_order(legacy):
+    """Categories in byte order, devices, people and records by id; every migration marker."""
+    legacy_db.insert(legacy, "alembic_version", ("version_num",), [("b2",), ("a1",)])
+    legacy_db.insert(legacy, "category", ("name",), [("весы",), ("Весы",), ("Zebra",)])
+    legacy_db.insert(legacy, "resource", RESOURCE_COLUMNS, [
+        (9, "Девять", "Весы", "SN-9", local(2026, 1, 2, 3, 4), "1.0", "с"),
+        (3, "Три", "весы", "SN-3", None, None, None)])
+    legacy_db.insert(legacy, "visitor", VISITOR_COLUMNS, [
+        (7, "b@company.ru", True, 70, 71, "Б", "b", "к", local(2026, 5, 6, 7, 8)),
+        (2, "a@company.ru", False, None, None, None, None, None, None)])
+    legacy_db.insert(legacy, "record", RECORD_COLUMNS, [
+        record(5, 9, "b@company.ru", address="тут", take=local(2026, 11, 1, 10, 0),
+               back=local(2026, 11, 2, 10, 0), finished=True),
+        record(4, 3, "a@company.ru", enqueue=local(2026, 11, 3, 10, 0))])
+    got = read_legacy(legacy)
+    assert sorted(got.version.split(", ")) == ["a1", "b2"]
+    assert got.categories == ["Zebra", "Весы", "весы"]
+    assert got.resources == [Resource(3, "Три", "весы", "SN-3", None, None, None),
+                             Resource(9, "Девять", "Весы", "SN-9", local(2026, 1, 2, 3, 4),
+                                      "1.0", "с")]
+    assert got.visitors == [
+        Visitor(2, "a@company.ru", False, None, None, None, None, None, None),
+        Visitor(7, "b@company.ru", True, 70, 71, "Б", "b", "к", local(2026, 5, 6, 7, 8))]
+    assert got.records == [Record(*record(4, 3, "a@company.ru", enqueue=local(2026, 11, 3, 10, 0))),
+                           Record(*record(5, 9, "b@company.ru", address="тут",
+                                          take=local(2026, 11, 1, 10, 0),
+                                          back=local(2026, 11, 2, 10, 0), finished=True))]
+
+
+def test_read_without_a_migration_marker_or_without_tables(legacy):
+    """No alembic_version: no version; a schema without the four tables names the missing."""
+    run_sql(legacy, "CREATE SCHEMA IF NOT EXISTS partial; "
+                    "CREATE TABLE IF NOT EXISTS partial.category (name varchar PRIMARY KEY); "
+                    "CREATE TABLE IF NOT EXISTS partial.visitor (email varchar PRIMARY KEY)")
+    with pytest.raises(LegacyError) as error:
+        read_legacy(with_search_path(legacy, "partial"))
+    assert str(error.value) == "not the predecessor bot's database: no table resource, record"
+    with pytest.raises(LegacyError) as error:
+        read_legacy(with_search_path(legacy, "nowhere"))
+    assert str(error.value) == ("not the predecessor bot's database: no table category, "
+                                "resource, visitor, record")
+    run_sql(legacy, "CREATE SCHEMA IF NOT EXISTS nomarker; "
+                    "CREATE TABLE IF NOT EXISTS nomarker.category (LIKE public.category); "
+                    "CREATE TABLE IF NOT EXISTS nomarker.resource (LIKE public.resource); "
+                    "CREATE TABLE IF NOT EXISTS nomarker.visitor (LIKE public.visitor); "
+                    "CREATE TABLE IF NOT EXISTS nomarker.record (LIKE public.record)")
+    legacy_db.insert(legacy, "alembic_version", ("version_num",), [("c3",)])
+    got = read_legacy(with_search_path(legacy, "nomarker"))
+    assert got == LegacyData()
+    assert read_legacy(legacy).version == "c3"
+
+
+class Spy:
+    """psycopg2.connect recording its arguments; the connection records set_session/close."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple, dict]] = []
+        self.sessions: list[dict] = []
+        self.connection: Any = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append((args, kwargs))
+        spy, real = self, REAL_CONNECT(*args, **kwargs)
+
+        class Connection:
+            def set_session(self, **session: Any) -> None:
+                spy.sessions.append(session)
+                real.set_session(**session)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+        self.connection = real
+        return Connection()
+
+
+REAL_CONNECT = psycopg2.connect
+
+
+def test_read_is_one_read_only_snapshot_with_a_connect_timeout(legacy, monkeypatch):
+    """The predecessor is never written: read only, REPEATABLE READ, closed afterwards."""
+    spy = Spy()
+    monkeypatch.setattr(psycopg2, "connect", spy)
+    read_legacy(legacy)
+    assert spy.calls == [((legacy,), {"connect_timeout": 15,
+                                      "application_name": "devtrack-import-legacy"})]
+    assert spy.sessions == [{"readonly": True, "isolation_level":
+                             psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ}]
+    assert spy.connection.closed
+
+
+def test_read_errors_name_the_database_without_its_password(legacy):
+    """Connecting and reading fail with one line that has the URL with *** for the password."""
+    host = urlparse(legacy).hostname
+    url = f"postgresql://someone:p%40ss%2Fw0rd@{host}:1/zoo"
+    with pytest.raises(LegacyError) as error:
+        read_legacy(url)
+    text = str(error.value)
+    assert text.startswith(f"cannot connect to postgresql://someone:***@{host}:1/zoo: ")
+    assert "p@ss/w0rd" not in text and "p%40ss" not in text and "\n" not in text
+    run_sql(legacy, "CREATE SCHEMA IF NOT EXISTS broken; "
+                    "CREATE TABLE IF NOT EXISTS broken.category (name varchar); "
+                    "CREATE TABLE IF NOT EXISTS broken.resource (id integer); "
+                    "CREATE TABLE IF NOT EXISTS broken.visitor (email varchar); "
+                    "CREATE TABLE IF NOT EXISTS broken.record (id integer)")
+    broken = with_search_path(legacy, "broken")
+    with pytest.raises(LegacyError) as error:
+        read_legacy(broken)
+    assert str(error.value).startswith(f"cannot read {broken}: column ")
+    assert "\n" not in str(error.value)
+
+
+def test_urls_are_checked_and_their_passwords_hidden():
+    """check_url, safe_url, password_of and redact on URLs with and without a password."""
+    for good in ("postgresql://u:pw@h:5432/db", "postgres://h/db", "postgresql:///db"):
+        check_url(good)
+    for bad in ("mysql://u:pw@h/db", "postgresql://u:pw@h:5432/", "postgresql://h", "db"):
+        with pytest.raises(LegacyError) as error:
+            check_url(bad)
+        assert str(error.value) == ("expected postgresql://user:password@host:5432/database, "
+                                    f"got {safe_url(bad)!r}")
+    assert str(pytest.raises(LegacyError, check_url, "mysql://u:pw@h/db").value).endswith(
+        "got 'mysql://u:***@h/db'")
+    assert safe_url("postgresql://u:p%40ss@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert safe_url("postgresql://u:a@b@h/db") == "postgresql://u:***@h/db"
+    assert safe_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert safe_url("postgresql://h/db") == "postgresql://h/db"
+    assert safe_url("postgresql://u:pw@[::1/db") == "postgresql://***@[::1/db"
+    assert password_of("postgresql://u:p%40ss@h/db") == "p@ss"
+    assert password_of("postgresql://u@h/db") == ""
+    assert password_of("postgresql://u:pw@[::1/db") == ""
+    url = "postgresql://u:p%40ss@h/db"
+    assert redact("p@ss and p%40ss and pass", url) == "*** and *** and pass"
+    assert redact("pw here", "no url pw") == "pw here"
+    assert redact("p@ss", "postgresql://u@h/db") == "p@ss"
