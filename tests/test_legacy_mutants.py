@@ -11,7 +11,7 @@ predecessor's PostgreSQL database (tests/legacy_db.py).
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
@@ -439,3 +439,220 @@ def test_urls_are_checked_and_their_passwords_hidden():
     assert redact("p@ss and p%40ss and pass", url) == "*** and *** and pass"
     assert redact("pw here", "no url pw") == "pw here"
     assert redact("p@ss", "postgresql://u@h/db") == "p@ss"
+
+
+# --- the plan, rule by rule ------------------------------------------------------------------
+
+
+def test_names_are_collapsed_clipped_and_defaulted():
+    """Spaces collapse, long values are cut to the column, blank names get «—» or «№N»."""
+    legacy = data(
+        categories=["  Весы   ВМ ", "К" * 150, "   ", "весы вм"],
+        resources=[
+            (1, "  Эвотор   7.2 ", "  Весы   ВМ ", "  SN   1 ", None, " 4.9 ", "  с блоком  "),
+            (2, "   ", "К" * 150, "S" * 250, None, "F" * 250, None),
+            (3, None, "   ", None, None, None, None),
+            (4, "Н" * 250, "Нет в списке", "№3", None, None, ""),
+            (5, "Пять", None, "SN-5", None, None, None),
+            (6, "Шесть", "весы вм", "SN-6", None, None, None),
+        ])
+    plan = plan_of(legacy, Existing(categories={"к" * 100: "К" * 100}))
+    assert plan.issues == [
+        issue("category_merged", name="весы вм", kept="Весы ВМ"),
+        issue("missing_category", name="Нет в списке"),
+        issue("missing_category", name=None),
+        issue("category_merged", name=None, kept="—"),
+        issue("serial_empty", number=3, serial="№3"),
+        issue("serial_taken", number=4, serial="№3", other=3, new_serial="№3 (№4)"),
+    ]
+    assert plan.categories == ["—", "Весы ВМ", "Нет в списке"]
+    assert plan.devices == [
+        NewDevice(1, "Эвотор 7.2", "Весы ВМ", "SN 1", None, "4.9", "с блоком"),
+        NewDevice(2, "№2", "К" * 100, "S" * 200, None, "F" * 200, ""),
+        NewDevice(3, "№3", "—", "№3", None, "", ""),
+        NewDevice(4, "Н" * 200, "Нет в списке", "№3 (№4)", None, "", ""),
+        NewDevice(5, "Пять", "—", "SN-5", None, "", ""),
+        NewDevice(6, "Шесть", "Весы ВМ", "SN-6", None, "", ""),
+    ]
+    assert plan.counts["categories"] == [3, 1] and plan.counts["devices"] == [6, 0]
+
+
+def test_serials_taken_get_the_number_and_devices_are_compared():
+    """A serial devtrack has gets « (№N)», then « (№N-2)», ...; known devices are compared."""
+    existing = Existing(
+        categories={"касса": "Касса"},
+        devices={20: ExistingDevice(1, "Двадцать", "ABC", "Касса"),
+                 21: ExistingDevice(2, "Двадцать один", "abc (№1)", "касса"),
+                 22: ExistingDevice(3, "Двадцать два", "x", "Касса")},
+        serials={"abc": 20, "abc (№1)": 21, "abc (№1-2)": 22, "l" * 188 + " (№3)": 22})
+    legacy = data(["Касса", "Весы"], [
+        (1, "Один", "Касса", "ABC", None, None, None),
+        (2, "Два", "Касса", "L" * 200, None, None, None),
+        (3, "Три", "Касса", "l" * 200, None, None, None),
+        (20, "Двадцать", "касса", "abc", None, None, None),
+        (21, "Двадцать один", "Весы", "ABC (№1)", None, None, None),
+        (22, "Другое", "Весы", "y", None, None, None),
+        (30, "Тридцать", "Касса", "SN-30", local(2026, 11, 27, 0, 0), None, None),
+        (31, "Тридцать один", "Касса", "SN-31", local(2026, 11, 28, 0, 0), None, None),
+    ])
+    # 22:00 UTC is already 27 November in Moscow: a device registered that day is not "future".
+    plan = build_plan(legacy, existing, tz=MSK, now=datetime(2026, 11, 26, 22, 0))
+    long_serial = "l" * 184 + " (№3-2)"
+    assert plan.issues == [
+        issue("missing_category", name="касса"),
+        issue("category_merged", name="касса", kept="Касса"),
+        issue("serial_taken", number=1, serial="ABC", other=20, new_serial="ABC (№1-3)"),
+        issue("serial_taken", number=3, serial="l" * 200, other=2, new_serial=long_serial),
+        issue("device_differs", number=21, fields=["category"], name="Двадцать один",
+              legacy_name="Двадцать один"),
+        issue("device_differs", number=22, fields=["name", "serial", "category"],
+              name="Двадцать два", legacy_name="Другое"),
+        issue("future_registration", number=31, value=date(2026, 11, 28)),
+    ]
+    assert [(d.number, d.serial, d.registered_on) for d in plan.devices] == [
+        (1, "ABC (№1-3)", None), (2, "L" * 200, None), (3, long_serial, None),
+        (30, "SN-30", date(2026, 11, 27)), (31, "SN-31", date(2026, 11, 28))]
+    assert plan.categories == ["Весы"]
+    assert plan.counts["categories"] == [1, 1] and plan.counts["devices"] == [5, 3]
+
+
+def test_people_spellings_ids_and_fill_ins():
+    """One person per email: best-ranked spelling first, ids claimed once, gaps filled in."""
+    existing = Existing(
+        people={"keep@x.ru": ExistingPerson(1, 5, None, "", "", False),
+                "full@x.ru": ExistingPerson(2, 7, 70, "Полный", "full", False),
+                "other@x.ru": ExistingPerson(3, 8, None, "Другой", "other", True)},
+        telegram_ids={5: "keep@x.ru", 7: "full@x.ru", 8: "other@x.ru"})
+    visitors = [
+        (1, "A@x.ru", False, None, 1, "  ", None, "  ", local(2026, 1, 1, 0, 0)),
+        (2, "a@x.ru", True, 20, 2, "Анна", "@" + "u" * 70, "к1", local(2026, 2, 1, 0, 0)),
+        (3, " a@X.ru ", False, 30, None, "Другая", "other", "к2", local(2026, 3, 1, 0, 0)),
+        (4, "b@y.ru", False, None, 6, None, "  @bee ", None, None),
+        (5, "c@x.ru", False, None, 6, "Це", "@@" + "v" * 70, None, None),
+        (6, "keep@x.ru", False, 50, 5, "Кип", "kip", None, None),
+        (7, "full@x.ru", False, 71, 9, "Иной", "x", None, None),
+        (8, "other@x.ru", True, 80, None, None, None, None, None),
+        (9, "new@x.ru", False, None, 8, "Н", None, None, None),
+    ]
+    plan = plan_of(data(visitors=visitors), existing, email_domains=("x.ru",))
+    assert plan.issues == [
+        issue("email_cases", emails=["a@x.ru", "A@x.ru", " a@X.ru "], email="a@x.ru"),
+        issue("telegram_ids_differ", email="a@x.ru", ids=[2, 1], kept=2),
+        issue("email_domain", email="b@y.ru"),
+        issue("telegram_id_taken", email="c@x.ru", telegram_id=6, other="b@y.ru"),
+        issue("telegram_id_differs", email="full@x.ru", telegram_id=9, ours=7),
+        issue("telegram_id_taken", email="new@x.ru", telegram_id=8, other="other@x.ru"),
+        issue("person_restored", email="other@x.ru"),
+    ]
+    assert plan.people == [
+        PersonRow("a@x.ru", 2, 20, "Анна", "u" * 64, "к1"),
+        PersonRow("b@y.ru", 6, None, "", "bee"),
+        PersonRow("c@x.ru", None, None, "Це", "v" * 63),
+        PersonRow("new@x.ru", None, None, "Н"),
+    ]
+    assert plan.person_updates == [
+        PersonRow("keep@x.ru", None, 50, "Кип", "kip", id=1),
+        PersonRow("other@x.ru", None, 80, id=3, restore=True),
+    ]
+    assert plan.admins == [Admin("a@x.ru", "Анна", 2), Admin("other@x.ru", "", None)]
+    assert plan.counts["people"] == [4, 3]
+
+
+def test_records_against_a_devtrack_in_use():
+    """Holders, gifts from the queue, duplicates, future dates and what devtrack already has."""
+    existing = Existing(
+        categories={"касса": "Касса"},
+        devices={n: ExistingDevice(n, f"Д{n}", f"SN-{n}", "Касса") for n in (1, 2, 3)},
+        serials={f"sn-{n}": n for n in (1, 2, 3)},
+        people={"a@x.ru": ExistingPerson(1, None, None, "А", "", False),
+                "z@x.ru": ExistingPerson(2, None, None, "Зет", "", False)},
+        open_loans={1: ("a@x.ru", utc(2026, 11, 1, 10, 0)),
+                    2: ("z@x.ru", utc(2026, 11, 2, 10, 0))},
+        loans={(1, "a@x.ru", utc(2026, 11, 1, 10, 0)), (2, "z@x.ru", utc(2026, 11, 2, 10, 0)),
+               (4, "b@x.ru", utc(2026, 11, 5, 10, 0)), (6, "a@x.ru", utc(2026, 5, 1, 10, 0))},
+        queue={(3, "a@x.ru"), (8, "b@x.ru")})
+    resources = [(n, f"Д{n}", "Касса", f"SN-{n}", None, None, None) for n in range(1, 10)]
+    visitors = [(1, "a@x.ru", False, None, None, "А", None, None, None),
+                (2, "B@x.ru", False, None, None, "Б", None, None, None),
+                (3, "c@x.ru", False, None, None, "Ц", None, None, None)]
+    created = local(2026, 11, 20, 10, 0)
+    records = [
+        record(1, 1, "a@x.ru", take=local(2026, 11, 1, 10, 0)),  # devtrack has this loan
+        record(2, 2, "b@x.ru", take=local(2026, 11, 3, 10, 0), address="  " + "м" * 200),
+        record(3, 4, "B@x.ru", take=local(2026, 11, 5, 10, 0)),  # imported, returned since
+        record(4, 5, "c@x.ru", take=local(2026, 11, 20, 10, 10), created=created),
+        record(5, 6, "c@x.ru", take=local(2026, 11, 20, 10, 11), created=created,
+               address="м" * 201),
+        record(6, 7, "c@x.ru", take=local(2026, 11, 20, 10, 11), created=created,
+               back=local(2026, 12, 1, 0, 0)),
+        record(7, 7, "C@X.RU", enqueue=local(2026, 11, 26, 12, 30)),  # in the future
+        record(8, 7, "b@x.ru", enqueue=local(2026, 11, 20, 9, 0)),
+        record(9, 7, "new@x.ru", enqueue=local(2026, 11, 20, 9, 0)),
+        record(10, 7, "NEW@x.ru", enqueue=local(2026, 11, 20, 9, 0)),
+        record(11, 9, "a@x.ru", take=local(2026, 11, 27, 10, 0)),
+        record(12, 9, "b@x.ru", take=local(2026, 11, 27, 11, 0)),
+        record(13, 9, "c@x.ru", take=local(2026, 11, 27, 11, 0)),
+        (14, 3, "z@x.ru", None, None, None, None, False, local(2026, 11, 22, 10, 0), None),
+        record(15, 6, "a@x.ru", take=local(2026, 5, 1, 10, 0), back=local(2026, 5, 2, 10, 0),
+               finished=True),
+        record(16, 6, "b@x.ru", take=local(2026, 7, 3, 10, 0), finished=True),
+        record(17, 6, "b@x.ru", take=local(2026, 7, 3, 10, 0), back=local(2026, 7, 4, 10, 0),
+               finished=True),
+        record(18, 8, "c@x.ru", take=local(2026, 6, 1, 10, 0), back=local(2027, 1, 1, 0, 0),
+               finished=True),
+        record(19, 3, "a@x.ru", enqueue=local(2026, 11, 10, 9, 0)),
+    ]
+    plan = plan_of(data(["Касса"], resources, visitors, records), existing)
+    future = "future_date"
+    assert plan.issues == [
+        issue("missing_person", record=9, email="new@x.ru"),
+        issue("missing_person", record=14, email="z@x.ru"),
+        issue("holder_differs", number=2, email="b@x.ru", ours="z@x.ru"),
+        issue("place_cut", number=6, limit=200),
+        issue("two_open_takes", number=9, email="a@x.ru", taken=local(2026, 11, 27, 10, 0),
+              kept="c@x.ru", until=local(2026, 11, 27, 11, 0)),
+        issue(future, record=11, number=9, email="a@x.ru", column="take_date",
+              value=local(2026, 11, 27, 10, 0)),
+        issue("two_open_takes", number=9, email="b@x.ru", taken=local(2026, 11, 27, 11, 0),
+              kept="c@x.ru", until=local(2026, 11, 27, 11, 0)),
+        issue(future, record=12, number=9, email="b@x.ru", column="take_date",
+              value=local(2026, 11, 27, 11, 0)),
+        issue(future, record=13, number=9, email="c@x.ru", column="take_date",
+              value=local(2026, 11, 27, 11, 0)),
+        issue(future, record=7, number=7, email="C@X.RU", column="enqueue_date",
+              value=local(2026, 11, 26, 12, 30)),
+        issue("no_dates", record=14, number=3, email="z@x.ru"),
+        issue("queue_duplicate", record=10, number=7, email="new@x.ru"),
+        issue("holder_queued", record=7, number=7, email="c@x.ru"),
+        issue("free_with_queue", number=3),
+        issue("free_with_queue", number=8),
+        issue("no_return_date", record=16, number=6, email="b@x.ru",
+              value=local(2026, 7, 3, 10, 0)),
+        issue("loan_duplicate", record=17, number=6, email="b@x.ru"),
+        issue(future, record=18, number=8, email="c@x.ru", column="return_date",
+              value=local(2027, 1, 1, 0, 0)),
+    ]
+    assert plan.people == [PersonRow("b@x.ru", name="Б"), PersonRow("c@x.ru", name="Ц"),
+                           PersonRow("new@x.ru")]
+    assert plan.open_loans == [
+        LoanRow(5, "c@x.ru", utc(2026, 11, 20, 10, 10), record_id=4),  # 10 minutes: a take
+        LoanRow(6, "c@x.ru", utc(2026, 11, 20, 10, 11), place="м" * 200, from_queue=True,
+                record_id=5),
+        LoanRow(7, "c@x.ru", utc(2026, 11, 20, 10, 11), date(2026, 12, 1), record_id=6),
+        LoanRow(9, "c@x.ru", T0, record_id=13),
+    ]
+    assert plan.queue == [
+        QueueRow(7, "b@x.ru", utc(2026, 11, 20, 9, 0), 8),
+        QueueRow(7, "new@x.ru", utc(2026, 11, 20, 9, 0), 9),
+        QueueRow(3, "z@x.ru", utc(2026, 11, 22, 10, 0), 14),
+    ]
+    assert plan.past_loans == [
+        LoanRow(9, "a@x.ru", T0, returned_at=utc(2026, 11, 27, 11, 0), record_id=11),
+        LoanRow(9, "b@x.ru", T0, returned_at=utc(2026, 11, 27, 11, 0), record_id=12),
+        LoanRow(6, "b@x.ru", utc(2026, 7, 3, 10, 0), returned_at=utc(2026, 7, 3, 10, 0),
+                record_id=16),
+        LoanRow(8, "c@x.ru", utc(2026, 6, 1, 10, 0), returned_at=T0, record_id=18),
+    ]
+    assert plan.history_since == utc(2026, 5, 1, 10, 0)  # devtrack's loans count too
+    assert plan.counts == {"categories": [0, 1], "devices": [6, 3], "people": [3, 2],
+                           "open_loans": [4, 3], "queue": [3, 1], "past_loans": [4, 1]}
