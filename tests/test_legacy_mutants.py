@@ -38,6 +38,7 @@ from test_legacy_import import (
 from test_write_filters import changed, snapshot
 
 from inventory import legacy_apply
+from inventory.errors import Conflict
 from inventory.legacy import (
     Admin,
     Existing,
@@ -63,7 +64,7 @@ from inventory.legacy_read import (
     redact,
     safe_url,
 )
-from models import AuditLog, Loan, Person, QueueEntry
+from models import AuditLog, Device, Loan, Person, QueueEntry
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -656,3 +657,143 @@ def test_records_against_a_devtrack_in_use():
     assert plan.history_since == utc(2026, 5, 1, 10, 0)  # devtrack's loans count too
     assert plan.counts == {"categories": [0, 1], "devices": [6, 3], "people": [3, 2],
                            "open_loans": [4, 3], "queue": [3, 1], "past_loans": [4, 1]}
+
+
+def test_existing_state_keys_devtrack_for_matching(backend, conn, seed, clock):
+    """Categories, devices, serials, people, ids, open and past loans and the queue, exactly."""
+    from inventory import loans
+
+    one = seed.device(31, "Один", serial="Ser-A")
+    two = seed.device(32, "Два", serial="SER-b", category="Весы")
+    seed.device(33, "Три", serial="c")
+    anna = seed.person(701, "anna@x.ru", name="Анна", username="anna")
+    petr = seed.person(None, "petr@x.ru", name="Пётр")
+    gone = seed.person(703, "gone@x.ru", name="")
+    Person.update(deleted_at=T0, chat_id=7030).where(Person.id == gone.id).execute()
+    taken = clock.now
+    loans.take(one.id, anna, now=taken)
+    loans.take(two.id, petr, now=taken - timedelta(days=3))
+    loans.return_device(two.id, petr, now=taken - timedelta(days=1))
+    loans.take(two.id, anna, now=taken - timedelta(hours=2))
+    QueueEntry.create(device=one, person=petr, joined_at=taken)
+    QueueEntry.create(device=two, person=gone, joined_at=taken)
+    state = legacy_apply.existing_state()
+    assert state.categories == {"онлайн-касса": "Онлайн-касса", "весы": "Весы"}
+    assert state.devices == {31: ExistingDevice(one.id, "Один", "Ser-A", "Онлайн-касса"),
+                             32: ExistingDevice(two.id, "Два", "SER-b", "Весы"),
+                             33: ExistingDevice(one.id + 2, "Три", "c", "Онлайн-касса")}
+    assert state.serials == {"ser-a": 31, "ser-b": 32, "c": 33}
+    assert state.people == {
+        "anna@x.ru": ExistingPerson(anna.id, 701, None, "Анна", "anna", False),
+        "petr@x.ru": ExistingPerson(petr.id, None, None, "Пётр", "", False),
+        "gone@x.ru": ExistingPerson(gone.id, 703, 7030, "", "", True)}
+    assert state.telegram_ids == {701: "anna@x.ru", 703: "gone@x.ru"}
+    assert state.open_loans == {31: ("anna@x.ru", taken),
+                                32: ("anna@x.ru", taken - timedelta(hours=2))}
+    assert state.loans == {(31, "anna@x.ru", taken), (32, "petr@x.ru", taken - timedelta(days=3)),
+                           (32, "anna@x.ru", taken - timedelta(hours=2))}
+    assert state.queue == {(31, "petr@x.ru"), (32, "gone@x.ru")}
+
+
+def small_predecessor() -> LegacyData:
+    """Two categories, three devices, three people, an open loan, a queue, a history."""
+    resources = [(41, "Сорок один", "Касса", "SN-41", None, None, None),
+                 (42, "Сорок два", "Весы", "SN-42", None, None, None),
+                 (43, "Сорок три", "Касса", "SN-43", None, None, None)]
+    visitors = [(1, "a@x.ru", False, 11, 11, "А", None, None, None),
+                (2, "b@x.ru", False, None, None, "Б", None, None, None),
+                (3, "c@x.ru", False, None, 13, "Ц", None, None, None)]
+    records = [
+        record(1, 41, "a@x.ru", take=local(2026, 11, 20, 10, 0), back=local(2026, 12, 1, 0, 0),
+               address="стол"),
+        record(2, 41, "b@x.ru", enqueue=local(2026, 11, 21, 10, 0)),
+        record(3, 42, "c@x.ru", enqueue=local(2026, 11, 22, 10, 0)),
+        record(4, 42, "a@x.ru", take=local(2026, 10, 1, 10, 0), back=local(2026, 10, 2, 10, 0),
+               finished=True),
+        record(5, 42, "b@x.ru", take=local(2026, 10, 3, 10, 0), back=local(2026, 10, 4, 10, 0),
+               finished=True),
+        record(6, 43, "c@x.ru", take=local(2026, 9, 1, 10, 0), back=local(2026, 9, 2, 10, 0),
+               finished=True),
+    ]
+    return data(["Касса", "Весы"], resources, visitors, records)
+
+
+def test_apply_writes_one_audit_entry_per_row_naming_it(backend, conn, seed):
+    """Each audit entry names its own device, person and values (source: legacy)."""
+    seed.device(40, "Сорок", serial="SN-40", category="Касса")  # not in the predecessor
+    now = T0 + timedelta(minutes=5)
+    legacy_apply.apply(small_predecessor(), tz=MSK, now=now)
+    dev = {d.number: d.id for d in Device.select()}
+    who = {p.email: p.id for p in Person.select()}
+    assert audit_rows("category.created") == [(None, None, {"source": "legacy",
+                                                            "category": "Весы"})]
+    assert audit_rows("device.created") == [
+        (dev[n], None, {"source": "legacy", "device_number": n, "device_name": name})
+        for n, name in ((41, "Сорок один"), (42, "Сорок два"), (43, "Сорок три"))]
+    assert audit_rows("person.created") == [
+        (None, who[email], {"source": "legacy", "person_email": email, "telegram_id": tid})
+        for email, tid in (("a@x.ru", 11), ("b@x.ru", None), ("c@x.ru", 13))]
+    assert audit_rows("loan.taken") == [(dev[41], who["a@x.ru"], {
+        "source": "legacy", "device_number": 41, "person_email": "a@x.ru",
+        "taken_at": "2026-11-20T07:00:00", "due_date": "2026-12-01", "place": "стол",
+        "from_queue": False, "legacy_record": 1})]
+    assert audit_rows("queue.joined") == [
+        (dev[41], who["b@x.ru"], {"source": "legacy", "device_number": 41,
+                                  "person_email": "b@x.ru", "joined_at": "2026-11-21T07:00:00",
+                                  "legacy_record": 2}),
+        (dev[42], who["c@x.ru"], {"source": "legacy", "device_number": 42,
+                                  "person_email": "c@x.ru", "joined_at": "2026-11-22T07:00:00",
+                                  "legacy_record": 3})]
+    assert audit_rows("history.imported") == [
+        (dev[42], None, {"source": "legacy", "device_number": 42, "loans": 2}),
+        (dev[43], None, {"source": "legacy", "device_number": 43, "loans": 1})]
+    assert audit_rows("legacy.imported") == [(None, None, {
+        "source": "legacy", "categories": 1, "devices": 3, "people": 3, "open_loans": 1,
+        "queue": 2, "past_loans": 3, "issues": 1, "from_queue": 0})]
+    assert {e.created_at for e in AuditLog.select()} == {now}
+    rows = sorted((loan.device_id, loan.person_id, loan.taken_at, loan.due_date, loan.place,
+                   loan.returned_at, loan.created_at) for loan in Loan.select())
+    assert rows == sorted([
+        (dev[41], who["a@x.ru"], utc(2026, 11, 20, 10, 0), date(2026, 12, 1), "стол", None, now),
+        (dev[42], who["a@x.ru"], utc(2026, 10, 1, 10, 0), None, "", utc(2026, 10, 2, 10, 0), now),
+        (dev[42], who["b@x.ru"], utc(2026, 10, 3, 10, 0), None, "", utc(2026, 10, 4, 10, 0), now),
+        (dev[43], who["c@x.ru"], utc(2026, 9, 1, 10, 0), None, "", utc(2026, 9, 2, 10, 0), now),
+    ])
+    assert sorted((q.device_id, q.person_id, q.joined_at, q.hold_until, q.created_at)
+                  for q in QueueEntry.select()) == [
+        (dev[41], who["b@x.ru"], utc(2026, 11, 21, 10, 0), None, now),
+        (dev[42], who["c@x.ru"], utc(2026, 11, 22, 10, 0), None, now)]
+    assert [(p.email, p.telegram_id, p.chat_id, p.name, p.reachable, p.created_at)
+            for p in Person.select().order_by(Person.email)] == [
+        ("a@x.ru", 11, 11, "А", True, now), ("b@x.ru", None, None, "Б", True, now),
+        ("c@x.ru", 13, None, "Ц", True, now)]
+    assert [(d.number, d.category.name, d.search_text != "", d.created_at)
+            for d in Device.select().order_by(Device.number)][1:] == [
+        (41, "Касса", True, now), (42, "Весы", True, now), (43, "Касса", True, now)]
+
+
+def test_apply_that_loses_a_race_writes_nothing_and_says_conflict(backend, conn, seed,
+                                                                  monkeypatch):
+    """A person registered between planning and writing: Conflict, and no row is written."""
+    seed.person(None, "b@x.ru", name="Б")
+    before = snapshot()
+    monkeypatch.setattr(legacy_apply, "existing_state", lambda: Existing())
+    with pytest.raises(Conflict) as error:
+        legacy_apply.apply(small_predecessor(), tz=MSK, now=T0)
+    assert error.value.details["field"] == "legacy"
+    assert 0 < len(error.value.details["value"]) <= 200
+    assert changed(before) == {}
+    assert AuditLog.select().count() == 0
+
+
+def test_dry_run_plans_against_devtrack_and_writes_nothing(backend, conn, seed):
+    """The dry run's plan is the apply's, with email_domains passed on; nothing is written."""
+    seed.person(None, "b@x.ru", name="Б")
+    before = snapshot()
+    outcome = legacy_apply.dry_run(small_predecessor(), tz=MSK, now=T0,
+                                   email_domains=("y.ru",))
+    assert not outcome.applied and changed(before) == {}
+    assert outcome.plan.counts["people"] == [2, 1]
+    assert [i.kind for i in outcome.plan.issues] == ["email_domain"] * 3 + ["free_with_queue"]
+    outcome = legacy_apply.apply(small_predecessor(), tz=MSK, now=T0)
+    assert outcome.applied and [i.kind for i in outcome.plan.issues] == ["free_with_queue"]
