@@ -228,6 +228,7 @@ def test_apply_fills_in_only_the_people_it_names(backend, conn, seed):
     ]
     outcome = legacy_apply.apply(data(visitors=visitors), tz=MSK, now=T0 + timedelta(hours=1))
     assert changed(before) == {"Person": {lacking.id, gone.id}}
+    assert outcome.plan.changes == 2
     assert outcome.plan.person_updates == [  # complete@ lacked nothing: not written
         PersonRow("gone@company.ru", id=gone.id, restore=True),
         PersonRow("lacking@company.ru", 501, 501, "Заполнена", "filled", id=lacking.id),
@@ -456,6 +457,7 @@ def test_names_are_collapsed_clipped_and_defaulted():
             (4, "Н" * 250, "Нет в списке", "№3", None, None, ""),
             (5, "Пять", None, "SN-5", None, None, None),
             (6, "Шесть", "весы вм", "SN-6", None, None, None),
+            (7, "Семь", "Нет в списке", "SN-7", None, None, None),
         ])
     plan = plan_of(legacy, Existing(categories={"к" * 100: "К" * 100}))
     assert plan.issues == [
@@ -474,8 +476,9 @@ def test_names_are_collapsed_clipped_and_defaulted():
         NewDevice(4, "Н" * 200, "Нет в списке", "№3 (№4)", None, "", ""),
         NewDevice(5, "Пять", "—", "SN-5", None, "", ""),
         NewDevice(6, "Шесть", "Весы ВМ", "SN-6", None, "", ""),
+        NewDevice(7, "Семь", "Нет в списке", "SN-7", None, "", ""),
     ]
-    assert plan.counts["categories"] == [3, 1] and plan.counts["devices"] == [6, 0]
+    assert plan.counts["categories"] == [3, 1] and plan.counts["devices"] == [7, 0]
 
 
 def test_serials_taken_get_the_number_and_devices_are_compared():
