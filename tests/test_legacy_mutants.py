@@ -440,7 +440,7 @@ def test_urls_are_checked_and_their_passwords_hidden():
     url = "postgresql://u:p%40ss@h/db"
     assert redact("p@ss and p%40ss and pass", url) == "*** and *** and pass"
     assert redact("pw here", "no url pw") == "pw here"
-    assert redact("p@ss", "postgresql://u@h/db") == "p@ss"
+    assert redact("p@ss XXXX ***", "postgresql://u@h/db") == "p@ss XXXX ***"
 
 
 # --- the plan, rule by rule ------------------------------------------------------------------
