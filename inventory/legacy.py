@@ -226,7 +226,7 @@ def _plan_categories(legacy: LegacyData, existing: Existing, plan: Plan) -> dict
     listed = set(legacy.categories)
     names = list(legacy.categories) + [r.category_name for r in legacy.resources
                                         if r.category_name not in listed]
-    first: dict[str, str] = {}  # normalize(name) -> the predecessor's first spelling
+    seen: set[str] = set()  # normalize(name) of the spellings met so far
     for raw in names:
         if raw in mapped:
             continue
@@ -235,11 +235,11 @@ def _plan_categories(legacy: LegacyData, existing: Existing, plan: Plan) -> dict
         if raw not in listed:
             plan.issue("missing_category", name=raw)
             listed.add(raw)
-        if key in first:
+        if key in seen:
             mapped[raw] = known[key]
             plan.issue("category_merged", name=raw, kept=known[key])
             continue
-        first[key] = raw
+        seen.add(key)
         if key in known:
             mapped[raw] = known[key]
             plan.count("categories", new=False)

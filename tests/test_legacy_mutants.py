@@ -800,3 +800,19 @@ def test_dry_run_plans_against_devtrack_and_writes_nothing(backend, conn, seed):
     assert [i.kind for i in outcome.plan.issues] == ["email_domain"] * 3 + ["free_with_queue"]
     outcome = legacy_apply.apply(small_predecessor(), tz=MSK, now=T0)
     assert outcome.applied and [i.kind for i in outcome.plan.issues] == ["free_with_queue"]
+
+
+def test_holders_are_planned_in_device_number_order():
+    """Open loans and their issues go by device number, whatever order the records came in."""
+    resources = [(n, f"Д{n}", "Касса", f"SN-{n}", None, None, None) for n in (3, 8)]
+    visitors = [(1, "a@x.ru", False, None, None, "А", None, None, None),
+                (2, "b@x.ru", False, None, None, "Б", None, None, None)]
+    records = [record(1, 8, "a@x.ru", take=local(2026, 11, 1, 10, 0)),
+               record(2, 8, "b@x.ru", take=local(2026, 11, 2, 10, 0)),
+               record(3, 3, "b@x.ru", take=local(2026, 11, 3, 10, 0)),
+               record(4, 3, "a@x.ru", take=local(2026, 11, 4, 10, 0))]
+    plan = plan_of(data(["Касса"], resources, visitors, records))
+    assert [(o.number, o.email) for o in plan.open_loans] == [(3, "a@x.ru"), (8, "b@x.ru")]
+    assert [(i.kind, i.values["number"]) for i in plan.issues] == [("two_open_takes", 3),
+                                                                   ("two_open_takes", 8)]
+    assert [(p.number, p.email) for p in plan.past_loans] == [(3, "b@x.ru"), (8, "a@x.ru")]
