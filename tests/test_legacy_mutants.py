@@ -431,6 +431,8 @@ def test_urls_are_checked_and_their_passwords_hidden():
         "got 'mysql://u:***@h/db'")
     assert safe_url("postgresql://u:p%40ss@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert safe_url("postgresql://u:a@b@h/db") == "postgresql://u:***@h/db"
+    assert safe_url("postgresql://u%40x:pa:ss@h:5/db") == "postgresql://u%40x:***@h:5/db"
+    assert safe_url("postgresql://:pw@h/db") == "postgresql://:***@h/db"
     assert safe_url("postgresql://u@h/db") == "postgresql://u@h/db"
     assert safe_url("postgresql://h/db") == "postgresql://h/db"
     assert safe_url("postgresql://u:pw@[::1/db") == "postgresql://***@[::1/db"
