@@ -460,6 +460,7 @@ def test_names_are_collapsed_clipped_and_defaulted():
             (5, "Пять", None, "SN-5", None, None, None),
             (6, "Шесть", "весы вм", "SN-6", None, None, None),
             (7, "Семь", "Нет в списке", "SN-7", None, None, None),
+            (8, "Восемь", "Ещё одна", "SN-8", None, None, None),
         ])
     plan = plan_of(legacy, Existing(categories={"к" * 100: "К" * 100}))
     assert plan.issues == [
@@ -467,10 +468,11 @@ def test_names_are_collapsed_clipped_and_defaulted():
         issue("missing_category", name="Нет в списке"),
         issue("missing_category", name=None),
         issue("category_merged", name=None, kept="—"),
+        issue("missing_category", name="Ещё одна"),
         issue("serial_empty", number=3, serial="№3"),
         issue("serial_taken", number=4, serial="№3", other=3, new_serial="№3 (№4)"),
     ]
-    assert plan.categories == ["—", "Весы ВМ", "Нет в списке"]
+    assert plan.categories == ["—", "Весы ВМ", "Нет в списке", "Ещё одна"]
     assert plan.devices == [
         NewDevice(1, "Эвотор 7.2", "Весы ВМ", "SN 1", None, "4.9", "с блоком"),
         NewDevice(2, "№2", "К" * 100, "S" * 200, None, "F" * 200, ""),
@@ -479,8 +481,9 @@ def test_names_are_collapsed_clipped_and_defaulted():
         NewDevice(5, "Пять", "—", "SN-5", None, "", ""),
         NewDevice(6, "Шесть", "Весы ВМ", "SN-6", None, "", ""),
         NewDevice(7, "Семь", "Нет в списке", "SN-7", None, "", ""),
+        NewDevice(8, "Восемь", "Ещё одна", "SN-8", None, "", ""),
     ]
-    assert plan.counts["categories"] == [3, 1] and plan.counts["devices"] == [7, 0]
+    assert plan.counts["categories"] == [4, 1] and plan.counts["devices"] == [8, 0]
 
 
 def test_serials_taken_get_the_number_and_devices_are_compared():
@@ -539,6 +542,9 @@ def test_people_spellings_ids_and_fill_ins():
         (7, "full@x.ru", False, 71, 9, "Иной", "x", None, None),
         (8, "other@x.ru", True, 80, None, None, None, None, None),
         (9, "new@x.ru", False, None, 8, "Н", None, None, None),
+        (10, "d@x.ru", False, None, None, None, None, None, local(2026, 5, 1, 0, 0)),
+        (11, "D@x.ru", False, None, None, "Дэ", "@Xenia", None, local(2026, 4, 1, 0, 0)),
+        (12, "e@x.ru", False, None, None, "Я" * 250, None, None, None),
     ]
     plan = plan_of(data(visitors=visitors), existing, email_domains=("x.ru",))
     assert plan.issues == [
@@ -546,6 +552,7 @@ def test_people_spellings_ids_and_fill_ins():
         issue("telegram_ids_differ", email="a@x.ru", ids=[2, 1], kept=2),
         issue("email_domain", email="b@y.ru"),
         issue("telegram_id_taken", email="c@x.ru", telegram_id=6, other="b@y.ru"),
+        issue("email_cases", emails=["d@x.ru", "D@x.ru"], email="d@x.ru"),
         issue("telegram_id_differs", email="full@x.ru", telegram_id=9, ours=7),
         issue("telegram_id_taken", email="new@x.ru", telegram_id=8, other="other@x.ru"),
         issue("person_restored", email="other@x.ru"),
@@ -554,6 +561,8 @@ def test_people_spellings_ids_and_fill_ins():
         PersonRow("a@x.ru", 2, 20, "Анна", "u" * 64, "к1"),
         PersonRow("b@y.ru", 6, None, "", "bee"),
         PersonRow("c@x.ru", None, None, "Це", "v" * 63),
+        PersonRow("d@x.ru", None, None, "Дэ", "Xenia"),
+        PersonRow("e@x.ru", None, None, "Я" * 200),
         PersonRow("new@x.ru", None, None, "Н"),
     ]
     assert plan.person_updates == [
@@ -561,7 +570,7 @@ def test_people_spellings_ids_and_fill_ins():
         PersonRow("other@x.ru", None, 80, id=3, restore=True),
     ]
     assert plan.admins == [Admin("a@x.ru", "Анна", 2), Admin("other@x.ru", "", None)]
-    assert plan.counts["people"] == [4, 3]
+    assert plan.counts["people"] == [6, 3]
 
 
 def test_records_against_a_devtrack_in_use():
@@ -577,7 +586,7 @@ def test_records_against_a_devtrack_in_use():
         loans={(1, "a@x.ru", utc(2026, 11, 1, 10, 0)), (2, "z@x.ru", utc(2026, 11, 2, 10, 0)),
                (4, "b@x.ru", utc(2026, 11, 5, 10, 0)), (6, "a@x.ru", utc(2026, 5, 1, 10, 0))},
         queue={(3, "a@x.ru"), (8, "b@x.ru")})
-    resources = [(n, f"Д{n}", "Касса", f"SN-{n}", None, None, None) for n in range(1, 10)]
+    resources = [(n, f"Д{n}", "Касса", f"SN-{n}", None, None, None) for n in range(1, 13)]
     visitors = [(1, "a@x.ru", False, None, None, "А", None, None, None),
                 (2, "B@x.ru", False, None, None, "Б", None, None, None),
                 (3, "c@x.ru", False, None, None, "Ц", None, None, None)]
@@ -595,7 +604,7 @@ def test_records_against_a_devtrack_in_use():
         record(8, 7, "b@x.ru", enqueue=local(2026, 11, 20, 9, 0)),
         record(9, 7, "new@x.ru", enqueue=local(2026, 11, 20, 9, 0)),
         record(10, 7, "NEW@x.ru", enqueue=local(2026, 11, 20, 9, 0)),
-        record(11, 9, "a@x.ru", take=local(2026, 11, 27, 10, 0)),
+        record(11, 9, "a@x.ru", take=local(2026, 11, 27, 10, 0), address="м" * 201),
         record(12, 9, "b@x.ru", take=local(2026, 11, 27, 11, 0)),
         record(13, 9, "c@x.ru", take=local(2026, 11, 27, 11, 0)),
         (14, 3, "z@x.ru", None, None, None, None, False, local(2026, 11, 22, 10, 0), None),
@@ -607,6 +616,12 @@ def test_records_against_a_devtrack_in_use():
         record(18, 8, "c@x.ru", take=local(2026, 6, 1, 10, 0), back=local(2027, 1, 1, 0, 0),
                finished=True),
         record(19, 3, "a@x.ru", enqueue=local(2026, 11, 10, 9, 0)),
+        record(20, 11, "c@x.ru", take=local(2026, 12, 1, 10, 0), back=local(2026, 12, 2, 10, 0),
+               finished=True),
+        (21, 12, "a@x.ru", "п" * 205, None, local(2026, 8, 1, 10, 0), None, True, None, None),
+        record(22, 8, "a@x.ru", enqueue=local(2026, 11, 26, 12, 0)),  # exactly now
+        record(23, 10, "b@x.ru", enqueue=local(2026, 11, 10, 9, 0),
+               take=local(2026, 11, 11, 9, 0), back=local(2026, 12, 1, 0, 0)),
     ]
     plan = plan_of(data(["Касса"], resources, visitors, records), existing)
     future = "future_date"
@@ -637,6 +652,12 @@ def test_records_against_a_devtrack_in_use():
         issue("loan_duplicate", record=17, number=6, email="b@x.ru"),
         issue(future, record=18, number=8, email="c@x.ru", column="return_date",
               value=local(2027, 1, 1, 0, 0)),
+        issue(future, record=20, number=11, email="c@x.ru", column="take_date",
+              value=local(2026, 12, 1, 10, 0)),
+        issue(future, record=20, number=11, email="c@x.ru", column="return_date",
+              value=local(2026, 12, 2, 10, 0)),
+        issue("no_return_date", record=21, number=12, email="a@x.ru",
+              value=local(2026, 8, 1, 10, 0)),
     ]
     assert plan.people == [PersonRow("b@x.ru", name="Б"), PersonRow("c@x.ru", name="Ц"),
                            PersonRow("new@x.ru")]
@@ -646,22 +667,29 @@ def test_records_against_a_devtrack_in_use():
                 record_id=5),
         LoanRow(7, "c@x.ru", utc(2026, 11, 20, 10, 11), date(2026, 12, 1), record_id=6),
         LoanRow(9, "c@x.ru", T0, record_id=13),
+        LoanRow(10, "b@x.ru", utc(2026, 11, 11, 9, 0), date(2026, 12, 1), from_queue=True,
+                record_id=23),  # it had waited in the queue: enqueue_date kept
     ]
     assert plan.queue == [
         QueueRow(7, "b@x.ru", utc(2026, 11, 20, 9, 0), 8),
         QueueRow(7, "new@x.ru", utc(2026, 11, 20, 9, 0), 9),
         QueueRow(3, "z@x.ru", utc(2026, 11, 22, 10, 0), 14),
+        QueueRow(8, "a@x.ru", T0, 22),
     ]
     assert plan.past_loans == [
-        LoanRow(9, "a@x.ru", T0, returned_at=utc(2026, 11, 27, 11, 0), record_id=11),
+        LoanRow(9, "a@x.ru", T0, place="м" * 200, returned_at=utc(2026, 11, 27, 11, 0),
+                record_id=11),
         LoanRow(9, "b@x.ru", T0, returned_at=utc(2026, 11, 27, 11, 0), record_id=12),
         LoanRow(6, "b@x.ru", utc(2026, 7, 3, 10, 0), returned_at=utc(2026, 7, 3, 10, 0),
                 record_id=16),
         LoanRow(8, "c@x.ru", utc(2026, 6, 1, 10, 0), returned_at=T0, record_id=18),
+        LoanRow(11, "c@x.ru", T0, returned_at=T0, record_id=20),
+        LoanRow(12, "a@x.ru", utc(2026, 8, 1, 10, 0), place="п" * 200,
+                returned_at=utc(2026, 8, 1, 10, 0), record_id=21),
     ]
     assert plan.history_since == utc(2026, 5, 1, 10, 0)  # devtrack's loans count too
-    assert plan.counts == {"categories": [0, 1], "devices": [6, 3], "people": [3, 2],
-                           "open_loans": [4, 3], "queue": [3, 1], "past_loans": [4, 1]}
+    assert plan.counts == {"categories": [0, 1], "devices": [9, 3], "people": [3, 2],
+                           "open_loans": [5, 3], "queue": [4, 1], "past_loans": [6, 1]}
 
 
 def test_existing_state_keys_devtrack_for_matching(backend, conn, seed, clock):
@@ -818,3 +846,25 @@ def test_holders_are_planned_in_device_number_order():
     assert [(i.kind, i.values["number"]) for i in plan.issues] == [("two_open_takes", 3),
                                                                    ("two_open_takes", 8)]
     assert [(p.number, p.email) for p in plan.past_loans] == [(3, "b@x.ru"), (8, "a@x.ru")]
+
+
+def test_the_plan_does_not_depend_on_the_servers_time_zone(monkeypatch):
+    """Dates and times go through the configured zone only, never the machine's local one."""
+    import time
+
+    legacy = data(["Касса"], [
+        (1, "Один", "Касса", "SN-1", local(2026, 11, 27, 0, 0), None, None),
+        (2, "Два", "Касса", "SN-2", local(2026, 11, 28, 0, 0), None, None)],
+        [(1, "a@x.ru", False, None, None, "А", None, None, None)],
+        [record(1, 1, "a@x.ru", take=local(2026, 11, 27, 0, 30))])
+    now = datetime(2026, 11, 26, 22, 0)  # 01:00 on 27 November in Moscow
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time.tzset()
+    try:
+        plan = build_plan(legacy, Existing(), tz=MSK, now=now)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert plan.issues == [issue("future_registration", number=2, value=date(2026, 11, 28))]
+    assert plan.open_loans == [LoanRow(1, "a@x.ru", datetime(2026, 11, 26, 21, 30),
+                                       record_id=1)]
