@@ -405,6 +405,7 @@ def test_read_errors_name_the_database_without_its_password(legacy):
         read_legacy(url)
     text = str(error.value)
     assert text.startswith(f"cannot connect to postgresql://someone:***@{host}:1/zoo: ")
+    assert "port 1 failed" in text  # the driver's own first line
     assert "p@ss/w0rd" not in text and "p%40ss" not in text and "\n" not in text
     run_sql(legacy, "CREATE SCHEMA IF NOT EXISTS broken; "
                     "CREATE TABLE IF NOT EXISTS broken.category (name varchar); "
@@ -420,7 +421,8 @@ def test_read_errors_name_the_database_without_its_password(legacy):
 
 def test_urls_are_checked_and_their_passwords_hidden():
     """check_url, safe_url, password_of and redact on URLs with and without a password."""
-    for good in ("postgresql://u:pw@h:5432/db", "postgres://h/db", "postgresql:///db"):
+    for good in ("postgresql://u:pw@h:5432/db", "postgres://h/db", "postgresql:///db",
+                 "postgresql://h/X"):
         check_url(good)
     for bad in ("mysql://u:pw@h/db", "postgresql://u:pw@h:5432/", "postgresql://h", "db"):
         with pytest.raises(LegacyError) as error:
