@@ -855,11 +855,11 @@ def test_the_plan_does_not_depend_on_the_servers_time_zone(monkeypatch):
     import time
 
     legacy = data(["Касса"], [
-        (1, "Один", "Касса", "SN-1", local(2026, 11, 27, 0, 0), None, None),
-        (2, "Два", "Касса", "SN-2", local(2026, 11, 28, 0, 0), None, None)],
+        (1, "Один", "Касса", "SN-1", local(2026, 11, 26, 0, 0), None, None),
+        (2, "Два", "Касса", "SN-2", local(2026, 11, 27, 0, 0), None, None)],
         [(1, "a@x.ru", False, None, None, "А", None, None, None)],
-        [record(1, 1, "a@x.ru", take=local(2026, 11, 27, 0, 30))])
-    now = datetime(2026, 11, 26, 22, 0)  # 01:00 on 27 November in Moscow
+        [record(1, 1, "a@x.ru", take=local(2026, 11, 26, 23, 0))])
+    now = datetime(2026, 11, 26, 20, 30)  # 23:30 on 26 November in Moscow
     monkeypatch.setenv("TZ", "America/Los_Angeles")
     time.tzset()
     try:
@@ -867,6 +867,6 @@ def test_the_plan_does_not_depend_on_the_servers_time_zone(monkeypatch):
     finally:
         monkeypatch.undo()
         time.tzset()
-    assert plan.issues == [issue("future_registration", number=2, value=date(2026, 11, 28))]
-    assert plan.open_loans == [LoanRow(1, "a@x.ru", datetime(2026, 11, 26, 21, 30),
+    assert plan.issues == [issue("future_registration", number=2, value=date(2026, 11, 27))]
+    assert plan.open_loans == [LoanRow(1, "a@x.ru", datetime(2026, 11, 26, 20, 0),
                                        record_id=1)]
