@@ -68,10 +68,16 @@ $(VENV)/.mutmut: $(STAMP) requirements-mutation.txt
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-mutation.txt
 	touch $@
 
-# PostgreSQL stays out: the parallel mutant runs would share (and truncate) one database.
+# devtrack's own database is SQLite here (TEST_DATABASE_URL is unset, so the `postgres` cases are
+# skipped and the run does not double). Only the switch-over import's predecessor database needs
+# PostgreSQL: each test process takes its own `<database>_legacy_<n>` next to
+# MUTATION_DATABASE_URL (tests/legacy_db.py), so parallel mutants never share one. Set it empty
+# to leave the import untested (its mutants then count as survivors).
+MUTATION_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 mutation: $(VENV)/.mutmut ## Mutation testing of inventory/ and jobs/reminders.py: score per module, survivors
 	rm -rf mutants
-	set -f; env -u TEST_DATABASE_URL $(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTATE)
+	set -f; env -u TEST_DATABASE_URL MUTATION_DATABASE_URL='$(MUTATION_DATABASE_URL)' \
+		$(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTATE)
 	$(BIN)/python tools/mutation_report.py --doc docs/mutation.md $(REPORT_ARGS)
 
 lint: $(STAMP) ## Check the code with ruff and mypy

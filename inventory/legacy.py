@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -226,7 +227,7 @@ def _plan_categories(legacy: LegacyData, existing: Existing, plan: Plan) -> dict
     listed = set(legacy.categories)
     names = list(legacy.categories) + [r.category_name for r in legacy.resources
                                         if r.category_name not in listed]
-    first: dict[str, str] = {}  # normalize(name) -> the predecessor's first spelling
+    seen: set[str] = set()  # normalize(name) of the spellings met so far
     for raw in names:
         if raw in mapped:
             continue
@@ -235,11 +236,11 @@ def _plan_categories(legacy: LegacyData, existing: Existing, plan: Plan) -> dict
         if raw not in listed:
             plan.issue("missing_category", name=raw)
             listed.add(raw)
-        if key in first:
+        if key in seen:
             mapped[raw] = known[key]
             plan.issue("category_merged", name=raw, kept=known[key])
             continue
-        first[key] = raw
+        seen.add(key)
         if key in known:
             mapped[raw] = known[key]
             plan.count("categories", new=False)
@@ -424,15 +425,12 @@ def _resolve_records(records: list[Record], numbers: set[int], people: dict[str,
             plan.issue("missing_device", record=record.id, number=record.resource_id,
                        email=record.user_email)
             continue
-        email = people.get(record.user_email)
-        if email is None:
-            # Another spelling of a known email is that person; an unknown one is created.
-            email = record.user_email.strip().lower()
-            if email not in known:
-                plan.issue("missing_person", record=record.id, email=email)
-                known.add(email)
-                _match_person(PersonRow(email=email), existing, plan)
-            people[record.user_email] = email
+        # Any spelling of a known email is that person; an unknown one is created.
+        email = record.user_email.strip().lower()
+        if email not in known:
+            plan.issue("missing_person", record=record.id, email=email)
+            known.add(email)
+            _match_person(PersonRow(email=email), existing, plan)
         if record.finished and record.take_date is None:
             plan.issue("finished_without_take", record=record.id, number=record.resource_id,
                        email=email)
@@ -468,7 +466,7 @@ def _plan_open_loans(records: list[_Rec], existing: Existing, clock: _Clock,
     for number in sorted(takes):
         ordered = sorted(takes[number], key=lambda r: (r.record.take_date, r.record.id))
         current = ordered[-1]
-        for earlier, later in zip(ordered, ordered[1:], strict=False):
+        for earlier, later in pairwise(ordered):
             plan.issue("two_open_takes", number=number, email=earlier.email,
                        taken=earlier.record.take_date, kept=current.email,
                        until=later.record.take_date)
@@ -514,7 +512,7 @@ def _plan_queue(records: list[_Rec], existing: Existing, holders: dict[int, str]
             plan.issue("no_dates", record=record.id, number=record.resource_id,
                        email=rec.email)
         waiting.append((clock.past(moment, record, "enqueue_date"), record.id, rec))
-    waiting.sort(key=lambda item: (item[0], item[1]))
+    waiting.sort()  # by time, then record id (ids are unique: the rows are never compared)
     seen: set[tuple[int, str]] = set()
     queued: set[int] = {number for number, _ in existing.queue}
     for joined, record_id, rec in waiting:

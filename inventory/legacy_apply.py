@@ -128,10 +128,9 @@ def _write_devices(plan: Plan, now: datetime, log: list[dict[str, Any]]) -> dict
     log.extend(_entry("category.created", now, category=name) for name in plan.categories)
     category_ids = {name: cid for cid, name in
                     tuples(Category.select(Category.id, Category.name))}
-    for batch in pw.chunked(plan.devices, BATCH * 4):
-        insert_rows(Device, DEVICE_COLUMNS, [
-            (d.number, d.name, category_ids[d.category], d.serial, d.registered_on, d.firmware,
-             d.comment, search_text_for(d.name, d.serial), now, now) for d in batch])
+    insert_rows(Device, DEVICE_COLUMNS, [
+        (d.number, d.name, category_ids[d.category], d.serial, d.registered_on, d.firmware,
+         d.comment, search_text_for(d.name, d.serial), now, now) for d in plan.devices])
     devices = dict(tuples(Device.select(Device.number, Device.id)))
     log.extend(_entry("device.created", now, device_id=devices[d.number],
                       device_number=d.number, device_name=d.name) for d in plan.devices)
@@ -167,10 +166,9 @@ def _write_queue_and_history(plan: Plan, devices: dict[int, int], people: dict[s
     log.extend(_entry("queue.joined", now, device_id=devices[q.number],
                       person_id=people[q.email], device_number=q.number, person_email=q.email,
                       joined_at=q.joined_at, legacy_record=q.record_id) for q in plan.queue)
-    for loans in pw.chunked(plan.past_loans, BATCH * 4):
-        insert_rows(Loan, LOAN_COLUMNS, [
-            (devices[p.number], people[p.email], p.taken_at, None, p.place, p.returned_at,
-             None, None, now, now) for p in loans])
+    insert_rows(Loan, LOAN_COLUMNS, [
+        (devices[p.number], people[p.email], p.taken_at, None, p.place, p.returned_at,
+         None, None, now, now) for p in plan.past_loans])
     per_device = Counter(p.number for p in plan.past_loans)
     log.extend(_entry("history.imported", now, device_id=devices[number], device_number=number,
                       loans=count) for number, count in sorted(per_device.items()))

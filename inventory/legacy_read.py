@@ -95,9 +95,8 @@ def safe_url(url: str) -> str:
         parsed = urlparse(url)
         if parsed.password is None:
             return url
-        netloc = parsed.netloc.rsplit("@", 1)
-        user = netloc[0].split(":", 1)[0]
-        return parsed._replace(netloc=f"{user}:***@{netloc[1]}").geturl()
+        host = parsed.netloc.rsplit("@", 1)[1]
+        return parsed._replace(netloc=f"{parsed.username}:***@{host}").geturl()
     except (ValueError, IndexError):
         return re.sub(r"//[^@/]*@", "//***@", url)
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import legacy_db
 import pytest
-from conftest import DEV_ID, PG_URL, T0
+from conftest import DEV_ID, T0
 
 from handlers import texts
 from inventory import audit, legacy_apply
@@ -23,21 +23,10 @@ MSK = ZoneInfo("Europe/Moscow")
 PASSWORD = "s3cr3t-Pw"
 
 
-@pytest.fixture(scope="session")
-def legacy_server() -> str:
-    """The separate predecessor database, created once per session and dropped at the end."""
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set: the predecessor database needs PostgreSQL")
-    url = legacy_db.create(PG_URL)
-    yield url
-    legacy_db.drop(PG_URL)
-
-
 @pytest.fixture
-def legacy(legacy_server: str) -> str:
-    """An empty predecessor database."""
-    legacy_db.empty(legacy_server)
-    return legacy_server
+def legacy() -> str:
+    """An empty predecessor database: this process's slot database (tests/legacy_db.py)."""
+    return legacy_db.fresh()
 
 
 def local(*args: int) -> datetime:
@@ -65,84 +54,90 @@ def record(rid: int, number: int, email: str, *, address: str | None = None,
             updated or created)
 
 
+CATEGORIES = ["Онлайн-касса", "Весы", "весы", "Сканер"]
+RESOURCE_COLUMNS = ("id", "name", "category_name", "vendor_code", "reg_date", "firmware",
+                    "comment")
+RESOURCES = [
+    (1, "Эвотор 7.2", "Онлайн-касса", "SN-1", local(2024, 2, 1, 0, 0), "4.9", "с блоком"),
+    (2, "Весы ВМ", "весы", "SN-2", None, None, None),
+    (3, "Атол 30Ф", "Онлайн-касса", "DUP-1", None, None, None),  # devtrack's №500 has it
+    (4, "Сканер Honeywell", "Сканер", "SN-4", None, None, None),
+    (6, "Принтер", "Онлайн-касса", "SN-6", None, None, None),
+    (7, "Терминал", "Онлайн-касса", "SN-7", None, None, None),
+    (8, "Новые весы", "Весы", "SN-8", local(2027, 3, 1, 0, 0), None, None),
+    (9, "Касса без дат", "Онлайн-касса", "SN-9", None, None, None),
+    (10, "Новое имя", "Онлайн-касса", "SN-10", None, None, None),  # devtrack has №10
+]
+# A category the category table lacks: only a damaged database has it.
+DAMAGED_RESOURCES = [(5, "Планшет Samsung", "Планшет", "SN-5", None, None, None)]
+VISITOR_COLUMNS = ("id", "email", "is_admin", "chat_id", "user_id", "full_name", "username",
+                   "comment", "updated_at")
+VISITORS = [
+    (1, "Ivan@Company.ru", True, 111, 111, "Иван Петров", "ivan", None, local(2026, 11, 1, 9, 0)),
+    (2, "ivan@company.ru", False, None, None, "Иван", None, None, local(2026, 10, 1, 9, 0)),
+    (3, "petr@company.ru", False, 222, 222, "Пётр", "@petr", "стажёр", None),
+    (4, "anna@company.ru", False, 333, None, "Анна", None, None, None),
+    (5, "olga@company.ru", True, None, None, "Ольга", None, None, None),
+    (6, "taken@company.ru", False, 999, 999, "Дубль", None, None, None),
+    (7, "bad-email", False, None, None, "?", None, None, None),
+]
+RECORDS = [
+    # №1: held by Ivan (typed in another case), two people queue in enqueue_date order.
+    record(1, 1, "Ivan@Company.ru", address="Офис, 3 этаж", take=local(2026, 11, 20, 10, 0),
+           back=local(2026, 12, 15, 0, 0)),
+    record(2, 1, "petr@company.ru", enqueue=local(2026, 11, 21, 9, 0)),
+    record(3, 1, "anna@company.ru", enqueue=local(2026, 11, 20, 12, 0)),
+    # №2: free, with history: a normal one, no return date, a return before the take.
+    record(4, 2, "petr@company.ru", address="склад", take=local(2026, 9, 1, 10, 0),
+           back=local(2026, 9, 10, 18, 0), finished=True),
+    record(5, 2, "ivan@company.ru", take=local(2026, 10, 1, 10, 0), finished=True,
+           updated=local(2026, 10, 5, 12, 0)),
+    record(6, 2, "anna@company.ru", take=local(2026, 10, 10, 10, 0),
+           back=local(2026, 10, 9, 10, 0), finished=True),
+    # A finished queue wait: "not expected", nothing to import.
+    record(9, 2, "anna@company.ru", enqueue=local(2026, 11, 1, 9, 0), finished=True),
+    # №4: two open takes; the later one holds.
+    record(10, 4, "ivan@company.ru", address="дом", take=local(2026, 11, 1, 10, 0),
+           back=local(2026, 11, 30, 0, 0)),
+    record(11, 4, "petr@company.ru", address="лаборатория", take=local(2026, 11, 10, 10, 0)),
+    # №5: given to the first in its queue on a return (the row was a queue entry before).
+    record(12, 5, "petr@company.ru", take=local(2026, 11, 24, 15, 0),
+           created=local(2026, 11, 18, 10, 0)),
+    record(13, 5, "anna@company.ru", enqueue=local(2026, 11, 19, 10, 0)),
+    # №6: the holder also waits for it; Petr waits twice.
+    record(14, 6, "anna@company.ru", address="кухня", take=local(2026, 11, 25, 10, 0),
+           back=local(2026, 11, 28, 0, 0)),
+    record(15, 6, "anna@company.ru", enqueue=local(2026, 11, 22, 0, 0)),
+    record(16, 6, "petr@company.ru", enqueue=local(2026, 11, 23, 10, 0)),
+    record(17, 6, "petr@company.ru", enqueue=local(2026, 11, 24, 10, 0)),
+    # №7: nobody holds it but Petr waits.
+    record(18, 7, "petr@company.ru", enqueue=local(2026, 11, 25, 10, 0)),
+    # №8: taken "in the future".
+    record(19, 8, "olga@company.ru", take=local(2027, 1, 1, 10, 0)),
+    # №9: a row with no dates at all.
+    record(20, 9, "petr@company.ru", created=local(2026, 11, 22, 10, 0)),
+    # №10 (already in devtrack): history of a person whose Telegram id devtrack gave away.
+    record(21, 10, "taken@company.ru", take=local(2026, 11, 2, 10, 0),
+           back=local(2026, 11, 12, 10, 0), finished=True),
+]
+# Rows a damaged database holds: a device and a person that do not exist.
+DAMAGED_RECORDS = [
+    record(7, 404, "petr@company.ru", take=local(2026, 11, 1, 10, 0)),
+    record(8, 2, "ghost@company.ru", take=local(2026, 8, 20, 10, 0),
+           back=local(2026, 8, 25, 10, 0), finished=True),
+]
+VERSION = "9f1c2a7b"
+
+
 def fill_predecessor(url: str) -> None:
     """Every state the schema notes describe, including the conflicts."""
-    legacy_db.insert(url, "alembic_version", ("version_num",), [("9f1c2a7b",)])
-    legacy_db.insert(url, "category", ("name",),
-                     [("Онлайн-касса",), ("Весы",), ("весы",), ("Сканер",)])
-    resources = [
-        (1, "Эвотор 7.2", "Онлайн-касса", "SN-1", local(2024, 2, 1, 0, 0), "4.9", "с блоком"),
-        (2, "Весы ВМ", "весы", "SN-2", None, None, None),
-        (3, "Атол 30Ф", "Онлайн-касса", "DUP-1", None, None, None),  # devtrack's №500 has it
-        (4, "Сканер Honeywell", "Сканер", "SN-4", None, None, None),
-        (6, "Принтер", "Онлайн-касса", "SN-6", None, None, None),
-        (7, "Терминал", "Онлайн-касса", "SN-7", None, None, None),
-        (8, "Новые весы", "Весы", "SN-8", local(2027, 3, 1, 0, 0), None, None),
-        (9, "Касса без дат", "Онлайн-касса", "SN-9", None, None, None),
-        (10, "Новое имя", "Онлайн-касса", "SN-10", None, None, None),  # devtrack has №10
-    ]
-    columns = ("id", "name", "category_name", "vendor_code", "reg_date", "firmware", "comment")
-    legacy_db.insert(url, "resource", columns, resources)
-    # A category the category table lacks: only a damaged database has it.
-    legacy_db.insert(url, "resource", columns,
-                     [(5, "Планшет Samsung", "Планшет", "SN-5", None, None, None)],
-                     skip_foreign_keys=True)
-    legacy_db.insert(url, "visitor", ("id", "email", "is_admin", "chat_id", "user_id",
-                                      "full_name", "username", "comment", "updated_at"), [
-        (1, "Ivan@Company.ru", True, 111, 111, "Иван Петров", "ivan", None,
-         local(2026, 11, 1, 9, 0)),
-        (2, "ivan@company.ru", False, None, None, "Иван", None, None, local(2026, 10, 1, 9, 0)),
-        (3, "petr@company.ru", False, 222, 222, "Пётр", "@petr", "стажёр", None),
-        (4, "anna@company.ru", False, 333, None, "Анна", None, None, None),
-        (5, "olga@company.ru", True, None, None, "Ольга", None, None, None),
-        (6, "taken@company.ru", False, 999, 999, "Дубль", None, None, None),
-        (7, "bad-email", False, None, None, "?", None, None, None),
-    ])
-    legacy_db.insert(url, "record", RECORD_COLUMNS, [
-        # №1: held by Ivan (typed in another case), two people queue in enqueue_date order.
-        record(1, 1, "Ivan@Company.ru", address="Офис, 3 этаж", take=local(2026, 11, 20, 10, 0),
-               back=local(2026, 12, 15, 0, 0)),
-        record(2, 1, "petr@company.ru", enqueue=local(2026, 11, 21, 9, 0)),
-        record(3, 1, "anna@company.ru", enqueue=local(2026, 11, 20, 12, 0)),
-        # №2: free, with history: a normal one, no return date, a return before the take.
-        record(4, 2, "petr@company.ru", address="склад", take=local(2026, 9, 1, 10, 0),
-               back=local(2026, 9, 10, 18, 0), finished=True),
-        record(5, 2, "ivan@company.ru", take=local(2026, 10, 1, 10, 0), finished=True,
-               updated=local(2026, 10, 5, 12, 0)),
-        record(6, 2, "anna@company.ru", take=local(2026, 10, 10, 10, 0),
-               back=local(2026, 10, 9, 10, 0), finished=True),
-        # A finished queue wait: "not expected", nothing to import.
-        record(9, 2, "anna@company.ru", enqueue=local(2026, 11, 1, 9, 0), finished=True),
-        # №4: two open takes; the later one holds.
-        record(10, 4, "ivan@company.ru", address="дом", take=local(2026, 11, 1, 10, 0),
-               back=local(2026, 11, 30, 0, 0)),
-        record(11, 4, "petr@company.ru", address="лаборатория", take=local(2026, 11, 10, 10, 0)),
-        # №5: given to the first in its queue on a return (the row was a queue entry before).
-        record(12, 5, "petr@company.ru", take=local(2026, 11, 24, 15, 0),
-               created=local(2026, 11, 18, 10, 0)),
-        record(13, 5, "anna@company.ru", enqueue=local(2026, 11, 19, 10, 0)),
-        # №6: the holder also waits for it; Petr waits twice.
-        record(14, 6, "anna@company.ru", address="кухня", take=local(2026, 11, 25, 10, 0),
-               back=local(2026, 11, 28, 0, 0)),
-        record(15, 6, "anna@company.ru", enqueue=local(2026, 11, 22, 0, 0)),
-        record(16, 6, "petr@company.ru", enqueue=local(2026, 11, 23, 10, 0)),
-        record(17, 6, "petr@company.ru", enqueue=local(2026, 11, 24, 10, 0)),
-        # №7: nobody holds it but Petr waits.
-        record(18, 7, "petr@company.ru", enqueue=local(2026, 11, 25, 10, 0)),
-        # №8: taken "in the future".
-        record(19, 8, "olga@company.ru", take=local(2027, 1, 1, 10, 0)),
-        # №9: a row with no dates at all.
-        record(20, 9, "petr@company.ru", created=local(2026, 11, 22, 10, 0)),
-        # №10 (already in devtrack): history of a person whose Telegram id devtrack gave away.
-        record(21, 10, "taken@company.ru", take=local(2026, 11, 2, 10, 0),
-               back=local(2026, 11, 12, 10, 0), finished=True),
-    ])
-    # Rows a damaged database holds: a device and a person that do not exist.
-    legacy_db.insert(url, "record", RECORD_COLUMNS, [
-        record(7, 404, "petr@company.ru", take=local(2026, 11, 1, 10, 0)),
-        record(8, 2, "ghost@company.ru", take=local(2026, 8, 20, 10, 0),
-               back=local(2026, 8, 25, 10, 0), finished=True),
-    ], skip_foreign_keys=True)
+    legacy_db.insert(url, "alembic_version", ("version_num",), [(VERSION,)])
+    legacy_db.insert(url, "category", ("name",), [(name,) for name in CATEGORIES])
+    legacy_db.insert(url, "resource", RESOURCE_COLUMNS, RESOURCES)
+    legacy_db.insert(url, "resource", RESOURCE_COLUMNS, DAMAGED_RESOURCES, skip_foreign_keys=True)
+    legacy_db.insert(url, "visitor", VISITOR_COLUMNS, VISITORS)
+    legacy_db.insert(url, "record", RECORD_COLUMNS, RECORDS)
+    legacy_db.insert(url, "record", RECORD_COLUMNS, DAMAGED_RECORDS, skip_foreign_keys=True)
 
 
 @pytest.fixture
@@ -437,8 +432,8 @@ def test_cli_failures_are_one_line_without_the_password(database, conn, legacy, 
     err = capsys.readouterr().err
     assert PASSWORD not in err and len(err.strip().splitlines()) == 1
     assert "cannot connect" in err
-    # A database without the predecessor's tables.
-    assert cli(database, PG_URL) == 1
+    # A database without the predecessor's tables: the one the slot databases sit next to.
+    assert cli(database, legacy_db.BASE_URL) == 1
     assert "not the predecessor" in capsys.readouterr().err
     assert cli(database, legacy, "--timezone", "Mars/Base") == 1
     assert "Mars/Base" in capsys.readouterr().err
