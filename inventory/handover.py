@@ -74,7 +74,7 @@ def find_colleagues(query: str) -> list[Person]:
 
 def pending(device_id: int) -> Handover | None:
     """The device's handover waiting for an answer, both people joined (one query)."""
-    To = Person.alias("to_person")
+    To = Person.alias()
     return (
         Handover.select(Handover, Person, To)
         .join(Person, on=(Handover.from_person == Person.id), attr="from_person")
@@ -87,7 +87,7 @@ def pending(device_id: int) -> Handover | None:
 
 def _load(handover_id: int) -> Handover:
     """A handover by id, whatever its status, with device and both people (one query)."""
-    To = Person.alias("to_person")
+    To = Person.alias()
     found = (
         Handover.select(Handover, Device, Person, To)
         .join(Device)

@@ -1,0 +1,132 @@
+"""jobs/reminders.py against mutants: the command line, the report line and the printed dry run.
+
+test_reminders.py runs the job end to end; these pin the texts an operator reads (help, the
+report line, the dry-run transcript) and the small rules around a run (claim batch size).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+import jobs.reminders as job
+from notices import Delivery
+
+HELP = """\
+usage: python -m jobs.reminders [-h] [--loop] [--today YYYY-MM-DD] [--dry-run]
+
+Send today's due-date reminders and the admin digest, then exit. Running it
+again the same day sends nothing new.
+
+options:
+  -h, --help          show this help message and exit
+  --loop              stay running and do a run daily at REMINDER_TIME in
+                      TIMEZONE
+  --today YYYY-MM-DD  pretend today is this date (default: today in TIMEZONE)
+  --dry-run           print the messages instead of sending; claim and change
+                      nothing
+"""
+
+
+def test_help_text(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """--help prints the program name, the description and every option's help."""
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as exit_info:
+        job.main(["--help"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == HELP
+
+
+def test_parse_day_names_the_expected_form() -> None:
+    """--today takes an ISO date and says which form it wants otherwise."""
+    assert job.parse_day("2026-11-26") == date(2026, 11, 26)
+    with pytest.raises(job.argparse.ArgumentTypeError) as err:
+        job.parse_day("26.11.2026")
+    assert str(err.value) == "'26.11.2026' is not a date like 2026-11-26"
+
+
+def test_loop_and_today_are_refused_together(capsys: pytest.CaptureFixture[str]) -> None:
+    """--loop with --today is a usage error naming both options."""
+    with pytest.raises(SystemExit) as exit_info:
+        job.main(["--loop", "--today", "2026-11-26"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "python -m jobs.reminders: error: --today cannot be combined with --loop")
+
+
+def tally(sent: int = 0, skipped: int = 0, unreachable: int = 0, failed: int = 0) -> job.Tally:
+    """A Tally with these counts, built through add()."""
+    counts = job.Tally()
+    for outcome, times in ((Delivery.SENT, sent), (Delivery.SKIPPED, skipped),
+                           (Delivery.UNREACHABLE, unreachable), (Delivery.FAILED, failed)):
+        for _ in range(times):
+            counts.add(outcome)
+    return counts
+
+
+def test_tally_counts_each_outcome_apart() -> None:
+    """add() counts into the outcome's own field; str() names all four."""
+    counts = tally(sent=4, skipped=3, unreachable=2, failed=1)
+    assert (counts.sent, counts.skipped, counts.unreachable, counts.failed) == (4, 3, 2, 1)
+    assert str(counts) == "sent 4, skipped 3, unreachable 2, failed 1"
+
+
+def test_report_line_and_properties() -> None:
+    """The report line by case: dry run, not a reminder day, holds failed or not applied."""
+    report = job.Report(date(2026, 11, 26), people=tally(3, 2, 1, 0), digest=tally(1), holds=2)
+    assert (report.sent, report.skipped, report.unreachable, report.failed) == (3, 2, 1, 0)
+    assert report.line() == ("reminders 26.11.2026: sent 3, skipped 2, unreachable 1, failed 0; "
+                             "admin digest: sent 1, skipped 0, unreachable 0, failed 0; "
+                             "expired holds: 2")
+    assert report.complete
+    off = job.Report(date(2026, 11, 28), working_day=False, dry_run=True)
+    assert off.line() == ("dry run: reminders 28.11.2026 (not in REMINDER_WEEKDAYS: nothing to "
+                          "send): sent 0, skipped 0, unreachable 0, failed 0; admin digest: "
+                          "sent 0, skipped 0, unreachable 0, failed 0; expired holds: n/a")
+    failed = job.Report(date(2026, 11, 26), holds=5, holds_failed=True)
+    assert failed.line().endswith("expired holds: failed")
+    assert not failed.complete
+
+
+@pytest.mark.parametrize(("people", "digest", "complete"), [
+    (tally(1, 1, 1, 0), tally(1, 1, 1, 0), True),
+    (tally(failed=1), tally(), False),
+    (tally(), tally(failed=1), False),
+])
+def test_complete_only_when_nothing_failed(people: job.Tally, digest: job.Tally,
+                                           complete: bool) -> None:
+    """A failed reminder or digest is still owed; an unreachable person is not."""
+    report = job.Report(date(2026, 11, 26), people=people, digest=digest, holds=0)
+    assert report.complete is complete
+    assert report.failed == people.failed
+
+
+class Someone:
+    """Just the fields PrintingSender reads."""
+
+    def __init__(self, name: str, email: str, telegram_id: int) -> None:
+        self.name, self.email, self.telegram_id = name, email, telegram_id
+
+
+def test_printing_sender_transcript() -> None:
+    """--dry-run prints who, the text without tags and with entities, and the buttons."""
+    out = io.StringIO()
+    printer = job.PrintingSender(out)
+    buttons = [[("Вернуть", "r:1"), ("Продлить на неделю", "x:1")], [("Ещё", "m")]]
+    assert printer.send(Someone("Анна", "anna@company.ru", 5), "<b>Срок</b> &lt;1&gt;",
+                        buttons) is Delivery.SENT
+    assert printer.send(Someone("", "bob@company.ru", 6), "Привет") is Delivery.SENT
+    assert printer.send_chat(42, "Дайджест <i>1</i>") is Delivery.SENT
+    assert out.getvalue() == (
+        "--- to Анна (5)\nСрок <1>\n  [Вернуть]  [Продлить на неделю]\n  [Ещё]\n"
+        "--- to bob@company.ru (6)\nПривет\n"
+        "--- to chat 42\nДайджест 1\n")
+
+
+@pytest.mark.parametrize(("rate", "size"), [(25.0, 25), (0.5, 1), (0.0, 1), (2.9, 2)])
+def test_claim_batch_is_one_second_of_sends(config, rate: float, size: int) -> None:
+    """People claimed per UPDATE: REMINDER_RATE times one second, at least one."""
+    assert job.claim_batch(replace(config, reminder_rate=rate)) == size
