@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 
 import pytest
+from test_reminders import FrozenTime
 
 import jobs.reminders as job
 from notices import Delivery
@@ -130,3 +131,107 @@ def test_printing_sender_transcript() -> None:
 def test_claim_batch_is_one_second_of_sends(config, rate: float, size: int) -> None:
     """People claimed per UPDATE: REMINDER_RATE times one second, at least one."""
     assert job.claim_batch(replace(config, reminder_rate=rate)) == size
+
+
+def test_write_metrics_writes_every_count_and_the_exit_code(tmp_path) -> None:
+    """The textfile holds all four outcomes of both kinds and the run's exit code."""
+    path = tmp_path / "reminders.prom"
+    report = job.Report(date(2026, 11, 26), people=tally(4, 3, 2, 1), digest=tally(1, 0, 0, 2))
+    job.write_metrics(str(path), report, job.EXIT_UNDELIVERED)
+    lines = {line.rsplit(" ", 1)[0]: line.rsplit(" ", 1)[1]
+             for line in path.read_text().splitlines() if not line.startswith("#")}
+    expected = {"reminder": (4, 3, 2, 1), "digest": (1, 0, 0, 2)}
+    for kind, values in expected.items():
+        for outcome, value in zip(("sent", "skipped", "unreachable", "failed"), values,
+                                  strict=True):
+            key = f'devtrack_reminder_messages{{kind="{kind}",outcome="{outcome}"}}'
+            assert float(lines.pop(key)) == value
+    assert float(lines.pop("devtrack_reminder_last_run_exit_code")) == job.EXIT_UNDELIVERED
+    assert set(lines) == {"devtrack_reminder_last_run_timestamp_seconds"}
+
+
+def test_write_metrics_reports_a_path_it_cannot_write(tmp_path, capsys) -> None:
+    """An unwritable METRICS_TEXTFILE is one line naming the path and the reason."""
+    path = tmp_path / "missing" / "reminders.prom"
+    job.write_metrics(str(path), job.Report(date(2026, 11, 26)), 0)
+    assert capsys.readouterr().err == (
+        f"reminders: METRICS_TEXTFILE: cannot write {path}: No such file or directory\n")
+
+
+def test_retries_stop_after_retries_failed_runs(monkeypatch) -> None:
+    """A run that keeps failing is retried exactly RETRIES times, then left for tomorrow."""
+    import schedule
+
+    runs: list[int] = []
+
+    def failing() -> int:
+        runs.append(1)
+        return job.EXIT_RUN_FAILED
+
+    frozen = FrozenTime(monkeypatch, datetime(2026, 11, 26, 12, 0))
+    scheduler = schedule.Scheduler()
+    daily = job.retrying(failing, scheduler)
+    assert daily() == job.EXIT_RUN_FAILED
+    [retry] = scheduler.jobs
+    assert retry.interval == job.RETRY_EVERY_MINUTES and retry.unit == "minutes"
+    for _ in range(job.RETRIES + 3):
+        frozen.advance(minutes=job.RETRY_EVERY_MINUTES)
+        scheduler.run_pending()
+    assert len(runs) == 1 + job.RETRIES
+    assert scheduler.jobs == []
+
+
+def test_a_run_that_owes_nothing_is_not_retried() -> None:
+    """Exit code 0: nothing is scheduled."""
+    import schedule
+
+    scheduler = schedule.Scheduler()
+    assert job.retrying(lambda: 0, scheduler)() == 0
+    assert scheduler.jobs == []
+
+
+def test_loop_in_the_main_thread_stops_on_sigterm_and_restores_the_handlers(
+        config, tmp_path, monkeypatch) -> None:
+    """SIGTERM ends the loop (0); the previous handlers are back afterwards; a missed run and
+    its retries use the loop's own config and scheduler."""
+    import os
+    import signal
+    import threading
+
+    seen: list[object] = []
+
+    def owing(cfg, dry_run=False) -> int:
+        seen.append((cfg, dry_run))
+        return job.EXIT_UNDELIVERED
+
+    monkeypatch.setattr(job, "run_once", owing)
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    cfg = replace(config, heartbeat_file=str(tmp_path / "beat"))
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        # 07:30 UTC is 10:30 in Moscow: within the catch-up window, so it runs at once.
+        code = job.loop(cfg, dry_run=True, poll=0.01, clock=lambda: datetime(2026, 11, 26, 7, 30))
+    finally:
+        timer.cancel()
+    assert code == 0
+    assert seen == [(cfg, True)]
+    assert {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)} == before
+    assert (tmp_path / "beat").exists()
+
+
+def test_sigint_also_stops_the_loop(config, tmp_path, monkeypatch) -> None:
+    """Ctrl-C (SIGINT) ends the loop the same way."""
+    import os
+    import signal
+    import threading
+
+    monkeypatch.setattr(job, "run_once", lambda *a, **k: 0)
+    cfg = replace(config, heartbeat_file=str(tmp_path / "beat"))
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        code = job.loop(cfg, poll=0.01, clock=lambda: datetime(2026, 11, 26, 12, 0))
+    finally:
+        timer.cancel()
+    assert code == 0
