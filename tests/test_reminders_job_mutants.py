@@ -7,13 +7,16 @@ report line, the dry-run transcript) and the small rules around a run (claim bat
 from __future__ import annotations
 
 import io
+import sqlite3
 from dataclasses import replace
 from datetime import date, datetime
 
+import peewee as pw
 import pytest
 from test_reminders import FrozenTime
 
 import jobs.reminders as job
+from models import db
 from notices import Delivery
 
 HELP = """\
@@ -235,3 +238,120 @@ def test_sigint_also_stops_the_loop(config, tmp_path, monkeypatch) -> None:
     finally:
         timer.cancel()
     assert code == 0
+
+
+class Quiet:
+    """A sender that delivers everything and records nothing (runs without due loans)."""
+
+    def send(self, person, text, buttons=None) -> Delivery:
+        return Delivery.SENT
+
+    def send_chat(self, chat_id, text, buttons=None) -> Delivery:
+        return Delivery.SENT
+
+
+def test_run_once_prints_the_report_to_out_for_the_local_day(config, conn, capsys) -> None:
+    """Without --today the day is the local date of now; the line goes to `out` only."""
+    conn.close()
+    out = io.StringIO()
+    # 22:30 UTC on the 26th is already the 27th in Moscow.
+    code = job.run_once(config, out=out, make_sender=lambda cfg: Quiet(),
+                        now=datetime(2026, 11, 26, 22, 30))
+    assert code == 0
+    assert out.getvalue() == ("reminders 27.11.2026: sent 0, skipped 0, unreachable 0, failed 0; "
+                              "admin digest: sent 0, skipped 0, unreachable 0, failed 0; "
+                              "expired holds: 0\n")
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_dry_run_prints_its_transcript_to_out(config, seed, capsys) -> None:
+    """--dry-run: the messages are printed to `out`, like the report line."""
+    person = seed.person(101, name="Анна")
+    seed.loan(seed.device(1, "Эвотор 7.2"), person, due=date(2026, 11, 26))
+    db.close()
+    out = io.StringIO()
+    assert job.run_once(config, today=date(2026, 11, 26), dry_run=True, out=out,
+                        now=datetime(2026, 11, 26, 7, 0)) == 0
+    assert out.getvalue().startswith("--- to Анна (101)\n")
+    assert capsys.readouterr().out == ""
+
+
+def failing_sender(exc: BaseException):
+    """make_sender that fails the run with exc."""
+    def make(cfg):
+        raise exc
+    return make
+
+
+@pytest.mark.parametrize(("exc", "line"), [
+    (pw.OperationalError("disk I/O error\nmore"),
+     "reminders: the run failed, database error: disk I/O error"),
+    (RuntimeError("no route\nto host"), "reminders: the run failed: RuntimeError: no route"),
+])
+def test_a_failed_run_is_one_line_and_exit_1(config, conn, capsys, exc, line) -> None:
+    """A run that fails says so in one line on stderr and exits 1."""
+    conn.close()
+    out = io.StringIO()
+    assert job.run_once(config, today=date(2026, 11, 26), out=out,
+                        make_sender=failing_sender(exc)) == job.EXIT_RUN_FAILED
+    assert capsys.readouterr().err == line + "\n"
+    assert out.getvalue() == ""
+
+
+def test_a_database_that_cannot_be_opened_is_named(config, tmp_path, capsys) -> None:
+    """A DATABASE_URL that cannot be opened: one line with the driver's reason, exit 1."""
+    url = f"sqlite:///{tmp_path}"  # a directory exists but is no database
+    assert job.run_once(replace(config, database_url=url), today=date(2026, 11, 26),
+                        out=io.StringIO()) == 1
+    assert capsys.readouterr().err == (
+        "reminders: DATABASE_URL: cannot open the database: unable to open database file\n")
+
+
+def test_schema_problems_are_explained(config, tmp_path) -> None:
+    """A missing file and a database without tables: what is wrong and what to do."""
+    missing = tmp_path / "none.db"
+    with pytest.raises(job.SchemaMissing) as err:
+        job.open_database(replace(config, database_url=f"sqlite:///{missing}"))
+    assert str(err.value) == (f"DATABASE_URL: {missing} does not exist; start the bot once "
+                              "(python bot.py) so that it creates the database")
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).execute("CREATE TABLE loan (id INTEGER)").connection.close()
+    with pytest.raises(job.SchemaMissing) as err:
+        job.open_database(replace(config, database_url=f"sqlite:///{empty}"))
+    assert str(err.value) == (
+        "the database has no devtrack schema (missing tables: auditlog, device, person); "
+        "start the bot once (python bot.py) so that it applies the migrations — this job "
+        "never does")
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_metrics_textfile_only_for_real_runs(config, conn, tmp_path, dry_run) -> None:
+    """METRICS_TEXTFILE gets the run's exit code; a dry run writes none."""
+    conn.close()
+    path = tmp_path / "reminders.prom"
+    cfg = replace(config, metrics_textfile=str(path))
+    assert job.run_once(cfg, today=date(2026, 11, 26), dry_run=dry_run, out=io.StringIO(),
+                        make_sender=lambda c: Quiet()) == 0
+    if dry_run:
+        assert not path.exists()
+    else:
+        assert "devtrack_reminder_last_run_exit_code 0.0" in path.read_text().splitlines()
+
+
+def test_setup_logging_to_stderr_with_the_text_format(config, restore_logging,
+                                                      monkeypatch) -> None:
+    """One stderr handler in the configured format; urllib3 kept at WARNING (URLs hold the
+    token)."""
+    import logging
+    import sys
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    monkeypatch.setattr(logging.getLogger("urllib3"), "level", logging.NOTSET)
+    job.setup_logging(replace(config, log_level="DEBUG"))
+    [handler] = root.handlers
+    assert isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr
+    assert handler.formatter._fmt == "%(asctime)s %(levelname)s %(name)s %(message)s"
+    assert root.level == logging.DEBUG
+    assert logging.getLogger("urllib3").level == logging.WARNING
