@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 import peewee as pw
 import pytest
-from test_reminders import FrozenTime
+from test_reminders import FrozenTime, env_for
 
 import jobs.reminders as job
 from models import db
@@ -355,3 +355,29 @@ def test_setup_logging_to_stderr_with_the_text_format(config, restore_logging,
     assert handler.formatter._fmt == "%(asctime)s %(levelname)s %(name)s %(message)s"
     assert root.level == logging.DEBUG
     assert logging.getLogger("urllib3").level == logging.WARNING
+
+
+def test_main_reports_config_problems_under_its_name(config, capsys) -> None:
+    """Configuration problems are printed as `reminders: …`; a real run needs BOT_TOKEN."""
+    env = env_for(config, REMINDER_WEEKDAYS="someday")
+    assert job.main(["--today", "2026-11-26"], environ=env) == job.EXIT_CONFIG
+    err = capsys.readouterr().err.splitlines()
+    assert err and all(line.startswith("reminders: ") for line in err)
+    assert any("REMINDER_WEEKDAYS" in line for line in err)
+    env = env_for(config)
+    del env["BOT_TOKEN"]
+    assert job.main(["--today", "2026-11-26"], environ=env) == job.EXIT_CONFIG
+    assert "BOT_TOKEN" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_main_loop_gets_the_config_and_dry_run(config, monkeypatch, restore_logging,
+                                               dry_run) -> None:
+    """--loop hands the loaded configuration and --dry-run to the loop."""
+    calls: list[tuple[object, object]] = []
+    monkeypatch.setattr(job, "loop", lambda cfg, dry_run=False: calls.append((cfg, dry_run)) or 0)
+    argv = ["--loop", "--dry-run"] if dry_run else ["--loop"]
+    assert job.main(argv, environ=env_for(config)) == 0
+    [(cfg, flag)] = calls
+    assert (cfg.database_url, cfg.bot_token, flag) == (config.database_url, config.bot_token,
+                                                       dry_run)
