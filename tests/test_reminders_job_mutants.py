@@ -7,7 +7,9 @@ report line, the dry-run transcript) and the small rules around a run (claim bat
 from __future__ import annotations
 
 import io
+import signal
 import sqlite3
+import threading
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -193,14 +195,28 @@ def test_a_run_that_owes_nothing_is_not_retried() -> None:
     assert scheduler.jobs == []
 
 
-def test_loop_in_the_main_thread_stops_on_sigterm_and_restores_the_handlers(
-        config, tmp_path, monkeypatch) -> None:
-    """SIGTERM ends the loop (0); the previous handlers are back afterwards; a missed run and
-    its retries use the loop's own config and scheduler."""
-    import os
-    import signal
-    import threading
+def press(signum: int, stop: threading.Event) -> list[bool]:
+    """Call the handler installed for signum shortly (from a timer); record whether it stopped
+    the loop within two seconds (the loop is stopped either way)."""
+    stopped: list[bool] = []
 
+    def fire() -> None:
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            handler(signum, None)
+        stopped.append(stop.wait(2))
+        stop.set()
+
+    timer = threading.Timer(0.2, fire)
+    timer.start()
+    return stopped
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_loop_in_the_main_thread_stops_on_a_signal_and_restores_the_handlers(
+        config, tmp_path, monkeypatch, signum) -> None:
+    """SIGTERM or SIGINT ends the loop (0); the previous handlers are back afterwards; a missed
+    run and its retries use the loop's own config and scheduler."""
     seen: list[object] = []
 
     def owing(cfg, dry_run=False) -> int:
@@ -210,34 +226,16 @@ def test_loop_in_the_main_thread_stops_on_sigterm_and_restores_the_handlers(
     monkeypatch.setattr(job, "run_once", owing)
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     cfg = replace(config, heartbeat_file=str(tmp_path / "beat"))
-    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM))
-    timer.start()
-    try:
-        # 07:30 UTC is 10:30 in Moscow: within the catch-up window, so it runs at once.
-        code = job.loop(cfg, dry_run=True, poll=0.01, clock=lambda: datetime(2026, 11, 26, 7, 30))
-    finally:
-        timer.cancel()
+    stop = threading.Event()
+    stopped = press(signum, stop)
+    # 07:30 UTC is 10:30 in Moscow: within the catch-up window, so it runs at once.
+    code = job.loop(cfg, dry_run=True, stop=stop, poll=0.01,
+                    clock=lambda: datetime(2026, 11, 26, 7, 30))
+    assert stopped == [True]
     assert code == 0
     assert seen == [(cfg, True)]
     assert {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)} == before
     assert (tmp_path / "beat").exists()
-
-
-def test_sigint_also_stops_the_loop(config, tmp_path, monkeypatch) -> None:
-    """Ctrl-C (SIGINT) ends the loop the same way."""
-    import os
-    import signal
-    import threading
-
-    monkeypatch.setattr(job, "run_once", lambda *a, **k: 0)
-    cfg = replace(config, heartbeat_file=str(tmp_path / "beat"))
-    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        code = job.loop(cfg, poll=0.01, clock=lambda: datetime(2026, 11, 26, 12, 0))
-    finally:
-        timer.cancel()
-    assert code == 0
 
 
 class Quiet:
