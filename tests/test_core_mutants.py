@@ -282,3 +282,39 @@ def test_close_quietly_swallows_a_failing_close(monkeypatch, caplog) -> None:
     monkeypatch.setattr(session, "db", Dead())
     session.close_quietly()
     assert "could not close the database connection" in caplog.text
+
+
+# --- prepared.py -----------------------------------------------------------------------------
+
+
+def test_placeholders_are_distinct_values_no_real_argument_takes() -> None:
+    """Each position gets its own value of the argument's type, far outside real ids and times."""
+    from datetime import timedelta
+
+    from inventory.prepared import _EPOCH, _placeholder
+
+    assert [_placeholder(i, 7) for i in range(3)] == [
+        -(10**15) - 7919, -(10**15) - 2 * 7919, -(10**15) - 3 * 7919]
+    assert [_placeholder(i, T0) for i in range(2)] == [
+        _EPOCH + timedelta(microseconds=7919), _EPOCH + timedelta(microseconds=2 * 7919)]
+    for value in (True, "x", None):
+        with pytest.raises(TypeError) as err:
+            _placeholder(0, value)
+        assert str(err.value) == (
+            f"Prepared queries take ints and datetimes, not {type(value).__name__}")
+
+
+def test_prepared_binds_only_its_own_values_not_the_querys_constants(backend, seed) -> None:
+    """A constant of the same type in the query stays a constant; rows follow the values."""
+    from inventory.prepared import Prepared
+
+    for n in (1, 2, 3, 4):
+        seed.device(n)
+    between = Prepared(lambda low: Device.select().where(
+        (Device.number >= low) & (Device.number <= 3)).order_by(Device.number))
+    assert [d.number for d in between.rows(2)] == [2, 3]
+    assert [d.number for d in between.rows(1)] == [1, 2, 3]
+    unused = Prepared(lambda n: Device.select())
+    with pytest.raises(ValueError) as err:
+        unused.rows(5)
+    assert str(err.value) == "a prepared query must use every one of its values as a parameter"
