@@ -77,9 +77,9 @@ def pending(device_id: int) -> Handover | None:
     To = Person.alias()
     return (
         Handover.select(Handover, Person, To)
-        .join(Person, on=(Handover.from_person == Person.id), attr="from_person")
-        .switch(Handover)
-        .join(To, on=(Handover.to_person == To.id), attr="to_person")
+        .join(Person, on=(Handover.from_person == Person.id))
+        .switch()
+        .join(To, on=(Handover.to_person == To.id))
         .where((Handover.device == device_id) & (Handover.status == PENDING))
         .first()
     )
@@ -91,10 +91,10 @@ def _load(handover_id: int) -> Handover:
     found = (
         Handover.select(Handover, Device, Person, To)
         .join(Device)
-        .switch(Handover)
-        .join(Person, on=(Handover.from_person == Person.id), attr="from_person")
-        .switch(Handover)
-        .join(To, on=(Handover.to_person == To.id), attr="to_person")
+        .switch()
+        .join(Person, on=(Handover.from_person == Person.id))
+        .switch()
+        .join(To, on=(Handover.to_person == To.id))
         .where(Handover.id == handover_id)
         .first()
     )
@@ -231,8 +231,8 @@ def void_pending(device_id: int, now: datetime) -> list[Handover]:
 def void_offers_to(person: Person, now: datetime) -> list[Handover]:
     """The colleague was deleted: their pending offers are void (returned, with device and holder,
     so the holders can be told)."""
-    offers = list(Handover.select(Handover, Device, Person).join(Device).switch(Handover)
-                  .join(Person, on=(Handover.from_person == Person.id), attr="from_person")
+    offers = list(Handover.select(Handover, Device, Person).join(Device).switch()
+                  .join(Person, on=(Handover.from_person == Person.id))
                   .where((Handover.to_person == person.id) & (Handover.status == PENDING)))
     voided = []
     for found in offers:
