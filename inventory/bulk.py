@@ -10,7 +10,6 @@ from typing import Any
 import peewee as pw
 
 from inventory.rows import primary_key
-from inventory.sql import DRIVER_ERRORS
 from models import db
 
 logger = logging.getLogger(__name__)
@@ -20,9 +19,9 @@ BATCH = 500
 # Bound parameters per statement: SQLite allows 32,766.
 MAX_PARAMS = 30_000
 MAX_ROWS = 1000
-# PostgreSQL types for explicit casts of VALUES columns (text needs none).
-PG_CASTS = {"DATE": "date", "DATETIME": "timestamp", "INT": "integer", "BIGINT": "bigint",
-            "BOOL": "boolean"}
+# PostgreSQL casts of VALUES columns by peewee field type (text needs none).
+PG_CASTS = {"DATE": "::date", "DATETIME": "::timestamp", "INT": "::integer", "BIGINT": "::bigint",
+            "BOOL": "::boolean"}
 
 
 def _converter(field: pw.Field) -> Callable[[Any], Any]:
@@ -89,25 +88,18 @@ def update_rows(model: type[pw.Model], columns: tuple[str, ...],
     rows = [(row[0], *(convert(value) for convert, value in zip(converters, row[1:],
                                                                    strict=True)))
             for row in values]
-    if _is_postgres():
-        # One UPDATE … FROM (VALUES …) per batch; casts give NULL-only columns their type.
-        sets = ", ".join(
-            f'"{field.column_name}" = v.c{i}' + (
-                f"::{PG_CASTS[field.field_type]}" if field.field_type in PG_CASTS else "")
-            for i, field in enumerate(fields, 1))
-        aliases = ", ".join(["id", *(f"c{i}" for i in range(1, len(fields) + 1))])
-        one = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
-        for batch in pw.chunked(rows, _rows_per_statement(len(fields) + 1)):
-            sql = (f'UPDATE "{table}" AS t SET {sets} FROM (VALUES '
-                   + ", ".join([one] * len(batch))
-                   + f') AS v({aliases}) WHERE t."{pk}" = v.id::integer')
-            db.execute_sql(sql, [value for row in batch for value in row])
-        return len(values)
-    sets = ", ".join(f'"{field.column_name}" = ?' for field in fields)
-    sql = f'UPDATE "{table}" SET {sets} WHERE "{pk}" = ?'
-    cursor = db.cursor()
-    with DRIVER_ERRORS:
-        cursor.executemany(sql, [(*row[1:], row[0]) for row in rows])
+    # One UPDATE … FROM (VALUES …) per batch on both databases. PostgreSQL types a VALUES
+    # column of bare literals (or of NULLs only) as text, so its typed columns get a cast;
+    # SQLite converts by the column's affinity and knows no `::`.
+    casts = PG_CASTS if _is_postgres() else {}
+    sets = ", ".join(f'"{field.column_name}" = v.c{i}' + casts.get(field.field_type, "")
+                     for i, field in enumerate(fields, 1))
+    aliases = ", ".join(["id", *(f"c{i}" for i in range(1, len(fields) + 1))])
+    one = "(" + ", ".join([db.param] * (len(fields) + 1)) + ")"
+    for batch in pw.chunked(rows, _rows_per_statement(len(fields) + 1)):
+        sql = (f"WITH v({aliases}) AS (VALUES " + ", ".join([one] * len(batch))
+               + f') UPDATE "{table}" SET {sets} FROM v WHERE "{table}"."{pk}" = v.id')
+        db.execute_sql(sql, [value for row in batch for value in row])
     return len(values)
 
 

@@ -74,12 +74,12 @@ def find_colleagues(query: str) -> list[Person]:
 
 def pending(device_id: int) -> Handover | None:
     """The device's handover waiting for an answer, both people joined (one query)."""
-    To = Person.alias("to_person")
+    To = Person.alias()
     return (
         Handover.select(Handover, Person, To)
-        .join(Person, on=(Handover.from_person == Person.id), attr="from_person")
-        .switch(Handover)
-        .join(To, on=(Handover.to_person == To.id), attr="to_person")
+        .join(Person, on=(Handover.from_person == Person.id))
+        .switch()
+        .join(To, on=(Handover.to_person == To.id))
         .where((Handover.device == device_id) & (Handover.status == PENDING))
         .first()
     )
@@ -87,14 +87,14 @@ def pending(device_id: int) -> Handover | None:
 
 def _load(handover_id: int) -> Handover:
     """A handover by id, whatever its status, with device and both people (one query)."""
-    To = Person.alias("to_person")
+    To = Person.alias()
     found = (
         Handover.select(Handover, Device, Person, To)
         .join(Device)
-        .switch(Handover)
-        .join(Person, on=(Handover.from_person == Person.id), attr="from_person")
-        .switch(Handover)
-        .join(To, on=(Handover.to_person == To.id), attr="to_person")
+        .switch()
+        .join(Person, on=(Handover.from_person == Person.id))
+        .switch()
+        .join(To, on=(Handover.to_person == To.id))
         .where(Handover.id == handover_id)
         .first()
     )
@@ -231,8 +231,8 @@ def void_pending(device_id: int, now: datetime) -> list[Handover]:
 def void_offers_to(person: Person, now: datetime) -> list[Handover]:
     """The colleague was deleted: their pending offers are void (returned, with device and holder,
     so the holders can be told)."""
-    offers = list(Handover.select(Handover, Device, Person).join(Device).switch(Handover)
-                  .join(Person, on=(Handover.from_person == Person.id), attr="from_person")
+    offers = list(Handover.select(Handover, Device, Person).join(Device).switch()
+                  .join(Person, on=(Handover.from_person == Person.id))
                   .where((Handover.to_person == person.id) & (Handover.status == PENDING)))
     voided = []
     for found in offers:

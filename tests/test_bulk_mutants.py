@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from conftest import count_queries
 
 from inventory import bulk
 from models import Category, Device
@@ -100,3 +101,20 @@ def test_converters_write_dates_as_iso_text():
     assert bulk._converter(Device.registered_on)(date(2026, 1, 2)) == "2026-01-02"
     assert bulk._converter(Device.registered_on)("2026-01-02") == "2026-01-02"
     assert bulk._converter(Device.number)(5) == 5
+
+
+def test_statements_hold_as_many_rows_as_the_parameter_limit_allows(kind, monkeypatch):
+    """Rows per statement follow the bound parameters of a row (the id counts for an UPDATE)."""
+    monkeypatch.setattr(bulk, "MAX_PARAMS", 20)  # 10 columns with the defaults: 2 rows
+    stamp = datetime(2026, 11, 26, 9, 0)
+    inserted, statements = count_queries(
+        lambda: bulk.insert_rows(Device, COLUMNS, device_rows(kind, range(1, 6), stamp)))
+    assert (inserted, statements) == (5, 3)
+    monkeypatch.setattr(bulk, "MAX_PARAMS", 8)  # id + 3 columns: 2 rows
+    by_number = {d.number: d.id for d in Device.select()}
+    changes = [(by_number[n], f"Новое {n}", date(2026, 2, n), stamp) for n in (1, 2, 4, 5, 3)]
+    updated, statements = count_queries(
+        lambda: bulk.update_rows(Device, ("name", "registered_on", "updated_at"), changes))
+    assert (updated, statements) == (5, 3)
+    assert [(d.number, d.name, d.registered_on) for d in Device.select().order_by(Device.number)] \
+        == [(n, f"Новое {n}", date(2026, 2, n)) for n in range(1, 6)]

@@ -10,6 +10,7 @@ import json
 from datetime import date
 
 import pytest
+from conftest import count_queries
 from test_write_filters import crowd  # noqa: F401 - the shared world of the write-filter tests
 
 from inventory import handover, loans
@@ -235,3 +236,40 @@ def test_a_void_accept_is_audited_with_the_colleague(crowd, clock):  # noqa: F81
     assert audit_rows("handover.void") == [(crowd.p[5].id, crowd.d[0].id, crowd.p[5].id, {
         "handover_id": crowd.offer[0].id, "device_number": 1, "device_name": "Эвотор 1",
         "person_email": crowd.p[5].email})]
+
+
+def test_pending_joins_both_people_in_its_one_query(crowd, clock):  # noqa: F811
+    """The offer waiting on a device comes with holder and colleague: no lazy load after it."""
+    found, statements = count_queries(lambda: handover.pending(crowd.d[1].id))
+    assert statements == 1
+    people, statements = count_queries(lambda: (found.from_person.name, found.to_person.name,
+                                                found.to_person.email))
+    assert statements == 0
+    assert people == (crowd.p[1].name, crowd.p[4].name, crowd.p[4].email)
+    assert found.id == crowd.offer[1].id
+
+
+def test_an_answer_returns_the_offer_with_device_and_people_loaded(crowd, clock):  # noqa: F811
+    """decline and cancel load the offer with its device and both people in one query."""
+    answered = handover.decline(crowd.offer[1].id, crowd.p[4], clock.now)
+    got, statements = count_queries(lambda: (
+        answered.device.number, answered.from_person.name, answered.to_person.name))
+    assert statements == 0
+    assert got == (2, crowd.p[1].name, crowd.p[4].name)
+    cancelled = handover.cancel(crowd.offer[0].id, crowd.p[0], clock.now)
+    got, statements = count_queries(lambda: (
+        cancelled.device.number, cancelled.from_person.name, cancelled.to_person.name))
+    assert statements == 0
+    assert got == (1, crowd.p[0].name, crowd.p[5].name)
+
+
+def test_void_offers_to_returns_device_and_holder_loaded(crowd, clock):  # noqa: F811
+    """The voided offers carry device and holder (for telling the holders) without more queries."""
+    extra = Handover.create(device=crowd.d[2], from_person=crowd.p[0], to_person=crowd.p[5],
+                            status=handover.PENDING, created_at=clock.now, updated_at=clock.now)
+    voided = handover.void_offers_to(crowd.p[5], clock.now)
+    got, statements = count_queries(lambda: sorted(
+        (h.id, h.device.number, h.from_person.name, h.to_person.name) for h in voided))
+    assert statements == 0
+    assert got == sorted([(crowd.offer[0].id, 1, crowd.p[0].name, crowd.p[5].name),
+                          (extra.id, 3, crowd.p[0].name, crowd.p[5].name)])
