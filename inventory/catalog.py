@@ -260,7 +260,9 @@ def delete_device(device_id: int, *, actor: Person, now: datetime) -> dict[str, 
                        .order_by(QueueEntry.joined_at, QueueEntry.id))
         snapshot = {
             "number": device.number, "name": device.name, "category": device.category.name,
-            "serial": device.serial, "registered_on": device.registered_on,
+            "serial": device.serial,
+            # ISO text: the snapshot goes into the audit log's JSON as it is.
+            "registered_on": device.registered_on.isoformat() if device.registered_on else None,
             "firmware": device.firmware, "comment": device.comment,
         }
         audit.record("device.deleted", actor=actor, device=device, now=now, snapshot=snapshot,
