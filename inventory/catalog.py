@@ -229,12 +229,12 @@ def update_field(device_id: int, field: str, value: Any, *, actor: Person,
 
 
 def _loan_record(loan: Loan) -> dict[str, Any]:
-    """One loan as plain data for the audit log."""
-    assigned = loan.assigned_by if loan.assigned_by_id else None
+    """One returned loan (a held device is not deleted) as plain data for the audit log."""
+    assigned = loan.assigned_by  # joined by history_query: None when nobody assigned it
     return {
         "person_email": loan.person.email,
         "taken_at": loan.taken_at.isoformat(),
-        "returned_at": loan.returned_at.isoformat() if loan.returned_at else None,
+        "returned_at": loan.returned_at.isoformat(),
         "due_date": loan.due_date.isoformat() if loan.due_date else None,
         "place": loan.place,
         "assigned_by_email": assigned.email if assigned else None,
@@ -284,5 +284,4 @@ def category_by_id(category_id: int) -> Category | None:
 
 def lowest_number() -> int | None:
     """The smallest sticker number in use (an example to type), None without devices."""
-    first = Device.select(Device.number).order_by(Device.number).first()
-    return first.number if first else None
+    return Device.select(pw.fn.MIN(Device.number)).scalar()

@@ -59,6 +59,9 @@ def test_text_limits_are_inclusive_and_spaces_fold_except_in_comments(admin: Per
     assert catalog.clean_category_name("  Новая   группа ") == "Новая группа"
     assert catalog.clean_category_name("к" * 100) == "к" * 100
     with pytest.raises(InvalidValue) as refused:
+        catalog.clean_category_name(" \t ")
+    assert refused.value.details == {"field": "category", "reason": "empty"}
+    with pytest.raises(InvalidValue) as refused:
         catalog.clean_category_name("к" * 101)
     assert refused.value.details == {"field": "category", "reason": "too_long", "limit": 100}
 
@@ -235,6 +238,20 @@ def test_a_race_on_the_edited_device_excludes_it(admin: Person, clock: Any,
         catalog.update_field(ten.id, "number", 20, actor=admin, now=clock.now)
     assert taken.value.details == {"field": "number", "other": twenty, "value": 20}
     assert seen == [(20, ten.id), (20, ten.id)]
+    monkeypatch.setattr(catalog, "check_number_free", real_number)
+    real_serial = catalog.check_serial_free
+    serials: list[tuple[Any, Any]] = []
+
+    def serial_after_first(serial: str, exclude_id: int | None = None) -> None:
+        serials.append((serial, exclude_id))
+        if len(serials) > 1:
+            real_serial(serial, exclude_id)
+
+    monkeypatch.setattr(catalog, "check_serial_free", serial_after_first)
+    with pytest.raises(Conflict) as taken:
+        catalog.update_field(ten.id, "serial", "ME-20", actor=admin, now=clock.now)
+    assert taken.value.details == {"field": "serial", "other": twenty, "value": "ME-20"}
+    assert serials == [("ME-20", ten.id), ("ME-20", ten.id)]
     monkeypatch.setattr(catalog, "check_number_free", lambda number, exclude_id=None: None)
     monkeypatch.setattr(catalog, "check_serial_free", lambda serial, exclude_id=None: None)
     with pytest.raises(Conflict) as generic:
