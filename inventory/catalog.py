@@ -249,13 +249,13 @@ def delete_device(device_id: int, *, actor: Person, now: datetime) -> dict[str, 
     the loans and `waiting`: the people who queued for it or had it held (to be told).
     """
     with db.atomic():
-        device = lock_device(device_id)
+        lock_device(device_id)
         current = loans.open_loan(device_id)
         if current is not None:
             raise NotAllowed(reason="held", holder=current.person)
         device = get_device(device_id)
         history = [_loan_record(loan) for loan in history_query(device_id=device_id)]
-        waiting = list(Person.select().join(QueueEntry, on=(QueueEntry.person == Person.id))
+        waiting = list(Person.select().join(QueueEntry)  # on QueueEntry.person
                        .where(QueueEntry.device == device_id)
                        .order_by(QueueEntry.joined_at, QueueEntry.id))
         snapshot = {

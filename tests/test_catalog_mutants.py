@@ -221,7 +221,8 @@ def test_a_unique_index_race_reads_as_the_conflict_a_check_would_raise(
 
 
 def test_a_race_on_the_edited_device_excludes_it(admin: Person, clock: Any,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
     """The edit's race check leaves the device itself out; an unexplained error is generic."""
     ten = Device.get(Device.number == 10)
     twenty = Device.get(Device.number == 20)
@@ -258,6 +259,13 @@ def test_a_race_on_the_edited_device_excludes_it(admin: Person, clock: Any,
         catalog.create_device({**VALUES, "number": 10, "serial": "me-20"}, actor=admin,
                               now=clock.now)
     assert generic.value.details == {"field": "device", "value": 10}
+    with pytest.raises(Conflict) as generic:
+        catalog.update_field(ten.id, "number", 20, actor=admin, now=clock.now)
+    assert generic.value.details == {"field": "device", "value": 20}
+    # The database's own words are logged, for both.
+    errors = [r.getMessage() for r in caplog.records
+              if r.getMessage().startswith("unexpected integrity error: ")]
+    assert len(errors) == 2 and all("number" in e for e in errors)  # the index's name
     assert Device.get_by_id(ten.id).number == 10
 
 
@@ -290,6 +298,9 @@ def test_each_field_edit_changes_that_device_only(admin: Person, clock: Any, fie
     assert Device.get(Device.number == 20).search_text == "меркурий\nme-20"
     [entry] = details("device.edited")
     assert (entry["field"], entry["old"], entry["new"]) == (field, old, new)
+    assert (entry["device_number"], entry["device_name"]) == (10, "Атол 91Ф")
+    logged = AuditLog.get(AuditLog.action == "device.edited")
+    assert (logged.device_id, logged.actor_id, logged.created_at) == (ten.id, admin.id, clock.now)
 
 
 def test_clearing_optional_fields_stores_none_or_empty(admin: Person, seed: Any,
