@@ -185,6 +185,10 @@ def test_create_with_a_holder_lends_the_new_device_only(admin: Person, seed: Any
         colleague.id, "склад", date(2026, 12, 10), admin.id, clock.now)
     assert Loan.select().count() == 2
     assert Person.select().count() == 2
+    bare = catalog.create_device({**VALUES, "number": 50, "serial": "ZN-2"}, actor=admin,
+                                 now=clock.now, holder_email="colleague@company.ru")
+    loan = Loan.get(Loan.device == bare.id)
+    assert (loan.person_id, loan.place, loan.due_date) == (colleague.id, "", None)
 
 
 def test_a_unique_index_race_reads_as_the_conflict_a_check_would_raise(
