@@ -321,3 +321,36 @@ def test_the_rows_loan_is_the_open_one_after_returned_ones(shelf: dict[str, Any]
     row = devices.card(d[5].id, datetime(2026, 11, 27))
     assert row.holder == p[0]
     assert Loan.select().where(Loan.device == d[5].id).count() == 2
+
+
+def statements(fn: Any) -> list[str]:
+    """The SQL texts fn sends to the database."""
+    database = devices.db.obj
+    sent: list[str] = []
+    original = database.execute_sql
+
+    def recording(sql: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(sql)
+        return original(sql, *args, **kwargs)
+
+    database.execute_sql = recording
+    try:
+        fn()
+    finally:
+        database.execute_sql = original
+    return sent
+
+
+def test_three_characters_go_through_the_index(shelf: dict[str, Any], clock: Any,
+                                               backend: str) -> None:
+    """The index serves needles of three characters and more (on SQLite without wildcards)."""
+    def indexed(query: str) -> bool:
+        return any(" AS m " in sql for sql in statements(
+            lambda: devices.search(query, 1, clock.now)))
+
+    assert indexed("кас") and indexed("касса")
+    assert not indexed("ка")
+    assert indexed("10%") == (backend == "postgres")
+    assert indexed("sn_") == (backend == "postgres")
+    # Nothing found on the first page: one statement, no count of what is not there.
+    assert len(statements(lambda: devices.search("нет такого", 1, clock.now))) == 1
