@@ -189,6 +189,11 @@ def test_create_with_a_holder_lends_the_new_device_only(admin: Person, seed: Any
                                  now=clock.now, holder_email="colleague@company.ru")
     loan = Loan.get(Loan.device == bare.id)
     assert (loan.person_id, loan.place, loan.due_date) == (colleague.id, "", None)
+    catalog.create_device({**VALUES, "number": 51, "serial": "ZN-3"}, actor=admin,
+                          now=clock.now, holder_email="newcomer@company.ru")
+    created = AuditLog.get(AuditLog.action == "person.created")
+    assert (created.actor_id, json.loads(created.details)["person_email"]) == (
+        admin.id, "newcomer@company.ru")
 
 
 def test_a_unique_index_race_reads_as_the_conflict_a_check_would_raise(
@@ -382,19 +387,21 @@ def test_delete_removes_that_device_its_loans_and_queue_only(admin: Person, seed
     for minutes, (dev, person) in enumerate(((device, third), (ten, second), (device, first),
                                             (twenty, third))):
         joined = clock.now + timedelta(minutes=minutes)
-        QueueEntry.create(device=dev, person=person, joined_at=joined, created_at=joined,
-                          updated_at=joined)
+        # The first row stored gets a high id: stored order and id order differ (PostgreSQL).
+        QueueEntry.create(id=1000 if minutes == 0 else None, device=dev, person=person,
+                          joined_at=joined, created_at=joined, updated_at=joined)
     # Joined at the same time as the first: the id breaks the tie.
-    QueueEntry.create(device=device, person=second, joined_at=clock.now, created_at=clock.now,
-                      updated_at=clock.now)
+    tie = QueueEntry.create(device=device, person=second, joined_at=clock.now,
+                            created_at=clock.now, updated_at=clock.now)
+    ahead = ["p2@company.ru", "p3@company.ru"] if tie.id < 1000 else [
+        "p3@company.ru", "p2@company.ru"]
     kept_loans = {loan.id for loan in Loan.select().where(Loan.device != device.id)}
     kept_entries = {e.id for e in QueueEntry.select().where(QueueEntry.device != device.id)}
     result = catalog.delete_device(device.id, actor=admin, now=clock.now)
     assert result["device"] == {
         "number": 30, "name": "Касса", "category": "Онлайн-касса", "serial": "KA-30",
         "registered_on": "2024-01-02", "firmware": "1.0", "comment": "с зарядкой"}
-    assert [p.email for p in result["waiting"]] == [
-        "p3@company.ru", "p2@company.ru", "p1@company.ru"]
+    assert [p.email for p in result["waiting"]] == [*ahead, "p1@company.ru"]
     assert result["loans"] == [
         {"person_email": "p2@company.ru", "taken_at": (clock.now - timedelta(days=1)).isoformat(),
          "returned_at": clock.now.isoformat(), "due_date": None, "place": "",
@@ -408,7 +415,7 @@ def test_delete_removes_that_device_its_loans_and_queue_only(admin: Person, seed
     [entry] = details("device.deleted")
     assert entry["snapshot"]["registered_on"] == "2024-01-02"
     assert entry["loans"] == result["loans"]
-    assert entry["queue"] == ["p3@company.ru", "p2@company.ru", "p1@company.ru"]
+    assert entry["queue"] == [*ahead, "p1@company.ru"]
     assert (entry["device_number"], entry["device_name"]) == (30, "Касса")
 
 
