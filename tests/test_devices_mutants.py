@@ -238,6 +238,7 @@ def test_exact_number_and_more_matches(shelf: dict[str, Any], clock: Any) -> Non
     hit = devices.exact("№ 30", clock.now)
     assert hit is not None and hit.device.number == 30
     assert devices.exact("#20", clock.now).holder == shelf["p"][0]
+    assert devices.exact("70", clock.now).hold.person == shelf["p"][2]
     assert devices.exact("31", clock.now) is None
     assert devices.exact("касса", clock.now) is None
     assert devices.more_matches("№30", hit.device.id) == 1
