@@ -95,6 +95,8 @@ def test_numbers_are_checked_against_other_devices_only(admin: Person) -> None:
 def test_dates_and_unknown_fields(admin: Person) -> None:
     """A registration date needs a year; a bad one names the text; unknown fields raise."""
     assert catalog.parse_field("registered_on", "01.02.2024", today=TODAY) == date(2024, 2, 1)
+    # A two-digit year is read around the caller's today.
+    assert catalog.parse_field("registered_on", "01.02.24", today=TODAY) == date(2024, 2, 1)
     with pytest.raises(InvalidValue) as refused:
         catalog.parse_field("registered_on", " 01.02 ", today=TODAY)
     assert refused.value.details == {"field": "registered_on", "reason": "bad_date",
