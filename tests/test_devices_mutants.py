@@ -164,6 +164,9 @@ def test_exactly_full_pages_and_no_devices(backend: str, seed: Any, clock: Any) 
     assert devices.search("sn", 9, clock.now).pages == 2
     seed.device(17)
     assert devices.page_all(1, clock.now).pages == 3
+    middle = devices.search("эвотор", 2, clock.now)
+    assert (numbers(middle), middle.page, middle.pages, middle.total) == (
+        list(range(9, 17)), 2, 3, 17)
 
 
 def test_category_counts_free_and_total_by_name(shelf: dict[str, Any]) -> None:
@@ -204,6 +207,10 @@ def test_search_pages_go_by_number_through_the_index(shelf: dict[str, Any], cloc
     # A category's name matches every device in it.
     scales = devices.search("весы", 1, clock.now)
     assert numbers(scales) == [30, 60, 90, 120, 150, 180]
+    # One page of matches: asking for the second shows the first.
+    beyond = devices.search("весы", 2, clock.now)
+    assert (numbers(beyond), beyond.page, beyond.pages, beyond.total) == (
+        [30, 60, 90, 120, 150, 180], 1, 1, 6)
     assert devices.search("нет такого", 1, clock.now) == Page([], 1, 1, 0)
     assert devices.search("нет такого", 3, clock.now) == Page([], 1, 1, 0)
 
