@@ -115,18 +115,16 @@ def _to_row(device: Device) -> DeviceRow:
     return DeviceRow(device, loan, hold)
 
 
-def _page(condition: pw.ColumnBase, page: int, now: datetime, scan: bool = False) -> Page:
+def _page(condition: pw.ColumnBase, page: int, now: datetime) -> Page:
     """One page of the devices matching condition, ordered by number; page clamped.
 
-    `scan`: the condition needs a full scan (a substring search), so the total comes with the
-    page's ids from that one scan (COUNT() OVER ()); otherwise an indexed count is cheaper.
+    The condition needs a full scan (a substring search), so the total comes with the page's
+    ids from that one scan (COUNT() OVER ()); a count runs only when the page is past the end.
     """
     ordered = Device.select(Device.id).where(condition).order_by(Device.number)
     asked = min(max(1, page), MAX_PAGE)
-    found: list[tuple[int, int]] = []
-    if scan:
-        found = list(tuples(ordered.select_extend(pw.fn.COUNT(Device.id).over())
-                            .paginate(asked, PAGE_SIZE)))
+    found: list[tuple[int, int]] = list(tuples(
+        ordered.select_extend(pw.fn.COUNT(Device.id).over()).paginate(asked, PAGE_SIZE)))
     total = found[0][1] if found else Device.select().where(condition).count()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(asked, pages)
@@ -245,7 +243,7 @@ def search(query: str, page: int, now: datetime, exclude_id: int | None = None) 
     condition = _search_condition(query, exclude_id)
     if condition is None:
         return Page([], 1, 1, 0)
-    return _page(condition, page, now, scan=True)
+    return _page(condition, page, now)
 
 
 def _matches_sql(needle: str) -> tuple[str, list]:

@@ -367,3 +367,16 @@ def test_three_characters_go_through_the_index(shelf: dict[str, Any], clock: Any
     assert len(statements(lambda: devices.search("нет такого", 1, clock.now))) == 1
     # A later page of nothing: the page and one count, no fetch of a page that cannot exist.
     assert len(statements(lambda: devices.search("нет такого", 3, clock.now))) == 2
+
+
+def test_lists_and_the_card_load_categories_and_holders_in_their_own_statements(
+        shelf: dict[str, Any], clock: Any) -> None:
+    """/all is a count and one page query, the card one query: categories and people included."""
+    def read(rows: Any) -> list[Any]:
+        return [(r.device.category.name, r.holder and r.holder.email,
+                 r.hold and r.hold.person.email) for r in rows]
+
+    assert len(statements(lambda: read(devices.page_all(1, clock.now).rows))) == 2
+    assert len(statements(lambda: read([devices.card(shelf["d"][2].id, clock.now)]))) == 1
+    assert len(statements(lambda: read([devices.card(shelf["d"][7].id, clock.now)]))) == 1
+    assert len(statements(lambda: read([devices.exact("20", clock.now)]))) == 1
