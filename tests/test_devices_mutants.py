@@ -365,6 +365,9 @@ def test_three_characters_go_through_the_index(shelf: dict[str, Any], clock: Any
     assert any("INDEXED BY device_category_id" in sql for sql in hinted) == (backend == "sqlite")
     # Nothing found on the first page: one statement, no count of what is not there.
     assert len(statements(lambda: devices.search("нет такого", 1, clock.now))) == 1
+    # A scanned search: the page's ids with their total in one scan, then their rows by id.
+    scanned = statements(lambda: devices.search("1", 2, clock.now))
+    assert len(scanned) == 2 and sum("LIKE" in sql for sql in scanned) == 1
     # A later page of nothing: the page and one count, no fetch of a page that cannot exist.
     assert len(statements(lambda: devices.search("нет такого", 3, clock.now))) == 2
 
