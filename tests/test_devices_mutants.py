@@ -231,6 +231,12 @@ def test_short_search_pages_by_scan(shelf: dict[str, Any], clock: Any) -> None:
     hits = devices.search("sn", 1, clock.now)
     assert hits.total == 20 and hits.rows[1].holder == shelf["p"][0]
     assert devices.search("ве", 1, clock.now).total == 6
+    # A category name matched at its first character («Онлайн-касса»).
+    assert devices.search("он", 1, clock.now).total == 14
+    # Past the end of a scanned search: the last page, holds shown.
+    past = devices.search("7", 3, clock.now)
+    assert (numbers(past), past.page) == ([70, 170], 1)
+    assert past.rows[0].hold.person == shelf["p"][2]
     without = devices.search("1", 1, clock.now, exclude_id=shelf["d"][10].id)
     assert (numbers(without)[:2], without.total) == ([10, 110], 10)
     assert devices.search("  ", 1, clock.now) == Page([], 1, 1, 0)
