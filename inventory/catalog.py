@@ -229,12 +229,12 @@ def update_field(device_id: int, field: str, value: Any, *, actor: Person,
 
 
 def _loan_record(loan: Loan) -> dict[str, Any]:
-    """One loan as plain data for the audit log."""
-    assigned = loan.assigned_by if loan.assigned_by_id else None
+    """One returned loan (a held device is not deleted) as plain data for the audit log."""
+    assigned = loan.assigned_by  # joined by history_query: None when nobody assigned it
     return {
         "person_email": loan.person.email,
         "taken_at": loan.taken_at.isoformat(),
-        "returned_at": loan.returned_at.isoformat() if loan.returned_at else None,
+        "returned_at": loan.returned_at.isoformat(),
         "due_date": loan.due_date.isoformat() if loan.due_date else None,
         "place": loan.place,
         "assigned_by_email": assigned.email if assigned else None,
@@ -249,18 +249,20 @@ def delete_device(device_id: int, *, actor: Person, now: datetime) -> dict[str, 
     the loans and `waiting`: the people who queued for it or had it held (to be told).
     """
     with db.atomic():
-        device = lock_device(device_id)
+        lock_device(device_id)
         current = loans.open_loan(device_id)
         if current is not None:
             raise NotAllowed(reason="held", holder=current.person)
         device = get_device(device_id)
         history = [_loan_record(loan) for loan in history_query(device_id=device_id)]
-        waiting = list(Person.select().join(QueueEntry, on=(QueueEntry.person == Person.id))
+        waiting = list(Person.select().join(QueueEntry)  # on QueueEntry.person
                        .where(QueueEntry.device == device_id)
                        .order_by(QueueEntry.joined_at, QueueEntry.id))
         snapshot = {
             "number": device.number, "name": device.name, "category": device.category.name,
-            "serial": device.serial, "registered_on": device.registered_on,
+            "serial": device.serial,
+            # ISO text: the snapshot goes into the audit log's JSON as it is.
+            "registered_on": device.registered_on.isoformat() if device.registered_on else None,
             "firmware": device.firmware, "comment": device.comment,
         }
         audit.record("device.deleted", actor=actor, device=device, now=now, snapshot=snapshot,
@@ -282,5 +284,4 @@ def category_by_id(category_id: int) -> Category | None:
 
 def lowest_number() -> int | None:
     """The smallest sticker number in use (an example to type), None without devices."""
-    first = Device.select(Device.number).order_by(Device.number).first()
-    return first.number if first else None
+    return Device.select(pw.fn.MIN(Device.number)).scalar()

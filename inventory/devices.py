@@ -115,18 +115,16 @@ def _to_row(device: Device) -> DeviceRow:
     return DeviceRow(device, loan, hold)
 
 
-def _page(condition: pw.ColumnBase, page: int, now: datetime, scan: bool = False) -> Page:
+def _page(condition: pw.ColumnBase, page: int, now: datetime) -> Page:
     """One page of the devices matching condition, ordered by number; page clamped.
 
-    `scan`: the condition needs a full scan (a substring search), so the total comes with the
-    page's ids from that one scan (COUNT() OVER ()); otherwise an indexed count is cheaper.
+    The condition needs a full scan (a substring search), so the total comes with the page's
+    ids from that one scan (COUNT() OVER ()); a count runs only when the page is past the end.
     """
     ordered = Device.select(Device.id).where(condition).order_by(Device.number)
     asked = min(max(1, page), MAX_PAGE)
-    found: list[tuple[int, int]] = []
-    if scan:
-        found = list(tuples(ordered.select_extend(pw.fn.COUNT(Device.id).over())
-                            .paginate(asked, PAGE_SIZE)))
+    found: list[tuple[int, int]] = list(tuples(
+        ordered.select_extend(pw.fn.COUNT(Device.id).over()).paginate(asked, PAGE_SIZE)))
     total = found[0][1] if found else Device.select().where(condition).count()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(asked, pages)
@@ -192,19 +190,6 @@ def _indexed(needle: str) -> bool:
     return not _sqlite() or not any(c in needle for c in "%_\\")
 
 
-def _substring(needle: str) -> pw.Expression:
-    """Devices whose search text contains needle, through the index where it can serve.
-
-    PostgreSQL's pg_trgm GIN index serves LIKE itself. SQLite's FTS5 trigram table
-    (migration 007) serves LIKE for needles of three characters or more; its LIKE has no
-    ESCAPE, so a needle with a wildcard character, or a shorter one, is scanned for instead.
-    """
-    if not _sqlite() or not _indexed(needle):
-        return _contains(Device.search_text, needle)
-    return Device.id.in_(pw.SQL("(SELECT rowid FROM device_fts WHERE search_text LIKE ?)",
-                                [f"%{needle}%"]))
-
-
 def _needle(query: str) -> str | None:
     """The folded text a search looks for (None: nothing can match)."""
     needle = normalize(query)
@@ -213,7 +198,7 @@ def _needle(query: str) -> str | None:
         return None
     if sticker_number(needle) is not None:
         needle = needle.lstrip("№#").strip()  # «№49» looks for 49 in names and serials too
-    return needle or None
+    return needle  # a sticker number keeps its digits: never empty
 
 
 def _search_condition(query: str, exclude_id: int | None = None) -> pw.Expression | None:
@@ -234,11 +219,13 @@ def _search_condition(query: str, exclude_id: int | None = None) -> pw.Expressio
             "SELECT id FROM device WHERE category_id IN (SELECT id FROM category "
             "WHERE instr(devtrack_fold(name), ?) > 0))", [f"%{needle}%", needle]))
     elif _sqlite():
-        condition = _substring(needle) | Device.category.in_(categories)
+        # Shorter needles, or with a wildcard (FTS5's LIKE has no ESCAPE): a scan.
+        condition = _contains(Device.search_text, needle) | Device.category.in_(categories)
     else:
-        # The same on PostgreSQL: a UNION lets each half use its index (GIN, category_id).
+        # The same on PostgreSQL: a UNION lets each half use its index (GIN, category_id;
+        # pg_trgm serves LIKE itself).
         condition = Device.id.in_(
-            Device.select(Device.id).where(_substring(needle))
+            Device.select(Device.id).where(_contains(Device.search_text, needle))
             | Device.select(Device.id).where(Device.category.in_(categories)))
     if exclude_id is not None:
         condition = condition & (Device.id != exclude_id)
@@ -256,7 +243,7 @@ def search(query: str, page: int, now: datetime, exclude_id: int | None = None) 
     condition = _search_condition(query, exclude_id)
     if condition is None:
         return Page([], 1, 1, 0)
-    return _page(condition, page, now, scan=True)
+    return _page(condition, page, now)
 
 
 def _matches_sql(needle: str) -> tuple[str, list]:
@@ -289,7 +276,7 @@ def _indexed_search(needle: str, page: int, now: datetime, exclude_id: int | Non
     asked = min(max(1, page), MAX_PAGE)
     sql = (f"SELECT m.id, COUNT(*) OVER () FROM ({matches}) AS m WHERE m.id <> {p} "
            f"ORDER BY m.number LIMIT {p} OFFSET {p}")
-    skip = -1 if exclude_id is None else exclude_id
+    skip = exclude_id or 0  # ids start at 1: 0 leaves nothing out
 
     def fetch(number: int) -> list[tuple[int, int]]:
         offset = (number - 1) * PAGE_SIZE
