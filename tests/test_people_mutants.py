@@ -264,17 +264,19 @@ def test_person_for_email_creates_restores_or_finds(seed, clock):
     restored = admin_people.person_for_email(" Gone@Company.ru", actor=admin, now=clock.now)
     assert restored.id == gone.id and restored.deleted_at is None
     assert changed(before) == {"Person": {gone.id}}
-    assert Person.get_by_id(gone.id).updated_at == clock.now
+    assert (Person.get_by_id(gone.id).deleted_at, Person.get_by_id(gone.id).updated_at) == (
+        None, clock.now)
     assert Person.get_by_id(also_gone.id).deleted_at is not None
     [entry] = audits("person.restored")
     assert (entry.person_id, entry.actor_id) == (gone.id, admin.id)
     found = admin_people.person_for_email("admin@company.ru", actor=admin, now=clock.now)
     assert found.id == admin.id
-    created = admin_people.person_for_email("New@company.ru", actor=None, now=clock.now)
+    created = admin_people.person_for_email("New@company.ru", actor=admin, now=clock.now)
     row = Person.get_by_id(created.id)
-    assert (row.email, row.telegram_id, row.created_at) == ("new@company.ru", None, clock.now)
+    assert (row.email, row.telegram_id, row.created_at, row.updated_at) == (
+        "new@company.ru", None, clock.now, clock.now)
     [made] = audits("person.created")
-    assert (made.person_id, made.actor_id) == (created.id, None)
+    assert (made.person_id, made.actor_id) == (created.id, admin.id)
     assert len(audits("person.restored")) == 1
 
 
@@ -543,6 +545,7 @@ def test_assign_creates_the_person_in_the_same_transaction(seed, clock):
     loan = admin_people.assign(device.id, person_id=None, email="New@company.ru", actor=admin,
                                now=clock.now, place="склад", due_date=date(2026, 12, 20))
     person = Person.get(Person.email == "new@company.ru")
+    assert audits("person.created")[0].actor_id == admin.id
     assert (loan.person_id, loan.place, loan.due_date, loan.assigned_by_id) == (
         person.id, "склад", date(2026, 12, 20), admin.id)
     with pytest.raises(AlreadyTaken):
@@ -552,7 +555,7 @@ def test_assign_creates_the_person_in_the_same_transaction(seed, clock):
     loans.return_device(device.id, person, now=clock.now)
     again = admin_people.assign(device.id, person_id=ann.id, email="ignored@company.ru",
                                 actor=admin, now=clock.now)
-    assert again.person_id == ann.id
+    assert (again.person_id, again.place, again.due_date) == (ann.id, "", None)
     assert Person.get_or_none(Person.email == "ignored@company.ru") is None
     assert Loan.select().where(Loan.returned_at.is_null()).count() == 2
 
