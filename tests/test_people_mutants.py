@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import T0
+from conftest import T0, count_queries
 from test_write_filters import changed, snapshot
 
 from config import SmtpSettings
@@ -703,3 +703,18 @@ def test_a_mail_failure_is_a_mail_error_named_after_its_cause(fake_smtp, step, n
         mailer.send_mail(settings, "a@company.ru", "s", "код 654321")
     assert str(err.value) == name
     assert "654321" not in caplog.text and "secret" not in caplog.text
+
+
+def test_deleting_costs_the_same_statements_for_one_queue_place_or_three(seed, clock):
+    admin, holder = seed.person(1), seed.person(2)
+    one, three = seed.person(3), seed.person(4)
+    devices = [seed.device(n) for n in (1, 2, 3)]
+    for device in devices:
+        seed.loan(device, holder)
+        queue.join(device.id, three, clock.now)
+    queue.join(devices[0].id, one, clock.now)
+    _, few = count_queries(lambda: admin_people.delete_person(one.id, actor=admin, now=clock.now))
+    gone, many = count_queries(
+        lambda: admin_people.delete_person(three.id, actor=admin, now=clock.now))
+    assert gone.queues == 3
+    assert many == few
