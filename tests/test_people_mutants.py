@@ -677,6 +677,8 @@ def test_mail_goes_plain_with_sender_recipient_subject_and_body(fake_smtp):
     assert (message["From"], message["To"], message["Subject"]) == (
         "bot@company.ru", "ann@company.ru", "Код")
     assert message.get_content().strip() == "Ваш код: 123456"
+    # Written on the wire as the usual header names, not only matched case-insensitively.
+    assert message.keys()[:3] == ["From", "To", "Subject"]
 
 
 def test_mail_over_ssl_or_starttls_with_login(fake_smtp):
