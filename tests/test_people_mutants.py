@@ -720,3 +720,18 @@ def test_deleting_costs_the_same_statements_for_one_queue_place_or_three(seed, c
         lambda: admin_people.delete_person(three.id, actor=admin, now=clock.now))
     assert gone.queues == 3
     assert many == few
+
+
+def test_losing_the_race_for_an_email_is_told_as_taken(seed, clock, monkeypatch):
+    seed.person(1, "other@company.ru")
+
+    def racing_insert(telegram_id: int) -> bool:
+        """Another account registers the same email between the lookup and the insert."""
+        Person.create(telegram_id=99, email="race@company.ru")
+        return False
+
+    monkeypatch.setattr(people, "deleted_account", racing_insert)
+    with pytest.raises(EmailTaken) as err:
+        register(5, "Race@company.ru", clock)
+    assert err.value.details == {"email": "race@company.ru"}
+    assert people.by_telegram_id(5) is None
