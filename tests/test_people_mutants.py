@@ -735,3 +735,21 @@ def test_losing_the_race_for_an_email_is_told_as_taken(seed, clock, monkeypatch)
         register(5, "Race@company.ru", clock)
     assert err.value.details == {"email": "race@company.ru"}
     assert people.by_telegram_id(5) is None
+
+
+def test_person_card_ties_in_joining_time_go_by_number_and_history_starts_at_page_one(
+        seed, clock):
+    ann, holder = seed.person(1), seed.person(2)
+    d9, d4 = seed.device(9), seed.device(4)
+    seed.loan(d9, holder)
+    seed.loan(d4, holder)
+    queue.join(d9.id, ann, clock.now)
+    queue.join(d4.id, ann, clock.now)  # the same moment, joined later, lower number
+    other = seed.device(1)
+    for _ in range(admin_people.PAGE_SIZE + 1):
+        loans.take(other.id, ann, now=clock.now)
+        clock.advance(hours=1)
+        loans.return_device(other.id, ann, now=clock.now)
+    card = admin_people.person_card(ann.id)
+    assert [e.device.number for e in card.queues] == [4, 9]
+    assert (card.history.page, card.history.pages, len(card.history.loans)) == (1, 2, 8)
