@@ -753,3 +753,10 @@ def test_person_card_ties_in_joining_time_go_by_number_and_history_starts_at_pag
     card = admin_people.person_card(ann.id)
     assert [e.device.number for e in card.queues] == [4, 9]
     assert (card.history.page, card.history.pages, len(card.history.loans)) == (1, 2, 8)
+
+
+def test_a_person_without_a_name_matches_by_email_only(seed):
+    seed.person(1, "nameless@company.ru", name="")
+    seed.person(2, "max@company.ru", name="Макс")
+    assert [p.email for p in admin_people.search("xx").people] == []
+    assert [p.email for p in admin_people.search("x").people] == ["max@company.ru"]
