@@ -6,10 +6,13 @@ boundary shows (see docs/mutation.md).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from inventory import history, loans
 from inventory.history import PAGE_SIZE
+from models import Loan
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -115,3 +118,14 @@ def test_exactly_one_of_device_and_person(seed):
         history.history(1)
     with pytest.raises(ValueError, match="exactly one"):
         history.history(1, device_id=device.id, person_id=person.id)
+
+
+def test_newest_first_by_taking_time_not_by_row_order(seed, clock):
+    device, person = seed.device(1), seed.person(11)
+    later = loans.take(device.id, person, now=clock.now, place="later")
+    loans.return_device(device.id, person, now=clock.now + timedelta(hours=1))
+    # Recorded afterwards (an import) but taken a week earlier.
+    Loan.create(device=device, person=person, place="earlier",
+                taken_at=clock.now - timedelta(days=7), returned_at=clock.now - timedelta(days=6))
+    assert later.id < Loan.get(Loan.place == "earlier").id
+    assert places(history.history(1, device_id=device.id)) == ["later", "earlier"]
