@@ -56,7 +56,7 @@ def admin_chat_ids(bootstrap_ids: Iterable[int]) -> list[int]:
     """Telegram chats of every admin: ADMIN_IDS plus active people with the flag."""
     flagged = tuples(Person.select(Person.telegram_id)
                      .where(Person.is_admin & Person.deleted_at.is_null()
-                            & Person.telegram_id.is_null(False)))
+                            & ~Person.telegram_id.is_null()))
     return sorted(set(bootstrap_ids) | {tid for (tid,) in flagged})
 
 
@@ -97,7 +97,7 @@ def set_admin(person_id: int, granted: bool, *, actor: Person | None, now: datet
 def _event(action: str, chat_id: int, now: datetime, **details: Any) -> None:
     """An audit row under the chat's Telegram id (a stranger has no Person yet)."""
     AuditLog.create(action=action, actor_telegram_id=chat_id, created_at=now, updated_at=now,
-                    details=json.dumps(details, ensure_ascii=False, default=str))
+                    details=json.dumps(details))
 
 
 def _recent(chat_id: int, now: datetime) -> list[tuple[str, datetime]]:
@@ -273,8 +273,7 @@ def request_access(telegram_id: int, email: str, *, name: str, username: str,
                                            updated_at=now)
             AuditLog.create(action="access.requested", actor_telegram_id=telegram_id,
                             created_at=now, updated_at=now,
-                            details=json.dumps({"email": email, "known": known},
-                                               ensure_ascii=False))
+                            details=json.dumps({"email": email, "known": known}))
     except pw.IntegrityError:
         # A second message of the same account raced this one: its request stands.
         return None
@@ -285,7 +284,7 @@ def held_count(email: str) -> int:
     """How many devices the import-only person with this email holds."""
     from models import Loan
 
-    return (Loan.select().join(Person, on=(Loan.person == Person.id))
+    return (Loan.select().join(Person)
             .where((Person.email == email) & Loan.returned_at.is_null()).count())
 
 
@@ -297,7 +296,7 @@ def save_notices(request_id: int, notices: list[tuple[int, int]]) -> None:
 
 def notices_of(request: AccessRequest) -> list[tuple[int, int]]:
     """The admins' copies of a request: (chat id, message id)."""
-    return [(int(c), int(m)) for c, m in json.loads(request.notices or "[]")]
+    return [(int(c), int(m)) for c, m in json.loads(request.notices)]
 
 
 @dataclass
@@ -317,7 +316,6 @@ def decide(request_id: int, approve: bool, *, actor: Person | None, actor_name: 
     request instead (NotAllowed, reason email_unavailable).
     """
     status = APPROVED if approve else REJECTED
-    void = False
     with db.atomic():
         done = (AccessRequest.update(status=status, decided_by=actor, decided_by_name=actor_name,
                                      decided_at=now, updated_at=now)
@@ -334,17 +332,16 @@ def decide(request_id: int, approve: bool, *, actor: Person | None, actor_name: 
                 person = people.register(request.telegram_id, request.email, name=request.name,
                                          username=request.username, domains=domains, now=now)
             except (EmailTaken, RegistrationRefused):
-                void = True
-                status = REJECTED
                 AccessRequest.update(status=REJECTED).where(
                     AccessRequest.id == request_id).execute()
                 request.status = REJECTED
+        void = approve and person is None  # register() returns a person or raises
         AuditLog.create(action="access.void" if void else f"access.{status}", actor=actor,
                         actor_telegram_id=actor_telegram_id, person=person, created_at=now,
                         updated_at=now,
                         details=json.dumps({"request": request_id, "email": request.email,
                                             "telegram_id": request.telegram_id,
-                                            "known": request.known}, ensure_ascii=False))
+                                            "known": request.known}))
     logger.info("access request %s %s by %s", request_id, "void" if void else status,
                 actor_telegram_id)
     if void:
@@ -358,7 +355,7 @@ def decide(request_id: int, approve: bool, *, actor: Person | None, actor_name: 
 def deleted_people(page: int = 1,
                    page_size: int = 8) -> tuple[list[Person], int, int, int]:
     """People an admin deleted, newest deletion first: (page rows, page, pages, total)."""
-    query = Person.select().where(Person.deleted_at.is_null(False))
+    query = Person.select().where(~Person.deleted_at.is_null())
     total = query.count()
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
@@ -369,7 +366,7 @@ def deleted_people(page: int = 1,
 
 def deleted_person(person_id: int) -> Person:
     """A deleted person; NotFound when the id is unknown or the person is active."""
-    person = Person.get_or_none((Person.id == person_id) & Person.deleted_at.is_null(False))
+    person = Person.get_or_none((Person.id == person_id) & ~Person.deleted_at.is_null())
     if person is None:
         raise NotFound(person_id=person_id)
     return person
@@ -379,7 +376,7 @@ def restore(person_id: int, *, actor: Person | None, now: datetime) -> Person:
     """Let a deleted person back in (audited; only an admin does it)."""
     with db.atomic():
         done = (Person.update(deleted_at=None, updated_at=now)
-                .where((Person.id == person_id) & Person.deleted_at.is_null(False)).execute())
+                .where((Person.id == person_id) & ~Person.deleted_at.is_null()).execute())
         if not done:
             raise NotFound(person_id=person_id)
         person = Person.get_by_id(person_id)

@@ -37,7 +37,7 @@ def person_for_email(email: str, *, actor: Person | None, now: datetime) -> Pers
     email = normalize_email(email)
     person = Person.get_or_none(Person.email == email)
     if person is None:
-        person = Person.create(email=email, telegram_id=None, created_at=now, updated_at=now)
+        person = Person.create(email=email, created_at=now, updated_at=now)
         audit.record("person.created", actor=actor, person=person, now=now)
     elif person.deleted_at is not None:
         Person.update(deleted_at=None, updated_at=now).where(Person.id == person.id).execute()
@@ -128,11 +128,9 @@ def change_email(person_id: int, text: str, *, actor: Person, now: datetime,
     email = clean_email(text, domains)
     if email == person.email:
         return person
-    other = Person.get_or_none((Person.email == email) & (Person.id != person.id))
-    if other is not None:
-        raise Conflict(field="email", other=other, value=email)
     old = person.email
     try:
+        # The unique index refuses an email someone else has, also against a racing change.
         with db.atomic():
             Person.update(email=email, updated_at=now).where(Person.id == person.id).execute()
             person.email = email

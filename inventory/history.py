@@ -31,12 +31,9 @@ def history_query(*, device_id: int | None = None,
     Assigner = Person.alias("assigner")
     query = (
         Loan.select(Loan, Person, Device, Assigner)
-        .join(Person, on=(Loan.person == Person.id))
-        .switch(Loan)
-        .join(Device, on=(Loan.device == Device.id))
-        .switch(Loan)
-        .join(Assigner, pw.JOIN.LEFT_OUTER, on=(Loan.assigned_by == Assigner.id),
-              attr="assigned_by")
+        .join_from(Loan, Person)
+        .join_from(Loan, Device)
+        .join_from(Loan, Assigner, pw.JOIN.LEFT_OUTER, on=(Loan.assigned_by == Assigner.id))
         .order_by(Loan.taken_at.desc(), Loan.id.desc())
     )
     if device_id is not None:

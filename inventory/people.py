@@ -69,7 +69,7 @@ def with_dialog(telegram_id: int, chat_id: int) -> tuple[Person | None, DialogSt
 def deleted_account(telegram_id: int) -> bool:
     """Whether an admin deleted the person registered with this Telegram account."""
     return Person.select().where((Person.telegram_id == telegram_id)
-                                 & Person.deleted_at.is_null(False)).exists()
+                                 & ~Person.deleted_at.is_null()).exists()
 
 
 def register(
@@ -142,7 +142,7 @@ def active(person_id: int) -> Person | None:
 
 def registered(person_id: int) -> Person | None:
     """The person with this id if they use the bot (registered, not deleted)."""
-    return Person.get_or_none((Person.id == person_id) & Person.telegram_id.is_null(False)
+    return Person.get_or_none((Person.id == person_id) & ~Person.telegram_id.is_null()
                               & Person.deleted_at.is_null())
 
 

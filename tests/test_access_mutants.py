@@ -486,3 +486,14 @@ def test_recent_events_are_read_newest_first_by_time(conn, clock):
     assert access.wrong_codes(CHAT, clock.now) == 1
     issued = access.issue_code(CHAT, "a@company.ru", now=clock.now)
     assert issued.email == "a@company.ru"
+
+
+def test_active_by_chat_finds_active_people_of_those_chats_only(seed, clock):
+    ann, bob = seed.person(1), seed.person(2)
+    gone = seed.person(3)
+    Person.update(deleted_at=clock.now).where(Person.id == gone.id).execute()
+    seed.person(4)
+    seed.person(None, "known@company.ru")
+    found = access.active_by_chat(iter([1, 2, 3, 5]))
+    assert {chat: person.id for chat, person in found.items()} == {1: ann.id, 2: bob.id}
+    assert access.active_by_chat([]) == {}
