@@ -13,12 +13,11 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-import peewee as pw
-
 from inventory import spreadsheet
+from inventory.devices import open_loan_of, with_holder
 from inventory.importing import CANONICAL_HEADER, neutralize_cell
 from inventory.spreadsheet import Table
-from models import Category, Device, Loan, Person
+from models import Device
 
 logger = logging.getLogger(__name__)
 
@@ -45,20 +44,9 @@ class ExportRow:
 
 def export_rows() -> list[ExportRow]:
     """Every device with its category and open loan (holder email, place, due date), by number."""
-    query = (
-        Device.select(Device, Category, Loan, Person)
-        .join(Category)
-        .switch(Device)
-        .join(Loan, pw.JOIN.LEFT_OUTER,
-              on=(Loan.device == Device.id) & Loan.returned_at.is_null())
-        .join(Person, pw.JOIN.LEFT_OUTER, on=(Loan.person == Person.id))
-        .order_by(Device.number)
-    )
     rows = []
-    for device in query:
-        loan = getattr(device, "loan", None)
-        if loan is not None and loan.id is None:
-            loan = None  # the LEFT JOIN found no open loan
+    for device in with_holder().order_by(Device.number):
+        loan = open_loan_of(device)
         rows.append(ExportRow(
             number=device.number,
             name=device.name,
