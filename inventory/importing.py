@@ -285,9 +285,9 @@ def _best_single_byte(raw: bytes) -> tuple[str, str, float]:
     """The most Russian-looking decoding of raw: (text, encoding, score per non-ASCII byte)."""
     hint, confidence = _chardet_hint(raw)
     counts = {byte: count for byte in range(0x80, 0x100) if (count := raw.count(byte))}
-    high = sum(counts.values()) or 1
+    high = sum(counts.values())  # callers pass bytes with at least one of 0x80-0xFF
     best: tuple[str, str, float] | None = None
-    best_score = 0.0
+    best_score = -math.inf
     for encoding in CANDIDATES:
         try:
             text = raw.decode(encoding)
@@ -300,7 +300,7 @@ def _best_single_byte(raw: bytes) -> tuple[str, str, float]:
         if encoding == hint:
             score += _HINT_WEIGHT * min(confidence, 1.0)
         # Strict ">" keeps the earlier candidate on ties: cp1251 wins them.
-        if best is None or score > best_score:
+        if score > best_score:
             best, best_score = (text, encoding, score / high), score
     assert best is not None  # koi8-r and cp866 decode any byte string
     logger.debug("single-byte guess %s (%.2f per byte; cchardet hint %s %.2f)", best[1],
@@ -467,8 +467,7 @@ def _read_xlsx(raw: bytes) -> list[list[str]]:
         logger.info("xlsx rejected: %r", exc)
         raise ImportFileError(FILE_XLSX_UNREADABLE) from exc
     rows: list[list[str]] = []
-    data_rows = 0
-    header_seen = False
+    filled = 0
     limit = MAX_ROWS
     try:
         for values in sheet.iter_rows():
@@ -480,11 +479,9 @@ def _read_xlsx(raw: bytes) -> list[list[str]]:
                 if len(rows) > limit * 10:
                     raise _too_many_rows()
                 continue
-            if header_seen:
-                data_rows += 1
-                if data_rows > limit:
-                    raise _too_many_rows()
-            header_seen = True
+            filled += 1
+            if filled > limit + 1:  # the header row does not count
+                raise _too_many_rows()
     except ImportFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged sheet surfaces while iterating
