@@ -202,7 +202,7 @@ def test_the_period_keeps_loans_returned_at_its_start_or_later(shelf):
 
 
 def test_csv_cells_dates_moments_numbers_and_formula_text(shelf):
-    raw = admin_export.to_csv(admin_export.loan_table(None, TODAY, MOSCOW))
+    raw = spreadsheet.to_csv(admin_export.loan_table(None, TODAY, MOSCOW))
     assert csv_rows(raw)[1:] == [
         ["10", "'=Касса", "Онлайн-касса", "Ольга", "olga@company.ru", "", "02.11.2026 01:15",
          "27.11.2026", "", "", ""],
