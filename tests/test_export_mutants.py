@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from conftest import count_queries
 
 from inventory import admin_export, export, spreadsheet
 from inventory.importing import CANONICAL_HEADER
@@ -220,7 +221,9 @@ def test_export_of_days_sends_one_workbook_and_audits_it(shelf, clock):
     assert (result.devices, result.loans, [name for name, _ in result.files]) == (4, 2, ["xlsx"])
     book = openpyxl.load_workbook(io.BytesIO(result.files[0][1]))
     assert book.sheetnames == ["Устройства", "Выдачи"]
-    assert [row[0].value for row in book.worksheets[0].iter_rows()] == ["Айди", 1, 2, 7, 10]
+    devices = [[cell.value for cell in row] for row in book.worksheets[0].iter_rows()]
+    assert [row[0] for row in devices] == ["Айди", 1, 2, 7, 10]
+    assert devices[2][10] == datetime(2026, 11, 2)  # taken 01.11 22:15 UTC, in Moscow time
     entry = AuditLog.get(AuditLog.action == "export.admin")
     assert (entry.actor_id, entry.created_at) == (shelf.boss.id, NOW)
     assert json.loads(entry.details) == {"format": "xlsx", "devices": 4, "loans": 2, "days": 21}
@@ -247,3 +250,13 @@ def test_export_without_history_has_the_devices_only(shelf):
     with pytest.raises(ValueError, match="'pdf'"):
         admin_export.export("pdf", days=None, history=True, now=NOW, today=TODAY, tz=MOSCOW)
     assert AuditLog.select().where(AuditLog.action == "export.admin").count() == 2
+
+
+def test_each_table_is_read_in_the_queries_its_docstring_promises(shelf):
+    rows, queries = count_queries(lambda: [list(r) for r in admin_export.loan_table(
+        None, TODAY, MOSCOW).rows])
+    assert (len(rows), queries) == (3, 1)  # the assigner joined, not loaded per loan
+    rows, queries = count_queries(lambda: admin_export.device_table(TODAY, MOSCOW).rows)
+    assert (len(rows), queries) == (4, 2)
+    rows, queries = count_queries(export.export_rows)
+    assert (len(rows), queries) == (4, 1)
