@@ -168,7 +168,7 @@ _CASE_FLIP_SCORE = -6.0
 _HINT_WEIGHT = 1.0
 _HINT_SAMPLE = 64 * 1024
 # cp1251 is by far the most common: it wins near ties such as all-caps «ФР» (koi8-r «тп»).
-_PRIOR = {"cp1251": 3.0}
+_PRIOR = {"cp1251": 3.0, "koi8-r": 0.0, "cp866": 0.0}
 # Valid UTF-8 outside the scripts a device list uses (Latin, Cyrillic, punctuation, emoji).
 _UNLIKELY_UTF8 = re.compile("[^\x00-\u07ff\u2000-\u27bf\ufe00-\ufe0f\ufeff"
                             "\U0001f000-\U0001faff]")
@@ -256,8 +256,9 @@ class ImportPlan:
 def _chardet_hint(raw: bytes) -> tuple[str | None, float]:
     """cchardet's guess (on the first 64 KB) mapped to one of CANDIDATES, with its confidence."""
     guess = cchardet.detect(raw[:_HINT_SAMPLE])
-    name = (guess.get("encoding") or "").lower()
-    return _CHARDET_NAMES.get(name), float(guess.get("confidence") or 0.0)
+    name = guess.get("encoding")  # None when it has no guess
+    hint = _CHARDET_NAMES.get(name.lower()) if name else None
+    return hint, float(guess.get("confidence") or 0.0)
 
 
 def _byte_scores(encoding: str) -> dict[int, float]:
@@ -296,9 +297,9 @@ def _best_single_byte(raw: bytes) -> tuple[str, str, float]:
         scores = _BYTE_SCORES[encoding]
         score = sum(count * scores[byte] for byte, count in counts.items())
         score += _CASE_FLIP_SCORE * len(_CASE_FLIP.findall(text))
-        score += _PRIOR.get(encoding, 0.0)
+        score += _PRIOR[encoding]
         if encoding == hint:
-            score += _HINT_WEIGHT * min(confidence, 1.0)
+            score += _HINT_WEIGHT * confidence  # cchardet's confidence is 0-1
         # Strict ">" keeps the earlier candidate on ties: cp1251 wins them.
         if score > best_score:
             best, best_score = (text, encoding, score / high), score

@@ -11,6 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -260,3 +263,26 @@ def test_each_table_is_read_in_the_queries_its_docstring_promises(shelf):
     assert (len(rows), queries) == (4, 2)
     rows, queries = count_queries(export.export_rows)
     assert (len(rows), queries) == (4, 1)
+
+
+@pytest.fixture
+def server_in_tokyo() -> Iterator[None]:
+    """The process's local zone is Asia/Tokyo (UTC+9) for the test, then back."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
+def test_stored_moments_are_utc_whatever_the_servers_zone(shelf, server_in_tokyo):
+    rows = admin_export.loan_table(None, TODAY, MOSCOW).rows
+    assert [row[6] for row in rows] == [datetime(2026, 11, 2, 1, 15)] * 2 + [
+        datetime(2026, 10, 23, 1, 15)]
+    assert rows[2][8] == datetime(2026, 11, 5, 11, 0)
