@@ -333,16 +333,20 @@ def _check_text(text: str) -> None:
         raise ImportFileError(FILE_BINARY)
 
 
+# Byte order marks and their codecs; UTF-32 LE before UTF-16 LE, whose mark begins it.
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def decode_bytes(raw: bytes) -> str:
     """Text of a CSV file: BOM, then strict UTF-8, then the best Cyrillic single-byte codec."""
     text: str | None = None
-    for bom, encoding in (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
+    for bom, encoding in _BOMS:
         if raw.startswith(bom):
             try:
                 text = raw.decode(encoding)
@@ -350,9 +354,7 @@ def decode_bytes(raw: bytes) -> str:
                 raise ImportFileError(FILE_BAD_BOM, encoding=encoding.upper()) from exc
             break
     if text is None:
-        if b"\x00" in raw:
-            raise ImportFileError(FILE_BINARY)
-        text = _decode_unmarked(raw)
+        text = _decode_unmarked(raw)  # a NUL decodes to "\x00" in every codec: _check_text
     text = text.lstrip("\ufeff").rstrip("\x1a")  # stray BOM; DOS end-of-file mark
     _check_text(text)
     return text
@@ -389,8 +391,8 @@ def sniff_delimiter(text: str) -> str:
             started = True
         elif not char.isspace():
             started = True
-    best = max(counts, key=lambda sep: counts[sep])  # dict order puts "," first on ties
-    return best if counts[best] else ","
+    # Dict order puts "," first on ties, and so when nothing was counted.
+    return max(counts, key=lambda sep: counts[sep])
 
 
 def _read_csv(text: str) -> list[list[str]]:
@@ -511,7 +513,7 @@ def read_table(raw: bytes, file_name: str) -> list[list[str]]:
 
 def _read_by_extension(raw: bytes, file_name: str) -> list[list[str]]:
     """The rows of a CSV/TXT or XLSX file, chosen by the file name's extension."""
-    name = (file_name or "").strip().lower()
+    name = file_name.strip().lower()
     extension = name[name.rfind("."):] if "." in name else ""
     if extension in TEXT_EXTENSIONS:
         if not raw.strip():

@@ -303,3 +303,14 @@ def test_no_rows_names_the_header_row():
 def test_byte_0x80_counts_in_the_codec_guess():
     # 0x80 is «А» in cp866 and a box or odd character in the other two.
     assert importing.decode_bytes("ААААА;АААА".encode("cp866")) == "ААААА;АААА"
+
+
+def test_a_header_line_of_delimiters_only_ends_the_count():
+    assert importing.sniff_delimiter(";;\r\na,b,c,d") == ";"
+
+
+def test_a_nul_without_a_bom_is_binary_in_utf8_and_in_a_single_byte_codec():
+    for raw in (b"a,b\r\n1,\x00", "Айди,Название\r\n1,\x00".encode("cp1251")):
+        with pytest.raises(ImportFileError) as caught:
+            importing.decode_bytes(raw)
+        assert caught.value.code == importing.FILE_BINARY
