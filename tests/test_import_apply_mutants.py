@@ -46,6 +46,11 @@ def audit(action: str) -> list[tuple[int | None, int | None, dict[str, Any]]]:
             for a in AuditLog.select().where(AuditLog.action == action).order_by(AuditLog.id)]
 
 
+def actors(*actions: str) -> set[int | None]:
+    """The actors of the audit rows of these actions."""
+    return {a.actor_id for a in AuditLog.select().where(AuditLog.action.in_(actions))}
+
+
 @dataclass
 class World:
     """Six devices, three people, the acting admin; open and returned loans.
@@ -142,6 +147,7 @@ def test_new_holders_close_only_the_open_loans_of_their_devices(world, clock):
             "device_number": 4, "device_name": "Касса 4", "person_email": "petr@company.ru",
             "place": "", "due_date": None, "source": "import"}),
     ]
+    assert actors("loan.unassigned", "loan.assigned") == {world.admin.id}
 
 
 def test_an_import_without_an_actor_assigns_by_nobody(world, clock):
@@ -174,6 +180,7 @@ def test_the_holder_named_again_changes_only_their_open_loan(world, clock):
         (world.d[2].id, None, {"device_number": 3, "person_email": "ivan@company.ru",
                                "source": "import", "place": "офис 5"}),
     ]
+    assert actors("loan.changed") == {world.admin.id}
 
 
 def test_a_loan_change_after_an_unchanged_loan_and_a_device_outside_the_file(world, clock):
@@ -215,6 +222,7 @@ def test_people_named_by_the_file_are_created_or_restored_and_no_one_else(world,
         (None, newcomer.id, {"person_email": "new@company.ru", "source": "import"})]
     assert audit("person.restored") == [
         (None, gone.id, {"person_email": "gone@company.ru", "source": "import"})]
+    assert actors("person.created", "person.restored", "loan.assigned") == {world.admin.id}
 
 
 def test_two_new_people_each_get_their_own_loan(world, clock):
@@ -321,6 +329,7 @@ def test_updates_write_each_devices_own_changes(world, seed, clock):
                                "changes": {"registered_on": [None, "2021-03-02"],
                                            "comment": ["", "с блоком"]}}),
     ]
+    assert actors("device.updated") == {world.admin.id}
 
 
 def test_new_devices_progress_and_the_summary(world, clock):
@@ -349,6 +358,7 @@ def test_new_devices_progress_and_the_summary(world, clock):
     assert audit("device.created") == [
         (seven.id, None, {"device_number": 7, "device_name": "Новая 7", "source": "import"}),
         (eight.id, None, {"device_number": 8, "device_name": "Новая 8", "source": "import"})]
+    assert actors("device.created") == {world.admin.id}
     summary = AuditLog.get(AuditLog.action == "import.applied")
     assert (summary.actor_id, summary.actor_telegram_id, summary.created_at) == (
         world.admin.id, 900, clock.now)
@@ -430,6 +440,7 @@ def test_cleared_holds_name_the_person_the_device_and_the_new_holder(world, cloc
     assert audit("hold.cleared") == [
         (world.d[4].id, world.ivan.id, {"device_number": 5, "source": "import"}),
         (world.d[5].id, world.olga.id, {"device_number": 6, "source": "import"})]
+    assert actors("hold.cleared") == {world.admin.id}
     assert QueueEntry.get(QueueEntry.device == world.d[3].id).hold_until == live
 
 
