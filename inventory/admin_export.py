@@ -3,13 +3,11 @@
 The devices sheet starts with the import's own columns (under the import's header names), so the
 admin import reads it back unchanged; the columns added for reading (holder's name, taken, days
 overdue, queue length) are in `importing.EXPORT_ONLY_HEADER`, which the import skips silently.
-Every text cell is neutralised against formulas (`importing.neutralize_cell`).
+Every text cell is neutralised against formulas (`importing.neutralize_cell`, in spreadsheet.py).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,14 +17,12 @@ import peewee as pw
 
 from inventory import audit
 from inventory.devices import open_loan_of, with_holder
-from inventory.importing import neutralize_cell
 from inventory.rows import tuples
-from inventory.spreadsheet import Table, to_xlsx
+from inventory.spreadsheet import Table, to_csv, to_xlsx
 from models import Category, Device, Loan, Person, QueueEntry
 
 logger = logging.getLogger(__name__)
 
-CSV_DELIMITER = ";"  # what Excel expects in a Russian locale
 # Sheet names and column headers are the file format (the import reads DEVICE_HEADER back),
 # not messages: they stay here rather than in handlers/texts.py.
 DEVICES_TITLE = "Устройства"
@@ -103,30 +99,6 @@ def loan_table(since: datetime | None, today: date, tz: ZoneInfo) -> Table:
             (by.name or by.email) if by is not None and by.id is not None else "",
         ])
     return Table(LOANS_TITLE, LOAN_HEADER, LOAN_WIDTHS, rows)
-
-
-def _text(value: object) -> str:
-    """A cell as CSV text: dates dd.mm.yyyy, moments dd.mm.yyyy HH:MM, text neutralised."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%d.%m.%Y %H:%M")
-    if isinstance(value, date):
-        return value.strftime("%d.%m.%Y")
-    if isinstance(value, int):
-        return str(value)
-    return neutralize_cell(str(value))
-
-
-def to_csv(table: Table) -> bytes:
-    """CSV in UTF-8 with a BOM and «;» between cells: Excel opens it with Cyrillic intact."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")
-    writer.writerow(table.header)
-    writer.writerows([_text(value) for value in row] for row in table.rows)
-    return buffer.getvalue().encode("utf-8-sig")
-
-
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,24 @@
 """Device export: every device with its holder, place and due date, as CSV or XLSX.
 
 The file uses the import's canonical header, so the import accepts it unchanged; cells that a
-spreadsheet would run as formulas are neutralised (`importing.neutralize_cell`), and the import
-undoes exactly that.
+spreadsheet would run as formulas are neutralised (`importing.neutralize_cell`, in the writers of
+spreadsheet.py), and the import undoes exactly that. CSV and XLSX hold the same cells.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from dataclasses import dataclass
 from datetime import date
 
-import peewee as pw
-
 from inventory import spreadsheet
-from inventory.importing import CANONICAL_HEADER, neutralize_cell
+from inventory.devices import open_loan_of, with_holder
+from inventory.importing import CANONICAL_HEADER
 from inventory.spreadsheet import Table
-from models import Category, Device, Loan, Person
+from models import Device
 
 logger = logging.getLogger(__name__)
 
-CSV_DELIMITER = ";"  # what Excel expects in a Russian locale
 SHEET_TITLE = "Устройства"  # part of the file format, like the header it writes
 COLUMN_WIDTHS = (8, 32, 22, 22, 16, 14, 40, 30, 24, 14)
 
@@ -45,20 +41,9 @@ class ExportRow:
 
 def export_rows() -> list[ExportRow]:
     """Every device with its category and open loan (holder email, place, due date), by number."""
-    query = (
-        Device.select(Device, Category, Loan, Person)
-        .join(Category)
-        .switch(Device)
-        .join(Loan, pw.JOIN.LEFT_OUTER,
-              on=(Loan.device == Device.id) & Loan.returned_at.is_null())
-        .join(Person, pw.JOIN.LEFT_OUTER, on=(Loan.person == Person.id))
-        .order_by(Device.number)
-    )
     rows = []
-    for device in query:
-        loan = getattr(device, "loan", None)
-        if loan is not None and loan.id is None:
-            loan = None  # the LEFT JOIN found no open loan
+    for device in with_holder().order_by(Device.number):
+        loan = open_loan_of(device)
         rows.append(ExportRow(
             number=device.number,
             name=device.name,
@@ -74,44 +59,21 @@ def export_rows() -> list[ExportRow]:
     return rows
 
 
-def _date_text(value: date | None) -> str:
-    """dd.mm.yyyy, the import's first date format."""
-    return value.strftime("%d.%m.%Y") if value else ""
-
-
-def _cells(row: ExportRow) -> list[str]:
-    """The text cells of a row, neutralised against formulas."""
-    values = [
-        str(row.number), row.name, row.category, row.serial, _date_text(row.registered_on),
-        row.firmware, row.comment, row.email, row.place, _date_text(row.due_date),
-    ]
-    return [neutralize_cell(value) for value in values]
-
-
-def to_csv(rows: list[ExportRow]) -> bytes:
-    """CSV in UTF-8 with a BOM and «;» between cells: Excel opens it with Cyrillic intact."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")
-    writer.writerow(CANONICAL_HEADER)
-    writer.writerows(_cells(row) for row in rows)
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-def to_xlsx(rows: list[ExportRow]) -> bytes:
-    """An XLSX workbook with one sheet; numbers and dates are real cells, the rest text."""
+def _table(rows: list[ExportRow]) -> Table:
+    """The rows as one sheet under the canonical header."""
     values: list[list[object]] = [
         [row.number, row.name, row.category, row.serial, row.registered_on, row.firmware,
          row.comment, row.email, row.place, row.due_date] for row in rows]
-    return spreadsheet.to_xlsx([Table(SHEET_TITLE, CANONICAL_HEADER, COLUMN_WIDTHS, values)])
+    return Table(SHEET_TITLE, CANONICAL_HEADER, COLUMN_WIDTHS, values)
 
 
 def export_file(kind: str) -> tuple[bytes, int]:
     """The export in the given format ("csv" or "xlsx") and how many devices it holds."""
     rows = export_rows()
     if kind == "csv":
-        data = to_csv(rows)
+        data = spreadsheet.to_csv(_table(rows))
     elif kind == "xlsx":
-        data = to_xlsx(rows)
+        data = spreadsheet.to_xlsx([_table(rows)])
     else:
         raise ValueError(f"unknown export format {kind!r}")
     logger.info("exported %d devices as %s (%d bytes)", len(rows), kind, len(data))

@@ -168,7 +168,7 @@ _CASE_FLIP_SCORE = -6.0
 _HINT_WEIGHT = 1.0
 _HINT_SAMPLE = 64 * 1024
 # cp1251 is by far the most common: it wins near ties such as all-caps «ФР» (koi8-r «тп»).
-_PRIOR = {"cp1251": 3.0}
+_PRIOR = {"cp1251": 3.0, "koi8-r": 0.0, "cp866": 0.0}
 # Valid UTF-8 outside the scripts a device list uses (Latin, Cyrillic, punctuation, emoji).
 _UNLIKELY_UTF8 = re.compile("[^\x00-\u07ff\u2000-\u27bf\ufe00-\ufe0f\ufeff"
                             "\U0001f000-\U0001faff]")
@@ -256,8 +256,9 @@ class ImportPlan:
 def _chardet_hint(raw: bytes) -> tuple[str | None, float]:
     """cchardet's guess (on the first 64 KB) mapped to one of CANDIDATES, with its confidence."""
     guess = cchardet.detect(raw[:_HINT_SAMPLE])
-    name = (guess.get("encoding") or "").lower()
-    return _CHARDET_NAMES.get(name), float(guess.get("confidence") or 0.0)
+    name = guess.get("encoding")  # None when it has no guess
+    hint = _CHARDET_NAMES.get(name.lower()) if name else None
+    return hint, float(guess.get("confidence") or 0.0)
 
 
 def _byte_scores(encoding: str) -> dict[int, float]:
@@ -285,9 +286,9 @@ def _best_single_byte(raw: bytes) -> tuple[str, str, float]:
     """The most Russian-looking decoding of raw: (text, encoding, score per non-ASCII byte)."""
     hint, confidence = _chardet_hint(raw)
     counts = {byte: count for byte in range(0x80, 0x100) if (count := raw.count(byte))}
-    high = sum(counts.values()) or 1
+    high = sum(counts.values())  # callers pass bytes with at least one of 0x80-0xFF
     best: tuple[str, str, float] | None = None
-    best_score = 0.0
+    best_score = -math.inf
     for encoding in CANDIDATES:
         try:
             text = raw.decode(encoding)
@@ -296,11 +297,11 @@ def _best_single_byte(raw: bytes) -> tuple[str, str, float]:
         scores = _BYTE_SCORES[encoding]
         score = sum(count * scores[byte] for byte, count in counts.items())
         score += _CASE_FLIP_SCORE * len(_CASE_FLIP.findall(text))
-        score += _PRIOR.get(encoding, 0.0)
+        score += _PRIOR[encoding]
         if encoding == hint:
-            score += _HINT_WEIGHT * min(confidence, 1.0)
+            score += _HINT_WEIGHT * confidence  # cchardet's confidence is 0-1
         # Strict ">" keeps the earlier candidate on ties: cp1251 wins them.
-        if best is None or score > best_score:
+        if score > best_score:
             best, best_score = (text, encoding, score / high), score
     assert best is not None  # koi8-r and cp866 decode any byte string
     logger.debug("single-byte guess %s (%.2f per byte; cchardet hint %s %.2f)", best[1],
@@ -332,16 +333,20 @@ def _check_text(text: str) -> None:
         raise ImportFileError(FILE_BINARY)
 
 
+# Byte order marks and their codecs; UTF-32 LE before UTF-16 LE, whose mark begins it.
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def decode_bytes(raw: bytes) -> str:
     """Text of a CSV file: BOM, then strict UTF-8, then the best Cyrillic single-byte codec."""
     text: str | None = None
-    for bom, encoding in (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
+    for bom, encoding in _BOMS:
         if raw.startswith(bom):
             try:
                 text = raw.decode(encoding)
@@ -349,9 +354,7 @@ def decode_bytes(raw: bytes) -> str:
                 raise ImportFileError(FILE_BAD_BOM, encoding=encoding.upper()) from exc
             break
     if text is None:
-        if b"\x00" in raw:
-            raise ImportFileError(FILE_BINARY)
-        text = _decode_unmarked(raw)
+        text = _decode_unmarked(raw)  # a NUL decodes to "\x00" in every codec: _check_text
     text = text.lstrip("\ufeff").rstrip("\x1a")  # stray BOM; DOS end-of-file mark
     _check_text(text)
     return text
@@ -388,8 +391,8 @@ def sniff_delimiter(text: str) -> str:
             started = True
         elif not char.isspace():
             started = True
-    best = max(counts, key=lambda sep: counts[sep])  # dict order puts "," first on ties
-    return best if counts[best] else ","
+    # Dict order puts "," first on ties, and so when nothing was counted.
+    return max(counts, key=lambda sep: counts[sep])
 
 
 def _read_csv(text: str) -> list[list[str]]:
@@ -467,8 +470,7 @@ def _read_xlsx(raw: bytes) -> list[list[str]]:
         logger.info("xlsx rejected: %r", exc)
         raise ImportFileError(FILE_XLSX_UNREADABLE) from exc
     rows: list[list[str]] = []
-    data_rows = 0
-    header_seen = False
+    filled = 0
     limit = MAX_ROWS
     try:
         for values in sheet.iter_rows():
@@ -480,11 +482,9 @@ def _read_xlsx(raw: bytes) -> list[list[str]]:
                 if len(rows) > limit * 10:
                     raise _too_many_rows()
                 continue
-            if header_seen:
-                data_rows += 1
-                if data_rows > limit:
-                    raise _too_many_rows()
-            header_seen = True
+            filled += 1
+            if filled > limit + 1:  # the header row does not count
+                raise _too_many_rows()
     except ImportFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged sheet surfaces while iterating
@@ -513,7 +513,7 @@ def read_table(raw: bytes, file_name: str) -> list[list[str]]:
 
 def _read_by_extension(raw: bytes, file_name: str) -> list[list[str]]:
     """The rows of a CSV/TXT or XLSX file, chosen by the file name's extension."""
-    name = (file_name or "").strip().lower()
+    name = file_name.strip().lower()
     extension = name[name.rfind("."):] if "." in name else ""
     if extension in TEXT_EXTENSIONS:
         if not raw.strip():

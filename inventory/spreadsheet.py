@@ -1,13 +1,17 @@
-"""XLSX workbooks for exports: one sheet per table, real numbers and dates, formula-proof text."""
+"""Export files: XLSX workbooks (one sheet per table, real numbers and dates) and CSV, both with
+formula-proof text."""
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from inventory.importing import neutralize_cell
+
+CSV_DELIMITER = ";"  # what Excel expects in a Russian locale
 
 
 @dataclass(frozen=True)
@@ -49,3 +53,26 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def csv_text(value: object) -> str:
+    """A cell as CSV text: dates dd.mm.yyyy, moments dd.mm.yyyy HH:MM, text neutralised."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%d.%m.%Y %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d.%m.%Y")
+    if isinstance(value, int):
+        return str(value)
+    return neutralize_cell(str(value))
+
+
+def to_csv(table: Table) -> bytes:
+    """One table as CSV in UTF-8 with a BOM, «;» between cells and CRLF line ends (the csv
+    module's default): Excel opens it with Cyrillic intact."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=CSV_DELIMITER)
+    writer.writerow(table.header)
+    writer.writerows([csv_text(value) for value in row] for row in table.rows)
+    return buffer.getvalue().encode("utf-8-sig")

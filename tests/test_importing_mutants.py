@@ -252,3 +252,65 @@ def test_no_header_and_file_level_details():
         importing.decode_bytes(codecs.BOM_UTF16_LE + b"a")
     assert (caught.value.code, caught.value.params) == (importing.FILE_BAD_BOM,
                                                         {"encoding": "UTF-16"})
+
+
+# --- texts at their edges ----------------------------------------------------------------------
+
+
+def test_a_bom_inside_a_header_cell_is_ignored():
+    columns, unknown, repeated = importing.map_header(["\ufeffАйди", "Назв\ufeffание", "X"])
+    assert (columns, unknown, repeated) == ({"number": 0, "name": 1}, ["X"], [])
+
+
+def test_decoding_keeps_an_x_at_either_end_of_the_text():
+    assert importing.decode_bytes(b"XYZ,a\r\n1,X") == "XYZ,a\r\n1,X"
+    assert importing.decode_bytes(codecs.BOM_UTF8 + b"X,Y\r\n1,X\x1a") == "X,Y\r\n1,X"
+
+
+def test_restore_cell_keeps_a_quote_before_anything_but_a_formula_character():
+    for text in ("'X=1", "'X-1", "X'=1"):
+        assert importing.restore_cell(text) == text
+
+
+def test_an_exact_category_name_wins_over_one_that_only_folds_the_same():
+    data = ExistingData(categories={"ёлка": "Ёлка", "елка": "Елка"})
+    plan = importing.build_plan([SHORT_HEADER, row("1", category="ёлка"),
+                                 row("2", category="  ЁЛКА "), row("3", category="Елка")],
+                                data, TODAY)
+    assert [d.category for d in plan.new] == ["Ёлка", "Ёлка", "Елка"]
+
+
+@pytest.mark.parametrize(("text", "delimiter"), [
+    ("a,b;c", ","),  # a tie goes to ","
+    ("Модель;Тип;FOX,a,b,c,d", ","),  # an «X» is an ordinary letter
+])
+def test_sniff_delimiter_ties_and_letters(text, delimiter):
+    assert importing.sniff_delimiter(text) == delimiter
+
+
+def test_a_cell_beyond_the_csv_field_limit_names_its_row():
+    raw = ("Айди,Название\r\n1,Касса\r\n2," + "x" * 140_000 + "\r\n").encode()
+    with pytest.raises(ImportFileError) as caught:
+        read_table(raw, "a.csv")
+    assert (caught.value.code, caught.value.params) == (importing.FILE_QUOTE_NEAR, {"row": 3})
+
+
+def test_no_rows_names_the_header_row():
+    plan = importing.build_plan([[""], SHORT_HEADER, ["", " "]], ExistingData(), TODAY)
+    assert plan.errors == [ImportProblem(importing.NO_ROWS, 2, {})]
+
+
+def test_byte_0x80_counts_in_the_codec_guess():
+    # 0x80 is «А» in cp866 and a box or odd character in the other two.
+    assert importing.decode_bytes("ААААА;АААА".encode("cp866")) == "ААААА;АААА"
+
+
+def test_a_header_line_of_delimiters_only_ends_the_count():
+    assert importing.sniff_delimiter(";;\r\na,b,c,d") == ";"
+
+
+def test_a_nul_without_a_bom_is_binary_in_utf8_and_in_a_single_byte_codec():
+    for raw in (b"a,b\r\n1,\x00", "Айди,Название\r\n1,\x00".encode("cp1251")):
+        with pytest.raises(ImportFileError) as caught:
+            importing.decode_bytes(raw)
+        assert caught.value.code == importing.FILE_BINARY
