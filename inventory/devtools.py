@@ -157,14 +157,16 @@ def _held_ids() -> pw.ModelSelect[Loan]:
 
 def free_by_category() -> list[CategoryFree]:
     """Every category with its free and total device counts, by name."""
-    free = pw.fn.SUM(pw.Case(None, [(Device.id.not_in(_held_ids()), 1)], 0))
+    # COUNT of the free devices' ids: a category without devices joins one row whose id is
+    # NULL, and NULL NOT IN (nothing held) is true, so a SUM of 1s would count it as free.
+    free = pw.fn.COUNT(pw.Case(None, [(Device.id.not_in(_held_ids()), Device.id)]))
     query = (
         Category.select(Category, pw.fn.COUNT(Device.id).alias("total"), free.alias("free"))
         .join(Device, pw.JOIN.LEFT_OUTER)
         .group_by(Category.id)
         .order_by(Category.name)
     )
-    return [CategoryFree(c, int(c.free or 0), int(c.total or 0)) for c in query]
+    return [CategoryFree(c, c.free, c.total) for c in query]  # COUNTs: never NULL
 
 
 @dataclass
@@ -222,7 +224,8 @@ def _history(ids: list[int]) -> tuple[dict[int, list[dict]], dict[int, list[str]
     loans: dict[int, list[dict]] = defaultdict(list)
     query = (Loan.select(Loan, Person, Assigner).join(Person, on=(Loan.person == Person.id))
              .switch(Loan)
-             .join(Assigner, pw.JOIN.LEFT_OUTER, on=(Loan.assigned_by == Assigner.id))
+             .join(Assigner, pw.JOIN.LEFT_OUTER, on=(Loan.assigned_by == Assigner.id),
+                   attr="assigner")
              .where(Loan.device.in_(ids)).order_by(Loan.taken_at, Loan.id))
     for loan in query:
         assigner = getattr(loan, "assigner", None)
