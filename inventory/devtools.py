@@ -122,7 +122,7 @@ def tail_lines(path: str, count: int, block: int = 64 * 1024) -> list[str] | Non
                 data = handle.read(step) + data
     except FileNotFoundError:
         return None
-    lines = data.decode("utf-8", errors="replace").splitlines()
+    lines = data.decode(errors="replace").splitlines()  # bytes.decode is always UTF-8
     return lines[-count:] if count > 0 else []
 
 
@@ -131,8 +131,7 @@ def read_log(path: str, limit: int) -> tuple[bytes, bool] | None:
     try:
         size = Path(path).stat().st_size
         with open(path, "rb") as handle:
-            if size > limit:
-                handle.seek(size - limit)
+            handle.seek(max(0, size - limit))
             return handle.read(), size > limit
     except FileNotFoundError:
         return None
