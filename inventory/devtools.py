@@ -219,7 +219,7 @@ def _iso(value: date | datetime | None) -> str | None:
 
 def _history(ids: list[int]) -> tuple[dict[int, list[dict]], dict[int, list[str]]]:
     """Loans and queue of the devices, per device id, as plain values for the audit log."""
-    Assigner = Person.alias("assigner")
+    Assigner = Person.alias()  # peewee names it in the SQL
     loans: dict[int, list[dict]] = defaultdict(list)
     query = (Loan.select(Loan, Person, Assigner).join(Person, on=(Loan.person == Person.id))
              .switch(Loan)
@@ -227,14 +227,14 @@ def _history(ids: list[int]) -> tuple[dict[int, list[dict]], dict[int, list[str]
                    attr="assigner")
              .where(Loan.device.in_(ids)).order_by(Loan.taken_at, Loan.id))
     for loan in query:
-        assigner = getattr(loan, "assigner", None)
+        assigner = loan.assigner  # None when the outer join finds nobody
         loans[loan.device_id].append({
             "person_email": loan.person.email,
             "taken_at": _iso(loan.taken_at),
             "returned_at": _iso(loan.returned_at),
             "due_date": _iso(loan.due_date),
             "place": loan.place,
-            "assigned_by": assigner.email if assigner is not None and assigner.id else None,
+            "assigned_by": assigner.email if assigner is not None else None,
         })
     queue: dict[int, list[str]] = defaultdict(list)
     for entry in (QueueEntry.select(QueueEntry, Person).join(Person)

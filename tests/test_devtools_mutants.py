@@ -192,10 +192,10 @@ def fleet(backend, seed) -> dict:
                 returned_at=T0 - timedelta(days=2))
     late = QueueEntry.create(device=kassa[1], person=users[0], joined_at=T0 - 2 * MINUTE)
     early = QueueEntry.create(device=kassa[1], person=users[3], joined_at=T0 - 9 * MINUTE)
-    QueueEntry.create(device=scales[1], person=users[2], joined_at=T0 - 5 * MINUTE)
+    between = QueueEntry.create(device=scales[1], person=users[2], joined_at=T0 - 5 * MINUTE)
     QueueEntry.create(device=kassa[0], person=users[3], joined_at=T0 - 7 * MINUTE)
     return {"users": users, "admin": admin, "scales": scales, "kassa": kassa, "old": old,
-            "older": older, "late": late, "early": early}
+            "older": older, "late": late, "early": early, "between": between}
 
 
 def test_free_by_category_counts_free_and_total_by_name(fleet, clock):
@@ -244,26 +244,28 @@ def test_purge_plan_of_a_deleted_category_is_refused(fleet):
 
 def test_purge_deletes_only_the_free_devices_asked_for(fleet, clock):
     scales, kassa, users = fleet["scales"], fleet["kassa"], fleet["users"]
-    asked = [kassa[1].id, scales[2].id, kassa[2].id, kassa[0].id]  # 11, 1 (held), 10, 12 (held)
+    # 10, 1 (held), 11, 12 (held), 3
+    asked = [kassa[1].id, scales[2].id, kassa[2].id, kassa[0].id, scales[1].id]
     before = snapshot()
     waiting: list[tuple[Person, Device]] = [(users[1], scales[0])]  # kept, added to
     gone = devtools.purge(asked, person=fleet["admin"], telegram_id=DEV, now=clock.now,
                           category="Онлайн-касса", waiting=waiting)
-    assert [d.number for d in gone] == [10, 11]
-    assert sorted(d.number for d in Device.select()) == [1, 3, 5, 12]
+    assert [d.number for d in gone] == [3, 10, 11]
+    assert sorted(d.number for d in Device.select()) == [1, 5, 12]
     diff = changed(before)
-    assert diff["Device"] == {kassa[1].id, kassa[2].id}
+    assert diff["Device"] == {scales[1].id, kassa[1].id, kassa[2].id}
     assert diff["Loan"] == {fleet["old"].id, fleet["older"].id}
-    assert diff["QueueEntry"] == {fleet["late"].id, fleet["early"].id}
+    assert diff["QueueEntry"] == {fleet["between"].id, fleet["late"].id, fleet["early"].id}
     assert set(diff) == {"Device", "Loan", "QueueEntry"}
-    # Everyone who queued for a deleted device, in queue order, after what was there.
+    # Everyone who queued for a deleted device, device by device (by id: number 3 was added
+    # before 10) and in queue order, after what was there.
     assert [(p.id, d.number) for p, d in waiting] == [
-        (users[1].id, 5), (users[3].id, 10), (users[0].id, 10)]
+        (users[1].id, 5), (users[2].id, 3), (users[3].id, 10), (users[0].id, 10)]
     run = AuditLog.get(AuditLog.action == "dev.purge")
     assert (run.actor_id, run.actor_telegram_id, run.created_at) == (
         fleet["admin"].id, DEV, clock.now)
-    assert json.loads(run.details) == {"category": "Онлайн-касса", "asked": 4, "deleted": 2,
-                                       "numbers": [10, 11]}
+    assert json.loads(run.details) == {"category": "Онлайн-касса", "asked": 5, "deleted": 3,
+                                       "numbers": [3, 10, 11]}
 
 
 def test_purge_audits_each_device_with_its_history(fleet, clock):
