@@ -99,7 +99,7 @@ def code_failed(telegram_id: int, person: Person | None, now: datetime,
         if count < LOCK_ATTEMPTS:
             return LOCK_ATTEMPTS - count, None
         record(LOCKED, telegram_id=telegram_id, person=person, now=now, failures=count,
-               minutes=int(LOCK_PERIOD.total_seconds() // 60))
+               minutes=LOCK_PERIOD // timedelta(minutes=1))
     logger.warning("developer %s locked out of destructive actions until %s", telegram_id,
                    now + LOCK_PERIOD)
     return 0, now + LOCK_PERIOD

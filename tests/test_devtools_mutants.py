@@ -87,10 +87,11 @@ def test_failures_count_only_this_developers_code_events_of_the_last_15_minutes(
 
 def test_failures_run_from_the_newest_event_back_to_a_right_code(backend, seed):
     now = T0
-    event(devtools.CODE_FAILED, DEV, now - 12 * MINUTE)
+    # Written out of time order: the time decides, not the row id.
     event(devtools.CODE_OK, DEV, now - 8 * MINUTE)
-    event(devtools.CODE_FAILED, DEV, now - 4 * MINUTE)
     event(devtools.CODE_FAILED, DEV, now - 2 * MINUTE)
+    event(devtools.CODE_FAILED, DEV, now - 4 * MINUTE)
+    event(devtools.CODE_FAILED, DEV, now - 12 * MINUTE)
     assert devtools.failures(DEV, now) == 2
     # Same time: the later row (higher id) is the newer event.
     event(devtools.CODE_FAILED, DEV, now - MINUTE)
@@ -126,6 +127,7 @@ def test_third_wrong_code_locks_and_the_count_starts_again(backend, seed):
     assert [json.loads(r.details) for r in rows] == [
         {"for_action": "wipe"}, {"for_action": "purge"}, {"for_action": "wipe"},
         {"failures": 3, "minutes": 15}]
+    assert rows[-1].details == '{"failures": 3, "minutes": 15}'  # whole minutes
     assert all(r.actor_id == dev.id for r in rows)
     assert rows[-1].created_at == now + 2 * MINUTE
     # After the lock-out the count starts from zero again.

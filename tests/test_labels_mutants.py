@@ -129,6 +129,7 @@ def test_counts(shelf):
 
 
 def test_categories_with_devices_by_name(shelf):
+    # Created in the order Онлайн-касса, Весы, Сканер, Пустая: listed by name.
     ids = {c.name: c.id for c in Category.select()}
     assert label_select.categories() == [
         label_select.CategoryChoice(ids["Весы"], "Весы", 2),
