@@ -268,9 +268,8 @@ def has_schema(database: pw.Database) -> bool:
 
 
 def latest_migration(database: pw.Database) -> str:
-    """Name of the newest committed migration file."""
-    todo = list(make_router(database).todo)
-    return todo[-1] if todo else ""
+    """Name of the newest committed migration file (there is always at least one)."""
+    return list(make_router(database).todo)[-1]
 
 
 @dataclass

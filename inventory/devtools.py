@@ -44,9 +44,8 @@ def record(action: str, *, telegram_id: int, person: Person | None, now: datetim
         created_at=now,
         updated_at=now,
     )
-    shown = {k: v for k, v in details.items() if not isinstance(v, (list, dict))}
-    logger.info("developer %s: %s %s", telegram_id, action,
-                " ".join(f"{k}={v}" for k, v in shown.items()))
+    logger.info("developer %s: %s %s", telegram_id, action, " ".join(
+        f"{k}={v}" for k, v in details.items() if not isinstance(v, (list, dict))))
     return entry
 
 

@@ -280,3 +280,11 @@ def test_restored_ids_go_on_after_the_highest_one(backend, conn, seed):
     highest = Device.select(pw.fn.MAX(Device.id)).scalar()
     backup.restore(conn, raw, force=True)
     assert seed.device(20).id == highest + 1
+
+
+def test_wipe_works_with_a_table_missing(backend, database, conn, seed, migrated_after):
+    fill(seed)
+    conn.execute_sql('DROP TABLE "dialogstate"')
+    assert backup.wipe(conn) == LATEST_MIGRATION
+    assert backup.row_counts() == dict.fromkeys(tables(), 0)
+    assert sorted(backup.row_counts()) == tables()
