@@ -288,3 +288,20 @@ def test_wipe_works_with_a_table_missing(backend, database, conn, seed, migrated
     assert backup.wipe(conn) == LATEST_MIGRATION
     assert backup.row_counts() == dict.fromkeys(tables(), 0)
     assert sorted(backup.row_counts()) == tables()
+
+
+def test_rows_the_database_loses_on_the_way_in_fail_the_restore(conn, seed):
+    fill(seed)
+    raw = backup.make_dump(conn, T0).data
+    before = table_json(raw)
+    # A database that silently drops rows (here a trigger) must not pass for a restore.
+    conn.execute_sql("CREATE TRIGGER lose AFTER INSERT ON dialogstate "
+                     "BEGIN DELETE FROM dialogstate WHERE id = NEW.id; END")
+    try:
+        with pytest.raises(backup.BackupError) as caught:
+            backup.restore(conn, raw, force=True)
+    finally:
+        conn.execute_sql("DROP TRIGGER lose")
+    assert str(caught.value) == (
+        "row counts after the restore do not match: dialogstate 0 instead of 1")
+    assert table_json(backup.make_dump(conn, T0).data) == before
