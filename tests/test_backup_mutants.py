@@ -19,7 +19,7 @@ from test_backup import drop_everything, edited, fill, members, table_json, zip_
 
 from inventory import backup
 from models import MODELS, AuditLog, Category, Device, Person
-from schema import apply_migrations
+from schema import apply_migrations, schema_version
 
 
 def tables() -> list[str]:
@@ -305,3 +305,26 @@ def test_rows_the_database_loses_on_the_way_in_fail_the_restore(conn, seed):
     assert str(caught.value) == (
         "row counts after the restore do not match: dialogstate 0 instead of 1")
     assert table_json(backup.make_dump(conn, T0).data) == before
+
+
+def test_a_refused_insert_names_the_databases_reason(backend, conn, dump):
+    files = members(dump)
+    devices = json.loads(files["device.json"])
+    devices[2]["serial"] = devices[0]["serial"]
+    with pytest.raises(backup.BackupError) as caught:
+        backup.restore(conn, zip_of({**files, "device.json": json.dumps(devices).encode()}),
+                       force=True)
+    reason = str(caught.value)
+    assert reason.startswith("the database refused the dump: ") and "serial" in reason, reason
+    assert "\n" not in reason
+
+
+def test_a_schema_without_migration_history_is_named_none(backend, conn, dump):
+    with conn.atomic() as transaction:  # the history comes back with the rollback
+        conn.execute_sql('DELETE FROM "migratehistory"')
+        with pytest.raises(backup.BackupError) as caught:
+            backup.restore(conn, dump, force=True)
+        transaction.rollback()
+    assert schema_version(conn) == LATEST_MIGRATION
+    assert str(caught.value) == (f"the dump has schema version {LATEST_MIGRATION}, the database "
+                                 "has (none): they must match")
