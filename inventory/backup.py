@@ -157,7 +157,7 @@ def _load_json(archive: zipfile.ZipFile, name: str) -> Any:
     except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
         raise BackupError(f"{name} cannot be read from the zip: {exc}") from None
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode())  # bytes.decode is always UTF-8
     except (UnicodeDecodeError, ValueError) as exc:
         raise BackupError(f"{name} is not valid JSON: {exc}") from None
 
@@ -209,7 +209,7 @@ def read_dump(raw: bytes) -> Dump:
     return dump
 
 
-def _parse_value(model: type[pw.Model], column: pw.Field, value: Any, where: str) -> Any:
+def _parse_value(column: pw.Field, value: Any, where: str) -> Any:
     """A JSON value back in the column's Python type."""
     if value is None:
         return None
@@ -228,7 +228,7 @@ def _rows_to_insert(model: type[pw.Model], rows: list[dict[str, Any]]) -> list[t
     fields = _columns(model)
     name = table_name(model)
     return [
-        tuple(_parse_value(model, f, row[f.column_name], f"{name}.json row {number}")
+        tuple(_parse_value(f, row[f.column_name], f"{name}.json row {number}")
               for f in fields)
         for number, row in enumerate(rows, start=1)
     ]
@@ -268,9 +268,8 @@ def has_schema(database: pw.Database) -> bool:
 
 
 def latest_migration(database: pw.Database) -> str:
-    """Name of the newest committed migration file."""
-    todo = list(make_router(database).todo)
-    return todo[-1] if todo else ""
+    """Name of the newest committed migration file (there is always at least one)."""
+    return list(make_router(database).todo)[-1]
 
 
 @dataclass
@@ -356,7 +355,7 @@ def wipe(database: pw.Database) -> str:
     real and never replays done ones with its global patches (docs/DEVELOPING.md, pitfalls).
     """
     with database.atomic():
-        database.drop_tables(MODELS, safe=True)
+        database.drop_tables(MODELS)  # IF EXISTS: peewee's default (safe=True)
         database.execute_sql(f'DROP TABLE IF EXISTS "{HISTORY_TABLE}"')
         apply_migrations(database)
     version = schema_version(database)

@@ -44,9 +44,8 @@ def record(action: str, *, telegram_id: int, person: Person | None, now: datetim
         created_at=now,
         updated_at=now,
     )
-    shown = {k: v for k, v in details.items() if not isinstance(v, (list, dict))}
-    logger.info("developer %s: %s %s", telegram_id, action,
-                " ".join(f"{k}={v}" for k, v in shown.items()))
+    logger.info("developer %s: %s %s", telegram_id, action, " ".join(
+        f"{k}={v}" for k, v in details.items() if not isinstance(v, (list, dict))))
     return entry
 
 
@@ -99,7 +98,7 @@ def code_failed(telegram_id: int, person: Person | None, now: datetime,
         if count < LOCK_ATTEMPTS:
             return LOCK_ATTEMPTS - count, None
         record(LOCKED, telegram_id=telegram_id, person=person, now=now, failures=count,
-               minutes=int(LOCK_PERIOD.total_seconds() // 60))
+               minutes=LOCK_PERIOD // timedelta(minutes=1))
     logger.warning("developer %s locked out of destructive actions until %s", telegram_id,
                    now + LOCK_PERIOD)
     return 0, now + LOCK_PERIOD
@@ -122,7 +121,7 @@ def tail_lines(path: str, count: int, block: int = 64 * 1024) -> list[str] | Non
                 data = handle.read(step) + data
     except FileNotFoundError:
         return None
-    lines = data.decode("utf-8", errors="replace").splitlines()
+    lines = data.decode(errors="replace").splitlines()  # bytes.decode is always UTF-8
     return lines[-count:] if count > 0 else []
 
 
@@ -131,8 +130,7 @@ def read_log(path: str, limit: int) -> tuple[bytes, bool] | None:
     try:
         size = Path(path).stat().st_size
         with open(path, "rb") as handle:
-            if size > limit:
-                handle.seek(size - limit)
+            handle.seek(max(0, size - limit))
             return handle.read(), size > limit
     except FileNotFoundError:
         return None
@@ -157,14 +155,16 @@ def _held_ids() -> pw.ModelSelect[Loan]:
 
 def free_by_category() -> list[CategoryFree]:
     """Every category with its free and total device counts, by name."""
-    free = pw.fn.SUM(pw.Case(None, [(Device.id.not_in(_held_ids()), 1)], 0))
+    # COUNT of the free devices' ids: a category without devices joins one row whose id is
+    # NULL, and NULL NOT IN (nothing held) is true, so a SUM of 1s would count it as free.
+    free = pw.fn.COUNT(pw.Case(None, [(Device.id.not_in(_held_ids()), Device.id)]))
     query = (
         Category.select(Category, pw.fn.COUNT(Device.id).alias("total"), free.alias("free"))
         .join(Device, pw.JOIN.LEFT_OUTER)
         .group_by(Category.id)
         .order_by(Category.name)
     )
-    return [CategoryFree(c, int(c.free or 0), int(c.total or 0)) for c in query]
+    return [CategoryFree(c, c.free, c.total) for c in query]  # COUNTs: never NULL
 
 
 @dataclass
@@ -218,21 +218,22 @@ def _iso(value: date | datetime | None) -> str | None:
 
 def _history(ids: list[int]) -> tuple[dict[int, list[dict]], dict[int, list[str]]]:
     """Loans and queue of the devices, per device id, as plain values for the audit log."""
-    Assigner = Person.alias("assigner")
+    Assigner = Person.alias()  # peewee names it in the SQL
     loans: dict[int, list[dict]] = defaultdict(list)
     query = (Loan.select(Loan, Person, Assigner).join(Person, on=(Loan.person == Person.id))
              .switch(Loan)
-             .join(Assigner, pw.JOIN.LEFT_OUTER, on=(Loan.assigned_by == Assigner.id))
+             .join(Assigner, pw.JOIN.LEFT_OUTER, on=(Loan.assigned_by == Assigner.id),
+                   attr="assigner")
              .where(Loan.device.in_(ids)).order_by(Loan.taken_at, Loan.id))
     for loan in query:
-        assigner = getattr(loan, "assigner", None)
+        assigner = loan.assigner  # None when the outer join finds nobody
         loans[loan.device_id].append({
             "person_email": loan.person.email,
             "taken_at": _iso(loan.taken_at),
             "returned_at": _iso(loan.returned_at),
             "due_date": _iso(loan.due_date),
             "place": loan.place,
-            "assigned_by": assigner.email if assigner is not None and assigner.id else None,
+            "assigned_by": assigner.email if assigner is not None else None,
         })
     queue: dict[int, list[str]] = defaultdict(list)
     for entry in (QueueEntry.select(QueueEntry, Person).join(Person)

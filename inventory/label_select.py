@@ -107,16 +107,13 @@ def spans(numbers: Iterable[int]) -> list[tuple[int, int]]:
 
 def count(condition: pw.Expression | None) -> int:
     """How many devices match condition (one COUNT query)."""
-    query = Device.select()
-    return (query.where(condition) if condition is not None else query).count()
+    return Device.select().where(condition).count()  # where(None) adds no filter
 
 
 def _labels(condition: pw.Expression | None) -> list[tuple[int, Label]]:
     """(device id, label) of the devices matching condition, by number, in one query."""
     query = (Device.select(Device.id, Device.number, Device.name, Category.name)
-             .join(Category).order_by(Device.number))
-    if condition is not None:
-        query = query.where(condition)
+             .join(Category).where(condition).order_by(Device.number))  # None: every device
     return [(device_id, Label(number, name, category))
             for device_id, number, name, category in tuples(query)]
 
@@ -166,7 +163,7 @@ def categories() -> list[CategoryChoice]:
     """Categories that have devices, with counts, in one query."""
     count = pw.fn.COUNT(Device.id)
     query = (Category.select(Category.id, Category.name, count)
-             .join(Device).group_by(Category.id, Category.name).order_by(Category.name))
+             .join(Device).group_by(Category.id).order_by(Category.name))
     return [CategoryChoice(cid, name, devices) for cid, name, devices in tuples(query)]
 
 

@@ -179,10 +179,9 @@ def qr_path(data: str) -> tuple[int, str]:
 class _Sheet:
     """Draws labels one after another onto a reportlab canvas."""
 
-    def __init__(self, canvas: Canvas, layout: Layout, bot_username: str) -> None:
+    def __init__(self, canvas: Canvas, layout: Layout) -> None:
         self.canvas = canvas
         self.layout = layout
-        self.bot_username = bot_username
         self.ascent = pdfmetrics.getFont(FONT_NAME).face.ascent / 1000
         self.descent = -pdfmetrics.getFont(FONT_NAME).face.descent / 1000
 
@@ -268,7 +267,7 @@ def render(labels: Sequence[Label], layout: Layout, bot_username: str,
                     pageCompression=1, invariant=1)
     canvas.setTitle("Наклейки devtrack")  # PDF metadata, part of the file
     canvas.setCreator("devtrack")
-    sheet = _Sheet(canvas, layout, bot_username)
+    sheet = _Sheet(canvas, layout)
     per_page = layout.per_page
     paths = qr_paths([label.number for label in labels], bot_username)
     for done, (label, qr) in enumerate(zip(labels, paths, strict=True)):
