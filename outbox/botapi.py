@@ -8,6 +8,8 @@ import threading
 from typing import Any
 
 import requests
+from requests.cookies import RequestsCookieJar
+from requests.hooks import default_hooks
 from telebot import apihelper
 
 FORM = "application/x-www-form-urlencoded"
@@ -21,6 +23,8 @@ _QUOTE_PLUS = {byte: chr(byte) if byte in _UNRESERVED else "+" if byte == 0x20 e
 ENVIRONMENT = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
                "ALL_PROXY", "no_proxy", "NO_PROXY", "REQUEST_METHOD", "REQUESTS_CA_BUNDLE",
                "CURL_CA_BUNDLE")
+# Where requests looks for a .netrc (its Authorization is part of a prepared request).
+NETRC = ("NETRC", "HOME")
 
 
 def configure_api_url(base_url: str) -> None:
@@ -66,14 +70,47 @@ class BotApiSession(requests.Session):
     files sends the same urlencoded parameters as its form body instead, as the Bot API
     accepts (application/x-www-form-urlencoded), encoded in C (`form_body`); GETs and uploads
     are left as they are.
-    requests also scans the whole environment for proxies on every call; that answer is kept
-    per server while the variables it depends on stay the same.
+    requests also scans the whole environment for proxies on every call, and merges the
+    session's headers, cookies and hooks and looks for a .netrc into every request; for such a
+    form POST from a session without cookies, auth or hooks of its own those answers are kept
+    per URL while the variables they depend on stay the same, and only the body changes.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._settings: dict[tuple[str, tuple[str | None, ...]], dict[str, Any]] = {}
+        self._templates: dict[tuple[Any, ...], requests.PreparedRequest] = {}
         self._lock = threading.Lock()
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        """As requests prepares it; a form POST of bytes reuses the prepared URL and headers."""
+        body = request.data
+        if not (isinstance(body, bytes) and request.method == "POST" and not request.params
+                and not request.files and request.json is None and request.auth is None
+                and not request.cookies and self.trust_env
+                and not self.cookies and self.auth is None and not self.params
+                and isinstance(request.headers, dict) and isinstance(request.url, str)
+                and not any(request.hooks.values()) and not any(self.hooks.values())):
+            return super().prepare_request(request)
+        key = (request.url, tuple(request.headers.items()),
+               tuple(os.environ.get(name) for name in NETRC))
+        template = self._templates.get(key)
+        if template is None:
+            # The session's headers, the URL as requests writes it, a .netrc's Authorization.
+            template = super().prepare_request(requests.Request(
+                method="POST", url=request.url, headers=request.headers, data=b"-"))
+            with self._lock:
+                if len(self._templates) > 256:
+                    self._templates.clear()
+                self._templates[key] = template
+        prepared = requests.PreparedRequest()
+        prepared.method, prepared.url = template.method, template.url
+        prepared.headers = template.headers.copy()
+        prepared.headers["Content-Length"] = str(len(body))
+        prepared.body = body
+        prepared._cookies = RequestsCookieJar()  # type: ignore[attr-defined]
+        prepared.hooks = default_hooks()
+        return prepared
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any,  # type: ignore[override]
                 **kwargs: Any) -> requests.Response:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 from requests.models import RequestEncodingMixin
 
-from outbox.botapi import BotApiSession, form_body
+from outbox.botapi import FORM, BotApiSession, form_body
 from playground.botapi import FakeBotAPI
 
 TOKEN = "123456:TEST-token"
@@ -93,3 +94,39 @@ def test_environment_is_read_again_when_it_changes(monkeypatch: pytest.MonkeyPat
     settings["proxies"]["https"] = "changed by a caller"
     assert session.merge_environment_settings(url, {}, None, None, None) == \
         plain.merge_environment_settings(url, {}, None, None, None)
+
+
+def test_prepared_post_is_what_requests_prepares(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    """URL, headers (a .netrc's Authorization too) and body as requests prepares them."""
+    url = f"https://api.telegram.org/bot{TOKEN}/sendMessage"
+    netrc = tmp_path / "netrc"
+    monkeypatch.setenv("NETRC", str(netrc))
+    session, plain = BotApiSession(), requests.Session()
+
+    def prepared(which: requests.Session, text: str) -> requests.PreparedRequest:
+        body = form_body({"chat_id": 1, "text": text})
+        return which.prepare_request(requests.Request(
+            "POST", url, headers={"Content-Type": FORM}, data=body, params={}))
+
+    for text in ("Привет", "Второе сообщение, длиннее"):
+        ours, theirs = prepared(session, text), prepared(plain, text)
+        assert (ours.method, ours.url, ours.body) == (theirs.method, theirs.url, theirs.body)
+        assert dict(ours.headers) == dict(theirs.headers)
+    netrc.write_text("machine api.telegram.org login bot password secret\n")
+    monkeypatch.setenv("NETRC", str(netrc))  # the same value: the file is read once per value
+    other = tmp_path / "netrc2"
+    other.write_text(netrc.read_text())
+    monkeypatch.setenv("NETRC", str(other))
+    ours, theirs = prepared(session, "x"), prepared(plain, "x")
+    assert ours.headers["Authorization"] == theirs.headers["Authorization"]
+    assert dict(ours.headers) == dict(theirs.headers)
+
+
+def test_session_with_cookies_prepares_the_ordinary_way() -> None:
+    """A session that holds cookies merges them as requests does."""
+    session = BotApiSession()
+    session.cookies.set("k", "v", domain="api.telegram.org")
+    request = requests.Request("POST", "https://api.telegram.org/bot1:X/sendMessage",
+                               headers={"Content-Type": FORM}, data=b"a=1", params={})
+    assert session.prepare_request(request).headers["Cookie"] == "k=v"
