@@ -108,18 +108,18 @@ class BotApiSession(requests.Session):
         prepared.headers = template.headers.copy()
         prepared.headers["Content-Length"] = str(len(body))
         prepared.body = body
-        prepared._cookies = RequestsCookieJar()  # type: ignore[attr-defined]
+        prepared._cookies = RequestsCookieJar()
         prepared.hooks = default_hooks()
         return prepared
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any,  # type: ignore[override]
+    def request(self, method: str, url: Any, *args: Any,
                 **kwargs: Any) -> requests.Response:
         """As requests.Session.request; a POST's parameters (no files) travel in the body."""
         params = kwargs.get("params")
         if (not args and params and isinstance(params, dict) and kwargs.get("data") is None
                 and not kwargs.get("files") and kwargs.get("json") is None
                 and kwargs.get("headers") is None
-                and isinstance(method, str) and method.upper() == "POST"):
+                and method.upper() == "POST"):
             body = form_body(params)
             if body is not None:
                 del kwargs["params"]
@@ -150,4 +150,5 @@ class BotApiSession(requests.Session):
 def use_api_session() -> None:
     """Send pyTelegramBotAPI's calls through a BotApiSession (kept if one is already set)."""
     if not isinstance(apihelper.session, BotApiSession):
-        apihelper.session = BotApiSession()
+        # telebot declares it None; any requests.Session is what it reads when it is set.
+        apihelper.session = BotApiSession()  # type: ignore[assignment]
