@@ -234,7 +234,7 @@ def _loan_record(loan: Loan) -> dict[str, Any]:
     return {
         "person_email": loan.person.email,
         "taken_at": loan.taken_at.isoformat(),
-        "returned_at": loan.returned_at.isoformat(),
+        "returned_at": loan.returned_at.isoformat(),  # type: ignore[union-attr]  # all returned
         "due_date": loan.due_date.isoformat() if loan.due_date else None,
         "place": loan.place,
         "assigned_by_email": assigned.email if assigned else None,
