@@ -25,7 +25,7 @@ from inventory.devices import ensure_categories
 from jobs.healthcheck import touch_heartbeat
 from logformat import make_formatter
 from models import db, init_db, utcnow
-from outbox.botapi import configure_api_url, use_api_session
+from outbox.botapi import configure_api_url
 from schema import apply_migrations
 
 logger = logging.getLogger("devtrack")
@@ -46,7 +46,6 @@ def create_bot(
 ) -> DevtrackBot:
     """Build a bot with every handler and the middleware wired."""
     configure_api_url(config.telegram_api_url)
-    use_api_session()
     bot = DevtrackBot(config, threaded=threaded, clock=clock)
     handlers.register_all(bot)
     return bot

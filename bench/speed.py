@@ -290,8 +290,6 @@ def devtrack_script(api: FakeBotAPI, numbers: list[int], ids: dict[int, int]
 
 def echo_bot() -> TeleBot:
     """The baseline: a bare telebot bot that answers every update with one message."""
-    # telebot's own HTTP session, not the one an earlier devtrack bot of this process installed.
-    apihelper.session = None
     bot = TeleBot(TOKEN, threaded=True, num_threads=4)
 
     @bot.message_handler(func=lambda m: True)
