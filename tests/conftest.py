@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ from hypothesis import HealthCheck, settings
 from telebot import apihelper, types
 
 from config import Config
+from inventory.prepared import Prepared
 from models import MODELS, db, make_database
 from playground.telegram_rules import check_request
 from schema import apply_migrations
@@ -42,6 +44,25 @@ T0 = datetime(2026, 11, 26, 9, 0)  # naive UTC: 12:00 in Moscow, a Thursday
 # The newest committed migration: what a migrated database reports as its schema version.
 LATEST_MIGRATION = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "migrations")
                           .glob("[0-9]*.py"))[-1]
+
+
+# --- mutation runs ---------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _prepared_queries_compiled_afresh() -> None:
+    """Under mutmut, every test compiles the prepared queries again.
+
+    mutmut runs each mutant in a fork of a process that has already compiled them, so a cached
+    SQL text would hide a mutant in a query builder from every test.
+    """
+    if not os.environ.get("MUTANT_UNDER_TEST"):
+        return
+    for name, module in list(sys.modules.items()):
+        if name.startswith("inventory."):
+            for value in vars(module).values():
+                if isinstance(value, Prepared):
+                    value._compiled.clear()
 
 
 # --- databases -------------------------------------------------------------------------------

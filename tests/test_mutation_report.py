@@ -53,3 +53,10 @@ def test_a_survivor_the_page_does_not_name_is_reported() -> None:
     assert undocumented(survivors, PAGE) == [
         "inventory.queue.x_queue_of__mutmut_4", "inventory.loans.x_change__mutmut_1",
         "inventory.queue.x_later__mutmut_1", "inventory.loans.x_queue_of__mutmut_3"]
+
+
+def test_a_page_without_a_survivors_section_counts_whole() -> None:
+    """A module's own page (docs/mutation-*.md) lists survivors under its module headings."""
+    own = "# Core\n\n## Scores\n\n### inventory/dates.py\n\n- `x__next__mutmut_7`: same year.\n"
+    assert undocumented(["inventory.dates.x__next__mutmut_7", "inventory.dates.x__next__mutmut_8"],
+                        PAGE, own) == ["inventory.dates.x__next__mutmut_8"]

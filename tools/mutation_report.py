@@ -44,10 +44,12 @@ _TOKEN = re.compile(r"(?P<func>x[\wǁ]+?)__(?:mutmut_(?P<n>\d+)|(?P<all>\*))"
 
 
 def _survivors_section(text: str) -> list[str]:
-    """The lines of the "## Surviving mutants" section."""
+    """The lines of the "## Surviving mutants" section (a page without one is all survivors)."""
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith("## Surviving mutants")),
-                 len(lines))
+                 -1)
+    if start < 0:
+        return lines
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
                len(lines))
     return lines[start + 1:end]
@@ -89,9 +91,14 @@ def documented(text: str) -> tuple[set[str], set[str]]:
     return names, whole
 
 
-def undocumented(survivors: list[str], text: str) -> list[str]:
-    """The survivors that the page does not name."""
-    names, whole = documented(text)
+def undocumented(survivors: list[str], *pages: str) -> list[str]:
+    """The survivors that none of the pages names."""
+    names: set[str] = set()
+    whole: set[str] = set()
+    for page in pages:
+        found, functions = documented(page)
+        names |= found
+        whole |= functions
     return [name for name in survivors
             if name not in names and name.rsplit("__mutmut_", 1)[0] not in whole]
 
@@ -117,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min", type=float, default=92.0, help="least score per module, %%")
     parser.add_argument("--only", nargs="*", default=[], help="modules to report (default all)")
     parser.add_argument("--no-diff", action="store_true", help="list survivors without diffs")
-    parser.add_argument("--doc", type=Path,
-                        help="page that must explain every survivor (docs/mutation.md)")
+    parser.add_argument("--doc", type=Path, nargs="*", default=[],
+                        help="pages that together must explain every survivor")
     args = parser.parse_args(argv)
     root = Path("mutants")
     if not root.is_dir():
@@ -153,13 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     if args.doc:
         missing = undocumented([name for name, _ in survivors],
-                               args.doc.read_text(encoding="utf-8"))
+                               *(page.read_text(encoding="utf-8") for page in args.doc))
+        where = ", ".join(map(str, args.doc))
         if missing:
-            print(f"\nnot explained in {args.doc} ({len(missing)}):")
+            print(f"\nnot explained in {where} ({len(missing)}):")
             print("\n".join(f"  {name}" for name in missing))
             status = 1
         else:
-            print(f"\nevery survivor is explained in {args.doc}")
+            print(f"\nevery survivor is explained in {where}")
     if failing:
         print(f"\nbelow {args.min}%: {', '.join(failing)}")
         status = 1
