@@ -3,8 +3,8 @@
 The plan (`inventory.legacy.build_plan`) is pure, so most cases here build the predecessor's
 rows in Python and check the whole plan: every issue with all its values, every row, every
 count. The writes (`inventory.legacy_apply`) run on several devices, people, loans and queue
-entries, so a dropped or weakened WHERE clause changes rows the test names as untouched; the
-import must change only what it names. Reading (`inventory.legacy_read`) needs the
+entries, so a dropped or weakened WHERE clause changes rows the test names as untouched: the
+switch-over must change only what it names. Reading (`inventory.legacy_read`) needs the
 predecessor's PostgreSQL database (tests/legacy_db.py).
 """
 
