@@ -15,11 +15,11 @@ from datetime import timedelta
 import peewee as pw
 import pytest
 from conftest import LATEST_MIGRATION, T0
-from test_backup import drop_everything, edited, fill, members, table_json, zip_of
+from test_backup import drop_everything, edited, fill, members, migrated_after, table_json, zip_of  # noqa: F401 - migrated_after is a fixture
 
 from inventory import backup
 from models import MODELS, AuditLog, Category, Device, Person
-from schema import apply_migrations, schema_version
+from schema import schema_version
 
 
 def tables() -> list[str]:
@@ -34,15 +34,6 @@ def refusal(raw: bytes) -> str:
     return str(caught.value)
 
 
-@pytest.fixture
-def migrated_after(backend, database):
-    """Leave the database migrated even when a test that drops tables fails half-way."""
-    yield
-    database.connect(reuse_if_open=True)
-    if not set(database.get_tables()) >= {m._meta.table_name for m in MODELS}:
-        drop_everything(database)
-        apply_migrations(database)
-    database.close()
 
 
 @pytest.fixture
@@ -240,8 +231,8 @@ def test_schema_version_mismatch_is_refused_with_both_versions(backend, conn, du
                                  f"{LATEST_MIGRATION}: they must match")
 
 
-def test_a_new_database_is_migrated_only_for_a_matching_dump(backend, database, conn, dump,
-                                                             migrated_after):
+@pytest.mark.usefixtures("migrated_after")
+def test_a_new_database_is_migrated_only_for_a_matching_dump(backend, database, conn, dump):
     drop_everything(conn)
     assert backup.latest_migration(conn) == LATEST_MIGRATION
     unnamed = edited(dump, backup.MANIFEST, lambda m: {**m, "schema_version": ""})
@@ -255,8 +246,8 @@ def test_a_new_database_is_migrated_only_for_a_matching_dump(backend, database, 
     assert report.schema_version == LATEST_MIGRATION
 
 
-def test_has_schema_sees_any_devtrack_table_or_the_history(backend, database, conn,
-                                                           migrated_after):
+@pytest.mark.usefixtures("migrated_after")
+def test_has_schema_sees_any_devtrack_table_or_the_history(backend, database, conn):
     assert backup.has_schema(conn) is True
     drop_everything(conn)
     assert backup.has_schema(conn) is False
@@ -282,7 +273,8 @@ def test_restored_ids_go_on_after_the_highest_one(backend, conn, seed):
     assert seed.device(20).id == highest + 1
 
 
-def test_wipe_works_with_a_table_missing(backend, database, conn, seed, migrated_after):
+@pytest.mark.usefixtures("migrated_after")
+def test_wipe_works_with_a_table_missing(backend, database, conn, seed):
     fill(seed)
     conn.execute_sql('DROP TABLE "dialogstate"')
     assert backup.wipe(conn) == LATEST_MIGRATION
