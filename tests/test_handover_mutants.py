@@ -273,3 +273,22 @@ def test_void_offers_to_returns_device_and_holder_loaded(crowd, clock):  # noqa:
     assert statements == 0
     assert got == sorted([(crowd.offer[0].id, 1, crowd.p[0].name, crowd.p[5].name),
                           (extra.id, 3, crowd.p[0].name, crowd.p[5].name)])
+
+
+def test_voiding_records_each_offer_and_its_time(crowd, clock):  # noqa: F811
+    """Each void offer gets its own audit row (its device, the deleted colleague, its id) and
+    the time of the void; the offer to someone else keeps its time."""
+    extra = Handover.create(device=crowd.d[2], from_person=crowd.p[0], to_person=crowd.p[5],
+                            status=handover.PENDING, created_at=clock.now, updated_at=clock.now)
+    before = {h.id: h.updated_at for h in Handover.select()}
+    clock.advance(minutes=5)
+    voided = handover.void_offers_to(crowd.p[5], clock.now)
+    rows = [(a.actor_id, a.device_id, a.person_id, json.loads(a.details)["handover_id"])
+            for a in AuditLog.select().where(AuditLog.action == "handover.void")
+            .order_by(AuditLog.id)]
+    assert sorted(rows, key=lambda r: r[3]) == sorted(
+        [(None, h.device.id, crowd.p[5].id, h.id) for h in voided], key=lambda r: r[3])
+    assert {r[1] for r in rows} == {crowd.offer[0].device.id, crowd.d[2].id}
+    times = {h.id: h.updated_at for h in Handover.select()}
+    assert times[crowd.offer[0].id] == times[extra.id] == clock.now
+    assert times[crowd.offer[1].id] == before[crowd.offer[1].id]
