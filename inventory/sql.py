@@ -31,7 +31,6 @@ def escape_like(text: str) -> str:
 def like_pattern(pattern: str) -> pw.Node:
     """A LIKE pattern built with escape_like, with its ESCAPE clause (same SQL on both databases).
 
-    The values skip field converters, so a pattern is never turned into something else.
+    It is only matched against text columns, whose converter leaves a string as it is.
     """
-    return pw.NodeList((pw.Value(pattern, converter=False), pw.SQL("ESCAPE"),
-                        pw.Value(LIKE_ESCAPE, converter=False)))
+    return pw.NodeList((pw.Value(pattern), pw.SQL("ESCAPE"), pw.Value(LIKE_ESCAPE)))
