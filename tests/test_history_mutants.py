@@ -129,3 +129,28 @@ def test_newest_first_by_taking_time_not_by_row_order(seed, clock):
                 taken_at=clock.now - timedelta(days=7), returned_at=clock.now - timedelta(days=6))
     assert later.id < Loan.get(Loan.place == "earlier").id
     assert places(history.history(1, device_id=device.id)) == ["later", "earlier"]
+
+
+def test_a_history_page_is_two_queries_with_holder_device_and_assigner(seed, clock):
+    """Holder, device and assigner come with the page (no query per row), each the right one:
+    the assigner is joined through `assigned_by`, not through the holder's key."""
+    from conftest import count_queries
+
+    d1 = seed.device(1)
+    ann, bob, admin = (seed.person(11, name="Анна"), seed.person(12, name="Борис"),
+                       seed.person(13, name="Админ"))
+    lend(d1, ann, clock, "a1")
+    lend(d1, bob, clock, "b1", admin=admin)
+    lend(d1, ann, clock, "a2", admin=bob)
+
+    def read() -> list[tuple]:
+        page = history.history(1, device_id=d1.id)
+        assigners = [history.assigner(loan) for loan in page.loans]
+        return [(loan.place, loan.person.name, loan.device.number,
+                 who.name if who is not None else None)
+                for loan, who in zip(page.loans, assigners, strict=True)]
+
+    rows, statements = count_queries(read)
+    assert rows == [("a2", "Анна", 1, "Борис"), ("b1", "Борис", 1, "Админ"),
+                    ("a1", "Анна", 1, None)]
+    assert statements == 2
