@@ -51,13 +51,12 @@ LATEST_MIGRATION = sorted(p.stem for p in (Path(__file__).resolve().parent.paren
 
 @pytest.fixture(autouse=True)
 def _prepared_queries_compiled_afresh() -> None:
-    """Under mutmut, every test compiles the prepared queries again.
+    """Every test compiles the prepared queries again.
 
-    mutmut runs each mutant in a fork of a process that has already compiled them, so a cached
-    SQL text would hide a mutant in a query builder from every test.
+    A cached SQL text would hide a change of a query builder from every later test: from the
+    rest of a run, and in mutmut, which runs each mutant in a fork of a process that has
+    already compiled them.
     """
-    if not os.environ.get("MUTANT_UNDER_TEST"):
-        return
     for name, module in list(sys.modules.items()):
         if name.startswith("inventory."):
             for value in vars(module).values():

@@ -26,15 +26,6 @@ from models import Category, Device, Loan, Person, QueueEntry
 TODAY = date(2026, 11, 26)
 
 
-@pytest.fixture(autouse=True)
-def compiled_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test compiles the prepared queries again (a cached SQL text would hide a change
-    of the query builders from the test, as it does in mutmut's forked runs)."""
-    for prepared in (devices._CARD, devices._ROWS_BY_IDS, devices._COUNT_ALL,
-                     devices._COUNT_CATEGORY, devices._LISTING):
-        monkeypatch.setattr(prepared, "_compiled", {})
-
-
 def numbers(page: Page) -> list[int]:
     """The sticker numbers of a page, in its order."""
     return [row.device.number for row in page.rows]
