@@ -23,6 +23,21 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 8
 MAX_PAGE = 10**9  # keeps OFFSET within 64 bits for any page number a button can carry
 
+# Every match of an indexed search, (id, number), each half through its own index: the trigram
+# index of search_text (SQLite: the FTS5 table device_fts; PostgreSQL: pg_trgm's GIN, which
+# serves LIKE) and category_id. The SQL of each database is here whole, rather than assembled
+# from dialect pieces in code. SQLite's statistics see seven categories and would scan: its
+# index is named.
+_MATCHES_SQLITE = (
+    "SELECT id, number FROM device WHERE id IN "
+    "(SELECT rowid FROM device_fts WHERE search_text LIKE ?) "
+    "UNION SELECT id, number FROM device INDEXED BY device_category_id WHERE category_id IN "
+    "(SELECT id FROM category WHERE instr(devtrack_fold(name), ?) > 0)")
+_MATCHES_POSTGRES = (
+    "SELECT id, number FROM device WHERE search_text LIKE %s ESCAPE '\\' "
+    "UNION SELECT id, number FROM device WHERE category_id IN "
+    "(SELECT id FROM category WHERE strpos(devtrack_fold(name), %s) > 0)")
+
 
 def normalize(text: str) -> str:
     """Lower case, «ё» as «е», single spaces: the form search compares."""
@@ -170,12 +185,10 @@ def page_all(page: int, now: datetime, category_id: int | None = None) -> Page:
     return Page([_to_row(d) for d in found], page, pages, total)
 
 
-def _contains(field: pw.Field, needle: str) -> pw.Expression:
+def _contains(field: pw.ColumnBase, needle: str) -> pw.ColumnBase:
     """Substring match on an already lower-cased column, without per-row case folding."""
-    pattern = like_pattern("%" + escape_like(needle) + "%")
-    # peewee spells SQL LIKE as ILIKE on SQLite (its LIKE means GLOB there).
-    operator = pw.OP.ILIKE if isinstance(db.obj, pw.SqliteDatabase) else pw.OP.LIKE
-    return pw.Expression(field, operator, pattern)
+    # Spelled out: peewee writes its LIKE operator as GLOB on SQLite.
+    return pw.NodeList((field, pw.SQL("LIKE"), like_pattern("%" + escape_like(needle) + "%")))
 
 
 def _sqlite() -> bool:
@@ -201,32 +214,23 @@ def _needle(query: str) -> str | None:
     return needle  # a sticker number keeps its digits: never empty
 
 
-def _search_condition(query: str, exclude_id: int | None = None) -> pw.Expression | None:
+def _search_condition(query: str, exclude_id: int | None = None) -> pw.ColumnBase | None:
     """Name, serial or category substring, ignoring case and «ё» (no number match here)."""
     needle = _needle(query)
     if needle is None:
         return None
-    # Categories are few: their names are matched in the same statement (devtrack_fold is
-    # normalize() in SQL), rather than copied into every device row.
-    position = pw.fn.INSTR if _sqlite() else pw.fn.STRPOS
-    categories = Category.select(Category.id).where(
-        position(pw.fn.devtrack_fold(Category.name), needle) > 0)
-    if _sqlite() and _indexed(needle):
+    if _indexed(needle):
         # One id list from the index and from the categories: an OR across the two would
-        # make SQLite scan every device.
-        condition = Device.id.in_(pw.SQL(
-            "(SELECT rowid FROM device_fts WHERE search_text LIKE ? UNION "
-            "SELECT id FROM device WHERE category_id IN (SELECT id FROM category "
-            "WHERE instr(devtrack_fold(name), ?) > 0))", [f"%{needle}%", needle]))
-    elif _sqlite():
-        # Shorter needles, or with a wildcard (FTS5's LIKE has no ESCAPE): a scan.
-        condition = _contains(Device.search_text, needle) | Device.category.in_(categories)
+        # make both databases scan every device.
+        matches, params = _matches_sql(needle)
+        condition = Device.id.in_(pw.SQL(f"(SELECT id FROM ({matches}) AS m)", params))
     else:
-        # The same on PostgreSQL: a UNION lets each half use its index (GIN, category_id;
-        # pg_trgm serves LIKE itself).
-        condition = Device.id.in_(
-            Device.select(Device.id).where(_contains(Device.search_text, needle))
-            | Device.select(Device.id).where(Device.category.in_(categories)))
+        # Shorter needles (no trigram to look up), or on SQLite with a wildcard (FTS5's LIKE
+        # has no ESCAPE): a scan. Categories are few: their folded names are matched here
+        # (devtrack_fold is normalize() in SQL) rather than copied into every device row.
+        categories = Category.select(Category.id).where(
+            _contains(pw.fn.devtrack_fold(Category.name), needle))
+        condition = _contains(Device.search_text, needle) | Device.category.in_(categories)
     if exclude_id is not None:
         condition = condition & (Device.id != exclude_id)
     return condition
@@ -248,21 +252,9 @@ def search(query: str, page: int, now: datetime, exclude_id: int | None = None) 
 
 def _matches_sql(needle: str) -> tuple[str, list]:
     """SQL selecting (id, number) of every match, each half through its own index."""
-    p = db.obj.param
-    if _sqlite():
-        devices = f"id IN (SELECT rowid FROM device_fts WHERE search_text LIKE {p})"
-        pattern = f"%{needle}%"
-        categories = f"instr(devtrack_fold(name), {p}) > 0"
-    else:
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        devices = f"search_text LIKE {p} ESCAPE '\\'"
-        pattern = f"%{escaped}%"
-        categories = f"strpos(devtrack_fold(name), {p}) > 0"
-    # SQLite's statistics see seven categories and would scan: its index is named here.
-    by_category = "device INDEXED BY device_category_id" if _sqlite() else "device"
-    sql = (f"SELECT id, number FROM device WHERE {devices} UNION SELECT id, number FROM "
-           f"{by_category} WHERE category_id IN (SELECT id FROM category WHERE {categories})")
-    return sql, [pattern, needle]
+    sql = _MATCHES_SQLITE if _sqlite() else _MATCHES_POSTGRES
+    # On SQLite an indexed needle has no wildcard, so escaping leaves it as it is.
+    return sql, ["%" + escape_like(needle) + "%", needle]
 
 
 def _indexed_search(needle: str, page: int, now: datetime, exclude_id: int | None) -> Page:
