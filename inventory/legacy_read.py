@@ -21,6 +21,19 @@ logger = logging.getLogger(__name__)
 TABLES = ("category", "resource", "visitor", "record")
 CONNECT_TIMEOUT = 15
 
+# The statements of one read, together so they can be checked against the schema at a glance.
+# Byte-order category names: the same order whatever the server's locale.
+TABLES_SQL = ("SELECT table_name FROM information_schema.tables "
+              "WHERE table_schema = current_schema()")
+VERSION_SQL = "SELECT version_num FROM alembic_version"
+CATEGORIES_SQL = 'SELECT name FROM category ORDER BY name COLLATE "C"'
+RESOURCES_SQL = ("SELECT id, name, category_name, vendor_code, reg_date, firmware, comment "
+                 "FROM resource ORDER BY id")
+VISITORS_SQL = ("SELECT id, email, is_admin, chat_id, user_id, full_name, username, comment, "
+                "updated_at FROM visitor ORDER BY id NULLS LAST, email")
+RECORDS_SQL = ("SELECT id, resource_id, user_email, address, enqueue_date, take_date, "
+               "return_date, finished, created_at, updated_at FROM record ORDER BY id")
+
 
 class LegacyError(Exception):
     """The predecessor's database cannot be read; the message never holds the password."""
@@ -142,8 +155,7 @@ def read_legacy(url: str) -> LegacyData:
 
 def _read(cur: psycopg2.extensions.cursor) -> LegacyData:
     """The four tables (and the migration marker) through one cursor."""
-    cur.execute("SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = current_schema()")
+    cur.execute(TABLES_SQL)
     present = {name for (name,) in cur.fetchall()}
     missing = [name for name in TABLES if name not in present]
     if missing:
@@ -151,18 +163,15 @@ def _read(cur: psycopg2.extensions.cursor) -> LegacyData:
                           + ", ".join(missing))
     data = LegacyData()
     if "alembic_version" in present:
-        cur.execute("SELECT version_num FROM alembic_version")
+        cur.execute(VERSION_SQL)
         data.version = ", ".join(v for (v,) in cur.fetchall())
-    cur.execute('SELECT name FROM category ORDER BY name COLLATE "C"')
+    cur.execute(CATEGORIES_SQL)
     data.categories = [name for (name,) in cur.fetchall()]
-    cur.execute("SELECT id, name, category_name, vendor_code, reg_date, firmware, comment "
-                "FROM resource ORDER BY id")
+    cur.execute(RESOURCES_SQL)
     data.resources = [Resource(*row) for row in cur.fetchall()]
-    cur.execute("SELECT id, email, is_admin, chat_id, user_id, full_name, username, comment, "
-                "updated_at FROM visitor ORDER BY id NULLS LAST, email")
+    cur.execute(VISITORS_SQL)
     data.visitors = [Visitor(*row) for row in cur.fetchall()]
-    cur.execute("SELECT id, resource_id, user_email, address, enqueue_date, take_date, "
-                "return_date, finished, created_at, updated_at FROM record ORDER BY id")
+    cur.execute(RECORDS_SQL)
     data.records = [Record(*row) for row in cur.fetchall()]
     logger.info("predecessor read: %d categories, %d devices, %d people, %d records",
                 len(data.categories), len(data.resources), len(data.visitors),
