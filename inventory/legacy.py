@@ -506,12 +506,13 @@ def _plan_queue(records: list[_Rec], existing: Existing, holders: dict[int, str]
         record = rec.record
         if record.finished or record.take_date is not None:
             continue
-        moment = record.enqueue_date
-        if moment is None:
-            moment = record.created_at or clock.now
+        moment = record.enqueue_date or record.created_at
+        if record.enqueue_date is None:
             plan.issue("no_dates", record=record.id, number=record.resource_id,
                        email=rec.email)
-        waiting.append((clock.past(moment, record, "enqueue_date"), record.id, rec))
+        # Without either date the entry joins now (already UTC: not converted from local time).
+        joined = clock.now if moment is None else clock.past(moment, record, "enqueue_date")
+        waiting.append((joined, record.id, rec))
     waiting.sort()  # by time, then record id (ids are unique: the rows are never compared)
     seen: set[tuple[int, str]] = set()
     queued: set[int] = {number for number, _ in existing.queue}

@@ -125,7 +125,10 @@ def redact(text: str, url: str) -> str:
 
 def check_url(url: str) -> None:
     """Refuse anything but a postgresql:// URL with a database name."""
-    parsed = urlparse(url)
+    try:
+        parsed = urlparse(url)
+    except ValueError:  # a malformed host such as «[db»: the same answer as any other bad URL
+        parsed = urlparse("")
     if parsed.scheme not in ("postgres", "postgresql") or not parsed.path.strip("/"):
         raise LegacyError(f"expected postgresql://user:password@host:5432/database, got "
                           f"{safe_url(url)!r}")

@@ -424,7 +424,8 @@ def test_urls_are_checked_and_their_passwords_hidden():
     for good in ("postgresql://u:pw@h:5432/db", "postgres://h/db", "postgresql:///db",
                  "postgresql://h/X"):
         check_url(good)
-    for bad in ("mysql://u:pw@h/db", "postgresql://u:pw@h:5432/", "postgresql://h", "db"):
+    for bad in ("mysql://u:pw@h/db", "postgresql://u:pw@h:5432/", "postgresql://h", "db",
+                "postgresql://u:pw@[bad/db"):
         with pytest.raises(LegacyError) as error:
             check_url(bad)
         assert str(error.value) == ("expected postgresql://user:password@host:5432/database, "
@@ -870,3 +871,15 @@ def test_the_plan_does_not_depend_on_the_servers_time_zone(monkeypatch):
     assert plan.issues == [issue("future_registration", number=2, value=date(2026, 11, 27))]
     assert plan.open_loans == [LoanRow(1, "a@x.ru", datetime(2026, 11, 26, 20, 0),
                                        record_id=1)]
+
+
+def test_a_queue_record_without_any_date_joins_now_in_utc():
+    """No enqueue_date and no created_at: the entry joins at the run's moment, not 3 h early."""
+    resources = [(1, "Касса", "Касса", "SN1", None, None, None)]
+    visitors = [(1, "a@x.ru", False, None, None, "А", None, None, None),
+                (2, "b@x.ru", False, None, None, "Б", None, None, None)]
+    records = [(1, 1, "a@x.ru", None, None, local(2026, 11, 20, 9, 0), None, False, None, None),
+               (2, 1, "b@x.ru", None, None, None, None, False, None, None)]
+    plan = plan_of(data(["Касса"], resources, visitors, records))
+    assert [(q.number, q.email, q.joined_at) for q in plan.queue] == [(1, "b@x.ru", T0)]
+    assert issue("no_dates", record=2, number=1, email="b@x.ru") in plan.issues
