@@ -15,7 +15,7 @@ from inventory.errors import NotFound
 from inventory.numbers import sticker_number
 from inventory.prepared import Prepared
 from inventory.rows import tuples
-from inventory.sql import escape_like, like_pattern
+from inventory.sql import like_pattern, substring_pattern
 from models import Category, Device, Loan, Person, QueueEntry, db, fold_text
 
 logger = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def page_all(page: int, now: datetime, category_id: int | None = None) -> Page:
 def _contains(field: pw.ColumnBase, needle: str) -> pw.ColumnBase:
     """Substring match on an already lower-cased column, without per-row case folding."""
     # Spelled out: peewee writes its LIKE operator as GLOB on SQLite.
-    return pw.NodeList((field, pw.SQL("LIKE"), like_pattern("%" + escape_like(needle) + "%")))
+    return pw.NodeList((field, pw.SQL("LIKE"), like_pattern(substring_pattern(needle))))
 
 
 def _sqlite() -> bool:
@@ -254,7 +254,7 @@ def _matches_sql(needle: str) -> tuple[str, list]:
     """SQL selecting (id, number) of every match, each half through its own index."""
     sql = _MATCHES_SQLITE if _sqlite() else _MATCHES_POSTGRES
     # On SQLite an indexed needle has no wildcard, so escaping leaves it as it is.
-    return sql, ["%" + escape_like(needle) + "%", needle]
+    return sql, [substring_pattern(needle), needle]
 
 
 def _indexed_search(needle: str, page: int, now: datetime, exclude_id: int | None) -> Page:

@@ -28,6 +28,11 @@ def escape_like(text: str) -> str:
             .replace("_", LIKE_ESCAPE + "_"))
 
 
+def substring_pattern(needle: str) -> str:
+    """A LIKE pattern that matches the needle anywhere in the text, wildcards taken literally."""
+    return "%" + escape_like(needle) + "%"
+
+
 def like_pattern(pattern: str) -> pw.Node:
     """A LIKE pattern built with escape_like, with its ESCAPE clause (same SQL on both databases).
 
