@@ -6,6 +6,7 @@ test names as untouched.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -172,6 +173,18 @@ def test_local_time_and_date_in_the_configured_zone(config) -> None:
     assert shown.astimezone(UTC).replace(tzinfo=None) == moment
     assert local_date(moment, config) == date(2026, 11, 27)
     assert local_date(datetime(2026, 11, 26, 20, 59), config) == date(2026, 11, 26)
+
+
+def test_local_time_does_not_depend_on_the_machines_zone(config, monkeypatch) -> None:
+    """The stored moment is read as UTC even where the server's own clock is set elsewhere."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        shown = local_time(datetime(2026, 11, 26, 22, 30), config)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert shown == datetime(2026, 11, 27, 1, 30, tzinfo=ZoneInfo("Europe/Moscow"))
 
 
 # --- dates.py --------------------------------------------------------------------------------

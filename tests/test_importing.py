@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import random
-import time
 import zipfile
 from datetime import date, datetime
 
@@ -630,36 +629,36 @@ def test_import_and_admin_forms_read_dates_alike(text: str) -> None:
     assert read == typed
 
 
-# --------------------------------------------------------------------------- speed
+# --------------------------------------------------------------------------- volume
+# How fast these run is measured by `make bench` (bench/importing.py), not asserted here.
 
 
-def test_build_plan_is_fast() -> None:
+def test_build_plan_splits_a_large_file_into_new_and_known_devices() -> None:
+    """Half the rows name known devices (by number and serial), half are new."""
     rows = [PREDECESSOR_HEADER] + [
         [str(n), f"Касса {n}", "Онлайн-касса", f"SN-{n}", "01.02.2024", "4.5", "комментарий",
          f"user{n % 50}@example.com" if n % 3 else "", "Склад" if n % 3 else "",
          "01.02.2030" if n % 3 else ""]
-        for n in range(1, 10_001)
+        for n in range(1, 2_001)
     ]
-    data = existing(devices_by_number={n: f"SN-{n}" for n in range(1, 5001)},
-                    numbers_by_serial={f"sn-{n}": n for n in range(1, 5001)})
-    started = time.perf_counter()
+    data = existing(devices_by_number={n: f"SN-{n}" for n in range(1, 1001)},
+                    numbers_by_serial={f"sn-{n}": n for n in range(1, 1001)})
     plan = build_plan(rows, data, TODAY)
-    elapsed = time.perf_counter() - started
     assert plan.ok, texts(plan)[:3]
-    assert (len(plan.new), len(plan.updates)) == (5000, 5000)
-    assert elapsed < 1.0, elapsed
+    assert (len(plan.new), len(plan.updates)) == (1000, 1000)
+    assert [device.number for device in plan.new][:2] == [1001, 1002]
 
 
-def test_read_table_of_large_cp1251_file_is_fast() -> None:
+def test_read_table_of_large_cp1251_file() -> None:
+    """Every row of a long cp1251 file with semicolons comes back decoded."""
     rows = [PREDECESSOR_HEADER] + [
         [str(n), f"Касса {n}", "Онлайн-касса", f"SN-{n}", "01.02.2024", "4.5",
          "длинный комментарий про устройство", "", "", ""]
-        for n in range(1, 10_001)
+        for n in range(1, 2_001)
     ]
-    raw = csv_bytes(rows, "cp1251", ";")
-    started = time.perf_counter()
-    assert len(read_table(raw, "big.csv")) == 10_001
-    assert time.perf_counter() - started < 2.0
+    table = read_table(csv_bytes(rows, "cp1251", ";"), "big.csv")
+    assert len(table) == 2_001
+    assert table[-1][:2] == ["2000", "Касса 2000"] and table[1][6] == rows[1][6]
 
 
 def test_encoding_measurement_runs(monkeypatch):
