@@ -123,13 +123,18 @@ def redact(text: str, url: str) -> str:
     return text
 
 
-def check_url(url: str) -> None:
-    """Refuse anything but a postgresql:// URL with a database name."""
+def _is_postgres_url(url: str) -> bool:
+    """Whether the URL is postgresql:// (or postgres://) and names a database."""
     try:
         parsed = urlparse(url)
-    except ValueError:  # a malformed host such as «[db»: the same answer as any other bad URL
-        parsed = urlparse("")
-    if parsed.scheme not in ("postgres", "postgresql") or not parsed.path.strip("/"):
+    except ValueError:  # a malformed host such as «[db»
+        return False
+    return parsed.scheme in ("postgres", "postgresql") and bool(parsed.path.strip("/"))
+
+
+def check_url(url: str) -> None:
+    """Refuse anything but a postgresql:// URL with a database name."""
+    if not _is_postgres_url(url):
         raise LegacyError(f"expected postgresql://user:password@host:5432/database, got "
                           f"{safe_url(url)!r}")
 
