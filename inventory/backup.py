@@ -237,11 +237,21 @@ def _rows_to_insert(model: type[pw.Model], rows: list[dict[str, Any]]) -> list[t
 # --------------------------------------------------------------------------- restoring
 
 
+# PostgreSQL's statements, whole and built once: make test runs them on PostgreSQL
+# (tests/test_backup_mutants.py); make mutation, on SQLite, never takes these branches.
+_TRUNCATE_ALL = ("TRUNCATE " + ", ".join(f'"{table_name(m)}"' for m in ORDERED_MODELS)
+                 + " RESTART IDENTITY CASCADE")
+_SEQUENCE_RESETS = [
+    (f'SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE(MAX("{pk}"), 1), '
+     f'MAX("{pk}") IS NOT NULL) FROM "{name}"', (name, pk))
+    for name, pk in ((table_name(m), primary_key(m).column_name) for m in ORDERED_MODELS)
+]
+
+
 def empty_tables(database: pw.Database) -> None:
     """Delete every row of every table (children first); PostgreSQL restarts the ids."""
     if isinstance(database, pw.PostgresqlDatabase):
-        names = ", ".join(f'"{table_name(m)}"' for m in ORDERED_MODELS)
-        database.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        database.execute_sql(_TRUNCATE_ALL)
         return
     for model in reversed(ORDERED_MODELS):
         model.delete().execute()
@@ -251,14 +261,8 @@ def reset_sequences(database: pw.Database) -> None:
     """PostgreSQL: move every id sequence past the highest restored id."""
     if not isinstance(database, pw.PostgresqlDatabase):
         return  # SQLite takes the next rowid after the highest one by itself
-    for model in ORDERED_MODELS:
-        name = table_name(model)
-        pk = primary_key(model).column_name
-        database.execute_sql(
-            f'SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE(MAX("{pk}"), 1), '
-            f'MAX("{pk}") IS NOT NULL) FROM "{name}"',
-            (name, pk),
-        )
+    for sql, params in _SEQUENCE_RESETS:
+        database.execute_sql(sql, params)
 
 
 def has_schema(database: pw.Database) -> bool:

@@ -146,9 +146,9 @@ def _page(condition: pw.ColumnBase, page: int, now: datetime) -> Page:
     if not total:
         return Page([], page, pages, 0)
     # The page's ids first, then loans, holders and holds for those ids only: a deep page
-    # (OFFSET thousands) never joins the rows it skips.
-    ids = [device_id for device_id, _ in found] if found and page == asked else \
-        ordered.paginate(page, PAGE_SIZE)
+    # (OFFSET thousands) never joins the rows it skips. Rows found means the page asked for
+    # exists; none means it was past the end and the last page is read instead.
+    ids = [device_id for device_id, _ in found] if found else ordered.paginate(page, PAGE_SIZE)
     if isinstance(ids, list):
         return Page([_to_row(d) for d in _ROWS_BY_IDS.rows(now, *ids)], page, pages, total)
     query = _rows_query(now).where(Device.id.in_(ids)).order_by(Device.number)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, cast
+from typing import Any
 
 import peewee as pw
 
 
 def tuples(query: pw.BaseQuery) -> Iterator[tuple[Any, ...]]:
     """Run the query and iterate its rows as tuples (peewee's `.tuples()`)."""
-    return iter(cast(Iterable[tuple[Any, ...]], query.tuples()))
+    rows: Iterable[tuple[Any, ...]] = query.tuples()
+    return iter(rows)
 
 
 def primary_key(model: type[pw.Model]) -> pw.Field:

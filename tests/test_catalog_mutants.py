@@ -351,8 +351,9 @@ def test_edits_of_a_missing_device_and_conflicts_write_nothing(admin: Person,
     """A deleted device is NotFound; a conflict leaves every row as it was."""
     ten = Device.get(Device.number == 10)
     before = snapshot()
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         catalog.update_field(10_000, "name", "x", actor=admin, now=clock.now)
+    assert missing.value.details == {"device_id": 10_000}
     with pytest.raises(Conflict) as taken:
         catalog.update_field(ten.id, "serial", "me-20", actor=admin, now=clock.now)
     assert taken.value.details["field"] == "serial"

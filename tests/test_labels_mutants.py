@@ -18,6 +18,8 @@ from datetime import timedelta
 import pypdfium2 as pdfium
 import pytest
 from conftest import T0
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
 from test_write_filters import changed, snapshot
 
 from inventory import label_select, labels
@@ -292,6 +294,59 @@ def test_name_lines_are_limited_by_the_room_left():
         ("text", 32.59843, 58.13432, 6.0, "Cat"),
         "page",
     ]
+
+
+def name_lines(layout: Layout) -> list[str]:
+    """The name's lines drawn on a label with a category (text at the layout's name size)."""
+    return [item[4] for item in drawn(labels.render([Label(5, WORDS, "Cat")], layout, "bot"))
+            if item[0] == "text" and item[3] == layout.text_size]
+
+
+def test_name_lines_fill_the_room_exactly_to_its_limit():
+    # The room for the name is what the number, the category and the two 0.8 mm gaps leave.
+    # At 19.1 mm it is 18.27 pt, 0.13 pt short of two 9.2 pt lines; at 19.3 mm 18.84 pt, 0.44
+    # pt more than two. A gap 1 mm wider or narrower, or the category's height counted wrong,
+    # moves the room by more than that and changes the count on one side.
+    def sized(height: float) -> Layout:
+        return Layout("edge", 40, 60, 1, 1, 40, height, 0, 0, 2, 14, 8, 6, 9)
+
+    assert name_lines(sized(19.1)) == [f"one two thre{E}"]
+    assert name_lines(sized(19.3)) == ["one two three", f"four five six{E}"]
+
+
+def test_a_number_exactly_as_wide_as_its_room_keeps_its_size(monkeypatch):
+    # The room is computed as the sheet computes it, to the last bit; the font reports the
+    # number that wide at full size and narrower below, so only ">" keeps the full size.
+    layout = LAYOUTS["a4x24"]
+    x = layout.cell(0)[0] * mm
+    pad = layout.padding * mm
+    room = x + layout.label_width * mm - pad - (x + pad + layout.qr_size * mm + 1.5 * mm)
+    real = labels.text_width
+
+    def width(text: str, size: float) -> float:
+        if text == "77":
+            return room if size == layout.number_size else room - 1
+        return real(text, size)
+
+    monkeypatch.setattr(labels, "text_width", width)
+    labels.fit.cache_clear()
+    try:
+        found = drawn(labels.render([Label(77, "", "")], layout, "bot"))
+    finally:
+        labels.fit.cache_clear()
+    assert ("text", 100.6299, 815.2537, layout.number_size, "77") in found
+
+
+def test_the_font_is_registered_once_from_the_vendored_file(monkeypatch):
+    # As in a fresh process: reportlab knows no such font yet.
+    monkeypatch.setattr(labels, "_font_ready", False)
+    monkeypatch.delitem(pdfmetrics._fonts, labels.FONT_NAME, raising=False)
+    labels.ensure_font()
+    font = pdfmetrics.getFont(labels.FONT_NAME)
+    assert labels._font_ready is True
+    assert font.face.filename == str(labels.FONT_FILE)
+    labels.ensure_font()
+    assert pdfmetrics.getFont(labels.FONT_NAME) is font
 
 
 def test_pages_break_after_a_full_sheet_and_carry_the_title():

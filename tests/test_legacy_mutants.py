@@ -701,7 +701,7 @@ def test_existing_state_keys_devtrack_for_matching(backend, conn, seed, clock):
 
     one = seed.device(31, "Один", serial="Ser-A")
     two = seed.device(32, "Два", serial="SER-b", category="Весы")
-    seed.device(33, "Три", serial="c")
+    three = seed.device(33, "Три", serial="c")
     anna = seed.person(701, "anna@x.ru", name="Анна", username="anna")
     petr = seed.person(None, "petr@x.ru", name="Пётр")
     gone = seed.person(703, "gone@x.ru", name="")
@@ -711,13 +711,15 @@ def test_existing_state_keys_devtrack_for_matching(backend, conn, seed, clock):
     loans.take(two.id, petr, now=taken - timedelta(days=3))
     loans.return_device(two.id, petr, now=taken - timedelta(days=1))
     loans.take(two.id, anna, now=taken - timedelta(hours=2))
+    loans.take(three.id, petr, now=taken - timedelta(days=2))  # returned since: 33 is free
+    loans.return_device(three.id, petr, now=taken - timedelta(hours=5))
     QueueEntry.create(device=one, person=petr, joined_at=taken)
     QueueEntry.create(device=two, person=gone, joined_at=taken)
     state = legacy_apply.existing_state()
     assert state.categories == {"онлайн-касса": "Онлайн-касса", "весы": "Весы"}
     assert state.devices == {31: ExistingDevice(one.id, "Один", "Ser-A", "Онлайн-касса"),
                              32: ExistingDevice(two.id, "Два", "SER-b", "Весы"),
-                             33: ExistingDevice(one.id + 2, "Три", "c", "Онлайн-касса")}
+                             33: ExistingDevice(three.id, "Три", "c", "Онлайн-касса")}
     assert state.serials == {"ser-a": 31, "ser-b": 32, "c": 33}
     assert state.people == {
         "anna@x.ru": ExistingPerson(anna.id, 701, None, "Анна", "anna", False),
@@ -727,7 +729,8 @@ def test_existing_state_keys_devtrack_for_matching(backend, conn, seed, clock):
     assert state.open_loans == {31: ("anna@x.ru", taken),
                                 32: ("anna@x.ru", taken - timedelta(hours=2))}
     assert state.loans == {(31, "anna@x.ru", taken), (32, "petr@x.ru", taken - timedelta(days=3)),
-                           (32, "anna@x.ru", taken - timedelta(hours=2))}
+                           (32, "anna@x.ru", taken - timedelta(hours=2)),
+                           (33, "petr@x.ru", taken - timedelta(days=2))}
     assert state.queue == {(31, "petr@x.ru"), (32, "gone@x.ru")}
 
 

@@ -177,6 +177,23 @@ def test_a_return_overtaken_by_another_is_refused(held, clock, monkeypatch):
     assert refused.value.details["device_id"] == device.id
 
 
+def test_a_change_overtaken_by_a_return_is_refused_and_names_the_device(held, clock,
+                                                                       monkeypatch):
+    device, _, person, _, _, loan = held
+    real_lock = loans.lock_device
+
+    def lock_after_someone_returned(device_id):
+        locked = real_lock(device_id)
+        Loan.update(returned_at=clock.now).where(Loan.id == loan.id).execute()
+        return locked
+
+    monkeypatch.setattr(loans, "lock_device", lock_after_someone_returned)
+    with pytest.raises(AlreadyReturned) as refused:
+        loans.change(device.id, person, now=clock.now, place="Склад")
+    assert refused.value.details["device_id"] == device.id
+    assert Loan.get_by_id(loan.id).place != "Склад"
+
+
 def test_a_take_for_a_person_who_is_gone_is_refused_and_writes_nothing(held, clock):
     # The person lock refuses before any write (it used to reach the foreign key).
     _, spare, _, _, _, _ = held

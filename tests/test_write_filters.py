@@ -200,6 +200,24 @@ def test_expire_holds_passes_on_every_run_out_hold(crowd, clock, seed):
     assert QueueEntry.get_by_id(crowd.entry[4, 2].id).hold_until == LIVE
 
 
+def test_a_run_out_hold_behind_a_deleted_persons_entry_is_still_dropped(crowd, clock, seed):
+    # The line's head is someone deleted whose entry stayed (a deletion only removes entries it
+    # commits with): the run-out hold behind them goes, and the hold passes to the next person.
+    extra = seed.device(7)
+    ghost = seed.person(300, name="Удалённый")
+    Person.update(deleted_at=GONE).where(Person.id == ghost.id).execute()
+    entry(extra, ghost, 10)
+    lapsed_entry = entry(extra, crowd.p[1], 11, GONE)
+    entry(extra, crowd.p[2], 12)
+    lapsed: list[queue.Lapse] = []
+    offers = queue.expire_holds(clock.now, lapsed=lapsed)
+    assert [(x.device.number, x.person.id) for x in lapsed if x.device.number == 7] == [
+        (7, crowd.p[1].id)]
+    assert not QueueEntry.select().where(QueueEntry.id == lapsed_entry.id).exists()
+    assert [(o.device.number, o.person.id) for o in offers if o.device.number == 7] == [
+        (7, crowd.p[2].id)]
+
+
 def test_a_hold_cleared_by_a_loan_is_cleared_on_that_device_only(crowd, clock):
     # Someone got d[4] without the domain (e.g. an old import): its hold goes back to waiting.
     Loan.create(device=crowd.d[4], person=crowd.p[0], taken_at=clock.now, created_at=clock.now,
