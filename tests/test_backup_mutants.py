@@ -50,6 +50,9 @@ def test_dump_file_and_manifest(backend, conn, seed):
     fill(seed)
     made = backup.make_dump(conn, T0 + timedelta(seconds=5, microseconds=999_999))
     assert made.file_name == "devtrack-dump-20261126-090005.zip"
+    assert made.schema_version == LATEST_MIGRATION  # the caption of the dump message shows it
+    with zipfile.ZipFile(io.BytesIO(made.data)) as archive:
+        assert {item.compress_type for item in archive.infolist()} == {zipfile.ZIP_DEFLATED}
     assert made.total == sum(made.counts.values()) == sum(m.select().count() for m in MODELS)
     files = members(made.data)
     manifest = json.loads(files[backup.MANIFEST])

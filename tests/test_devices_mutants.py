@@ -265,7 +265,7 @@ def test_search_text_and_normalize() -> None:
 @pytest.mark.parametrize(("text", "number"), [
     ("49", 49), (" № 49 ", 49), ("#49", 49), ("№#7", 7), ("1", 1), ("2147483647", 2147483647),
     ("0", None), ("2147483648", None), ("-3", None), ("4.5", None), ("²", None), ("٣", None),
-    ("", None), ("№", None), ("49a", None),
+    ("", None), ("№", None), ("49a", None), ("X49", None), ("x49", None),
 ])
 def test_sticker_number(text: str, number: int | None) -> None:
     """Typed sticker numbers: ASCII digits after «№»/«#», 1 to the 32-bit maximum."""

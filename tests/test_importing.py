@@ -374,6 +374,14 @@ def test_xlsx_zip_without_workbook() -> None:
 # --------------------------------------------------------------------------- header
 
 
+def test_header_columns_after_a_blank_or_export_only_title_still_count() -> None:
+    """A blank title or an export-only column (holder, overdue days) is skipped, not the end."""
+    columns, unknown, repeated = map_header(
+        ["Номер", "", "Имя держателя", "Название", "Дней просрочки", "Серийный номер", "Цвет"])
+    assert columns == {"number": 0, "name": 3, "serial": 5}
+    assert unknown == ["Цвет"] and repeated == []
+
+
 @pytest.mark.parametrize(("title", "field"), [
     ("Айди", "number"), ("Номер", "number"), ("id", "number"), ("Number", "number"),
     ("Название", "name"), ("Наименование", "name"), ("name", "name"),

@@ -15,11 +15,14 @@ from datetime import date, datetime
 
 import peewee as pw
 import pytest
+from conftest import ADMIN_ID
 from test_reminders import FrozenTime, env_for
 
 import jobs.reminders as job
+from inventory import reminders
 from models import db
 from notices import Delivery
+from notices.reminders import digest_messages
 
 HELP = """\
 usage: python -m jobs.reminders [-h] [--loop] [--today YYYY-MM-DD] [--dry-run]
@@ -379,3 +382,99 @@ def test_main_loop_gets_the_config_and_dry_run(config, monkeypatch, restore_logg
     [(cfg, flag)] = calls
     assert (cfg.database_url, cfg.bot_token, flag) == (config.database_url, config.bot_token,
                                                        dry_run)
+
+
+class Sent:
+    """A sender that delivers everything and records who got what."""
+
+    def __init__(self) -> None:
+        self.to: list[object] = []
+
+    def send(self, person, text, buttons=None) -> Delivery:
+        self.to.append(person.telegram_id)
+        return Delivery.SENT
+
+    def send_chat(self, chat_id, text, buttons=None) -> Delivery:
+        self.to.append(chat_id)
+        return Delivery.SENT
+
+
+@pytest.mark.parametrize("exc", [pw.OperationalError("database is locked"), RuntimeError("bug")])
+def test_failed_claims_and_digests_are_counted_and_the_run_goes_on(config, seed, monkeypatch,
+                                                                  exc) -> None:
+    """A claim the database refuses counts its people as failed; a digest that fails counts
+    that admin as failed; the run itself still ends with its report."""
+    today = date(2026, 11, 26)
+    seed.loan(seed.device(1), seed.person(101, name="Анна"), due=date(2026, 11, 20))
+    seed.loan(seed.device(2), seed.person(102, name="Борис"), due=date(2026, 11, 20))
+
+    def refuse(*args, **kwargs):
+        raise pw.OperationalError("database is locked")
+
+    def broken(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(job.reminders, "claim", refuse)
+    monkeypatch.setattr(job, "send_digest", broken)
+    sender = Sent()
+    report = job.run(today, sender, config, datetime(2026, 11, 26, 7, 0))
+    assert (report.people.failed, report.people.sent) == (2, 0)
+    assert (report.digest.failed, report.digest.sent) == (len(config.admin_ids), 0)
+    assert sender.to == []
+
+
+class Routed(Sent):
+    """Records whether each message went to a person or to a bare chat id."""
+
+    def send(self, person, text, buttons=None) -> Delivery:
+        self.to.append(("person", person.telegram_id))
+        return Delivery.SENT
+
+    def send_chat(self, chat_id, text, buttons=None) -> Delivery:
+        self.to.append(("chat", chat_id))
+        return Delivery.SENT
+
+
+def test_digests_go_to_registered_admins_as_people_whole_and_once_a_day(config, seed) -> None:
+    """A registered admin gets the digest as a person (a block marks them unreachable), an
+    admin known only from ADMIN_IDS by chat id; a digest too long for one message arrives in
+    every part; a later dry run sees that today's digest went out."""
+    today, now = date(2026, 11, 26), datetime(2026, 11, 26, 7, 0)
+    holder = seed.person(101, name="Анна")
+    for number in range(1, 121):
+        seed.loan(seed.device(number, f"Очень длинное название устройства номер {number}"),
+                  holder, due=date(2026, 11, 1))
+    seed.person(ADMIN_ID, name="Админ")
+    cfg = replace(config, admin_ids=frozenset({ADMIN_ID, 555}))
+    parts = len(digest_messages(reminders.overdue_loans(today), reminders.unreachable_holders(),
+                                today))
+    assert parts > 1
+    sender = Routed()
+    report = job.run(today, sender, cfg, now)
+    assert sender.to.count(("person", ADMIN_ID)) == parts
+    assert sender.to.count(("chat", 555)) == parts
+    assert ("chat", ADMIN_ID) not in sender.to
+    assert report.digest.sent == 2
+    again = job.run(today, Routed(), cfg, now, dry_run=True)
+    assert (again.digest.skipped, again.digest.sent) == (2, 0)
+
+
+def test_a_split_reminder_counts_its_first_failure(config, seed) -> None:
+    """A reminder in several parts whose first part fails and a later one is skipped counts
+    as failed (the first failure decides), and every part is tried."""
+    holder = seed.person(101, name="Анна")
+    for number in range(1, 121):
+        seed.loan(seed.device(number, f"Очень длинное название устройства номер {number}"),
+                  holder, due=date(2026, 11, 1))
+    outcomes = iter([Delivery.FAILED] + [Delivery.SKIPPED] * 10)
+
+    class Flaky(Routed):
+        def send(self, person, text, buttons=None) -> Delivery:
+            super().send(person, text, buttons)
+            return next(outcomes)
+
+    sender = Flaky()
+    report = job.run(date(2026, 11, 26), sender, replace(config, admin_ids=frozenset()),
+                     datetime(2026, 11, 26, 7, 0))
+    assert sender.to.count(("person", 101)) > 1
+    assert (report.people.failed, report.people.skipped) == (1, 0)
