@@ -207,7 +207,8 @@ def test_thousands_of_rows_go_in_batches(admin, seed, clock):
     # Progress counts every row written so far, batch after batch.
     assert [p for p in progress if p[0] == "devices"] == [
         ("devices", 2000, 2500), ("devices", 2500, 2500), ("devices", 2500, 2500)]
-    assert [p for p in progress if p[0] == "loans"] == [("loans", 2000, 2500), ("loans", 2500, 2500)]
+    assert [p for p in progress if p[0] == "loans"] == [
+        ("loans", 2000, 2500), ("loans", 2500, 2500)]
     assert progress[-1][0] == "audit"
     # Re-importing the same rows with a change in every one updates all in bulk.
     changed = [[r[0], r[1] + " v2", *r[2:]] for r in rows]
