@@ -78,7 +78,7 @@ mutation: $(VENV)/.mutmut ## Mutation testing of inventory/ and jobs/reminders.p
 	rm -rf mutants
 	set -f; env -u TEST_DATABASE_URL MUTATION_DATABASE_URL='$(MUTATION_DATABASE_URL)' \
 		$(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTATE)
-	$(BIN)/python tools/mutation_report.py --doc docs/mutation.md docs/mutation-*.md $(REPORT_ARGS)
+	$(BIN)/python tools/mutation_report.py --doc docs/mutation.md $(REPORT_ARGS)
 
 lint: $(STAMP) ## Check the code with ruff and mypy
 	$(BIN)/ruff check .

@@ -56,7 +56,7 @@ def test_a_survivor_the_page_does_not_name_is_reported() -> None:
 
 
 def test_a_page_without_a_survivors_section_counts_whole() -> None:
-    """A module's own page (docs/mutation-*.md) lists survivors under its module headings."""
+    """A page without a survivors section is read whole, under its module headings."""
     own = "# Core\n\n## Scores\n\n### inventory/dates.py\n\n- `x__next__mutmut_7`: same year.\n"
     assert undocumented(["inventory.dates.x__next__mutmut_7", "inventory.dates.x__next__mutmut_8"],
                         PAGE, own) == ["inventory.dates.x__next__mutmut_8"]
