@@ -162,8 +162,8 @@ def test_take_without_a_place_stores_none(held, clock):
     assert (stored.place, stored.due_date) == ("", None)
 
 
-def test_a_return_overtaken_by_another_is_refused(held, clock, monkeypatch):
-    device, _, person, _, _, loan = held
+def return_it_while_locking(monkeypatch, loan, clock) -> None:
+    """Someone else returns the loan right after the domain takes the device's lock."""
     real_lock = loans.lock_device
 
     def lock_after_someone_returned(device_id):
@@ -172,6 +172,11 @@ def test_a_return_overtaken_by_another_is_refused(held, clock, monkeypatch):
         return locked
 
     monkeypatch.setattr(loans, "lock_device", lock_after_someone_returned)
+
+
+def test_a_return_overtaken_by_another_is_refused(held, clock, monkeypatch):
+    device, _, person, _, _, loan = held
+    return_it_while_locking(monkeypatch, loan, clock)
     with pytest.raises(AlreadyReturned) as refused:
         loans.return_device(device.id, person, now=clock.now)
     assert refused.value.details["device_id"] == device.id
@@ -180,14 +185,7 @@ def test_a_return_overtaken_by_another_is_refused(held, clock, monkeypatch):
 def test_a_change_overtaken_by_a_return_is_refused_and_names_the_device(held, clock,
                                                                        monkeypatch):
     device, _, person, _, _, loan = held
-    real_lock = loans.lock_device
-
-    def lock_after_someone_returned(device_id):
-        locked = real_lock(device_id)
-        Loan.update(returned_at=clock.now).where(Loan.id == loan.id).execute()
-        return locked
-
-    monkeypatch.setattr(loans, "lock_device", lock_after_someone_returned)
+    return_it_while_locking(monkeypatch, loan, clock)
     with pytest.raises(AlreadyReturned) as refused:
         loans.change(device.id, person, now=clock.now, place="Склад")
     assert refused.value.details["device_id"] == device.id
