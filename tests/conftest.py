@@ -44,8 +44,8 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 T0 = datetime(2026, 11, 26, 9, 0)  # naive UTC: 12:00 in Moscow, a Thursday
 # The newest committed migration: what a migrated database reports as its schema version.
-LATEST_MIGRATION = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "migrations")
-                          .glob("[0-9]*.py"))[-1]
+ROOT = Path(__file__).resolve().parent.parent
+LATEST_MIGRATION = sorted(p.stem for p in (ROOT / "migrations").glob("[0-9]*.py"))[-1]
 
 
 # --- mutation runs ---------------------------------------------------------------------------
@@ -103,9 +103,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # --- databases -------------------------------------------------------------------------------
-
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _schema_digest() -> str:
@@ -594,8 +591,3 @@ def seed(conn: pw.Database, clock: Clock) -> Seed:
     """Row factories on the test database."""
     return Seed(clock)
 
-
-# The newest migration: the schema version of a freshly migrated database.
-LATEST_MIGRATION = sorted(
-    path.stem for path in (Path(__file__).resolve().parent.parent / "migrations").glob("[0-9]*.py")
-)[-1]

@@ -241,13 +241,18 @@ def test_loop_in_the_main_thread_stops_on_a_signal_and_restores_the_handlers(
     assert (tmp_path / "beat").exists()
 
 
-class Quiet:
-    """A sender that delivers everything and records nothing (runs without due loans)."""
+class Sent:
+    """A sender that delivers everything and records who got what."""
+
+    def __init__(self) -> None:
+        self.to: list[object] = []
 
     def send(self, person, text, buttons=None) -> Delivery:
+        self.to.append(person.telegram_id)
         return Delivery.SENT
 
     def send_chat(self, chat_id, text, buttons=None) -> Delivery:
+        self.to.append(chat_id)
         return Delivery.SENT
 
 
@@ -256,7 +261,7 @@ def test_run_once_prints_the_report_to_out_for_the_local_day(config, conn, capsy
     conn.close()
     out = io.StringIO()
     # 22:30 UTC on the 26th is already the 27th in Moscow.
-    code = job.run_once(config, out=out, make_sender=lambda cfg: Quiet(),
+    code = job.run_once(config, out=out, make_sender=lambda cfg: Sent(),
                         now=datetime(2026, 11, 26, 22, 30))
     assert code == 0
     assert out.getvalue() == ("reminders 27.11.2026: sent 0, skipped 0, unreachable 0, failed 0; "
@@ -332,7 +337,7 @@ def test_metrics_textfile_only_for_real_runs(config, conn, tmp_path, dry_run) ->
     path = tmp_path / "reminders.prom"
     cfg = replace(config, metrics_textfile=str(path))
     assert job.run_once(cfg, today=date(2026, 11, 26), dry_run=dry_run, out=io.StringIO(),
-                        make_sender=lambda c: Quiet()) == 0
+                        make_sender=lambda c: Sent()) == 0
     if dry_run:
         assert not path.exists()
     else:
@@ -382,21 +387,6 @@ def test_main_loop_gets_the_config_and_dry_run(config, monkeypatch, restore_logg
     [(cfg, flag)] = calls
     assert (cfg.database_url, cfg.bot_token, flag) == (config.database_url, config.bot_token,
                                                        dry_run)
-
-
-class Sent:
-    """A sender that delivers everything and records who got what."""
-
-    def __init__(self) -> None:
-        self.to: list[object] = []
-
-    def send(self, person, text, buttons=None) -> Delivery:
-        self.to.append(person.telegram_id)
-        return Delivery.SENT
-
-    def send_chat(self, chat_id, text, buttons=None) -> Delivery:
-        self.to.append(chat_id)
-        return Delivery.SENT
 
 
 @pytest.mark.parametrize("exc", [pw.OperationalError("database is locked"), RuntimeError("bug")])
