@@ -47,16 +47,14 @@ def save_with(chat_id: int, state: str | None, data: dict[str, Any],
               change: Callable[[], T]) -> T:
     """Save the dialogue and run the change it leads to in one transaction (one commit).
 
-    A change refused with a DomainError is rolled back on its own; the dialogue is still
-    saved, then the refusal is raised.
+    A change refused with a DomainError is rolled back together with the dialogue, which is
+    then saved on its own, and the refusal is raised: the refusal pays a second transaction so
+    that the change needs no savepoint (two statements fewer on every success).
     """
-    refusal: DomainError | None = None
-    with db.atomic():
+    try:
+        with db.atomic():
+            save(chat_id, state, data)
+            return change()
+    except DomainError:
         save(chat_id, state, data)
-        try:
-            with db.atomic():
-                return change()
-        except DomainError as err:
-            refusal = err
-    assert refusal is not None  # the change returned otherwise
-    raise refusal
+        raise

@@ -49,57 +49,95 @@ def take(
     due_date: date | None = None,
     assigned_by: Person | None = None,
 ) -> Loan:
-    """Record that person holds the device; race-safe through the one-open-loan index.
+    """Record that person holds the device; race-safe through the device lock and the
+    one-open-loan index.
 
     The loan's `holds_cleared` lists the people whose hold an admin's assignment ended (they
     wait in line again and should be told).
     """
-    try:
-        with db.atomic():
-            # Serialised with the queue's offers and expiry, so the hold checked is the hold,
-            # and with deletions: of the device (NotFound) and of the person (NotFound).
-            device = lock_device(device_id)
-            lock_person(person.id)
-            hold = active_hold(device_id, now)
-            if hold is not None and hold.person_id != person.id and assigned_by is None:
-                raise HeldForQueue(person=hold.person, until=hold.hold_until)
-            loan = Loan.create(device=device, person=person, taken_at=now, due_date=due_date,
-                               place=place[:PLACE_MAX], assigned_by=assigned_by,
-                               created_at=now, updated_at=now)
-            # Only an admin can take a device held for someone else, so only then is a hold
-            # cleared (the person waits in line again and is told).
-            cleared = []
-            for held in queue_to_new_holders({device_id: person.id}, now,
-                                             clear_holds=assigned_by is not None):
-                cleared.append(held.person)
-                audit.record("hold.cleared", actor=assigned_by or person, device=device,
-                             person=held.person, now=now)
-            audit.record("loan.assigned" if assigned_by else "loan.taken",
-                         actor=assigned_by or person, device=device, person=person, now=now,
-                         place=place, due_date=due_date)
-    except pw.IntegrityError as exc:
-        current = open_loan(device_id)
-        raise AlreadyTaken(holder=current.person if current else None) from exc
-    loan.device = device
-    loan.person = person
+    # Flat inside a caller's transaction (no savepoint): every refusal comes before the first
+    # real write, so a caller that catches one is left with nothing of it.
+    with db.transaction():
+        # Serialised with the queue's offers and expiry, so the hold checked is the hold,
+        # and with deletions: of the device (NotFound) and of the person (NotFound).
+        device = lock_device(device_id)
+        lock_person(person.id)
+        entries = _queue_entries(device_id)
+        hold = next((e for e in entries if e.hold_until is not None and e.hold_until > now),
+                    None)
+        if hold is not None and hold.person_id != person.id and assigned_by is None:
+            raise HeldForQueue(person=hold.person, until=hold.hold_until)
+        loan = _insert_open_loan(device, person, now=now, place=place, due_date=due_date,
+                                 assigned_by=assigned_by)
+        cleared = _queue_after_take(device, person, entries, now, assigned_by)
+        audit.record("loan.assigned" if assigned_by else "loan.taken",
+                     actor=assigned_by or person, device=device, person=person, now=now,
+                     place=place, due_date=due_date)
+    loan.device, loan.person, loan.assigned_by = device, person, assigned_by
     loan.holds_cleared = cleared
     return loan
 
 
-def queue_to_new_holders(holders: Mapping[int, int], now: datetime, *,
-                         clear_holds: bool = True) -> list[QueueEntry]:
-    """The queue's side of new loans (device id -> new holder id), for take and the import.
+def _queue_entries(device_id: int) -> list[QueueEntry]:
+    """The device's queue entries with their people, in line order (one query)."""
+    return list(
+        QueueEntry.select(QueueEntry, Person)
+        .join(Person)
+        .where(QueueEntry.device == device_id)
+        .order_by(QueueEntry.joined_at, QueueEntry.id)
+    )
 
-    Getting a device ends the new holder's own wait for it (and their hold). With clear_holds
-    (an admin's assignment or an import), a hold for someone else goes back to waiting in
-    line; a plain take leaves a run-out one to the expiry, which tells the person. Returns the
-    cleared holds, person loaded.
+
+def _insert_open_loan(device: Device, person: Person, *, now: datetime, place: str,
+                      due_date: date | None, assigned_by: Person | None) -> Loan:
+    """INSERT the open loan unless the device has one (AlreadyTaken, naming the holder).
+
+    ON CONFLICT DO NOTHING on the one-open-loan index: a conflict leaves the transaction usable
+    on PostgreSQL, so no savepoint is needed to report it.
     """
-    if not clear_holds:  # one statement per loan, whatever the queue holds
-        for device_id, person_id in holders.items():
-            QueueEntry.delete().where((QueueEntry.device == device_id)
-                                      & (QueueEntry.person == person_id)).execute()
+    values = {"device": device.id, "person": person.id, "taken_at": now, "due_date": due_date,
+              "place": place[:PLACE_MAX], "assigned_by": assigned_by, "created_at": now,
+              "updated_at": now}
+    inserted = list(
+        Loan.insert(values)
+        .on_conflict(conflict_target=[Loan.device], conflict_where=Loan.returned_at.is_null(),
+                     action="NOTHING")
+        .returning(Loan)
+        .execute()
+    )
+    if not inserted:
+        current = open_loan(device.id)
+        raise AlreadyTaken(holder=current.person if current else None)
+    return inserted[0]
+
+
+def _queue_after_take(device: Device, person: Person, entries: list[QueueEntry],
+                      now: datetime, assigned_by: Person | None) -> list[Person]:
+    """The queue's side of a take; returns the people whose hold an admin's assignment ended.
+
+    A plain take ends the taker's own wait (a DELETE only when there is an entry, read under
+    the lock) and leaves a run-out hold to the expiry, which tells the person.
+    """
+    if assigned_by is None:
+        if any(e.person_id == person.id for e in entries):
+            QueueEntry.delete().where((QueueEntry.device == device.id)
+                                      & (QueueEntry.person == person.id)).execute()
         return []
+    cleared = []
+    for held in queue_to_new_holders({device.id: person.id}, now):
+        cleared.append(held.person)
+        audit.record("hold.cleared", actor=assigned_by, device=device, person=held.person,
+                     now=now)
+    return cleared
+
+
+def queue_to_new_holders(holders: Mapping[int, int], now: datetime) -> list[QueueEntry]:
+    """The queue's side of new loans (device id -> new holder id): an admin's assignment and
+    the import.
+
+    Getting a device ends the new holder's own wait for it (and their hold); a hold for
+    someone else goes back to waiting in line. Returns the cleared holds, person loaded.
+    """
     own: list[int] = []
     cleared: list[QueueEntry] = []
     for batch in pw.chunked(list(holders), IN_BATCH):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 import peewee as pw
 
 from inventory.bulk import BATCH
 from inventory.errors import NotFound
-from models import Device, Person
+from models import BaseModel, Device, Person
 
 logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def lock_device(device_id: int) -> Device:
@@ -20,16 +23,13 @@ def lock_device(device_id: int) -> Device:
     row lock until commit (concurrent lockers of the same device wait, others do not), SQLite
     takes its write lock (waiting up to busy_timeout) before the transaction reads anything, so
     every read after it sees the changes committed by whoever held the lock before.
-    Must be called inside `db.atomic()`.
+    RETURNING hands the row back in the same statement (PostgreSQL: its newest version, after
+    the wait). Must be called inside `db.atomic()`.
     """
-    touched = (
-        pw.ModelUpdate(Device, {Device.updated_at: Device.updated_at})
-        .where(Device.id == device_id)
-        .execute()
-    )
-    if not touched:
+    device = _touch(Device, Device.id == device_id)
+    if device is None:
         raise NotFound(device_id=device_id)
-    return Device.get_by_id(device_id)
+    return device
 
 
 def lock_devices(device_ids: list[int]) -> int:
@@ -51,11 +51,18 @@ def lock_person(person_id: int) -> Person:
     a deletion holds it until its commit, so a take or an assignment locking it afterwards is
     refused instead of giving a device to a deleted person. Lock order: device before person.
     """
-    touched = (
-        pw.ModelUpdate(Person, {Person.updated_at: Person.updated_at})
-        .where((Person.id == person_id) & Person.deleted_at.is_null())
+    person = _touch(Person, (Person.id == person_id) & Person.deleted_at.is_null())
+    if person is None:
+        raise NotFound(person_id=person_id)
+    return person
+
+
+def _touch(model: type[M], condition: pw.Expression) -> M | None:
+    """The no-op UPDATE of the row matching condition, returning it (one statement)."""
+    rows = list(
+        pw.ModelUpdate(model, {model.updated_at: model.updated_at})
+        .where(condition)
+        .returning(model)
         .execute()
     )
-    if not touched:
-        raise NotFound(person_id=person_id)
-    return Person.get_by_id(person_id)
+    return rows[0] if rows else None
