@@ -173,24 +173,33 @@ def holders_loan(device_id: int, person: Person, *, admin: bool = False) -> Loan
 def return_device(device_id: int, person: Person, *, now: datetime,
                   admin: bool = False) -> Loan:
     """Close the open loan; only the holder (or an admin) may."""
-    loan = holders_loan(device_id, person, admin=admin)
     with db.atomic():
         # Serialised with queue joins: a join either sees the device still held (and its
         # entry is there for the hold that follows) or sees it free and is refused.
         device = lock_device(device_id)
-        closed = (
-            Loan.update(returned_at=now, updated_at=now)
-            .where((Loan.id == loan.id) & Loan.returned_at.is_null())
-            .execute()
-        )
-        if not closed:
+        loan = _close_open_loan(device_id, None if admin else person, now)
+        if loan is None:  # why not: NotFound, AlreadyReturned or NotHolder
+            holders_loan(device_id, person, admin=admin)
             raise AlreadyReturned(device_id=device_id)
+        loan.person = person if loan.person_id == person.id else Person.get_by_id(loan.person_id)
         action = "loan.returned" if loan.person_id == person.id else "loan.unassigned"
         audit.record(action, actor=person, device=device, person=loan.person, now=now,
                      loan_id=loan.id)
-    loan.returned_at = now
     loan.device = device
     return loan
+
+
+def _close_open_loan(device_id: int, holder: Person | None, now: datetime) -> Loan | None:
+    """Close the device's open loan, held by holder (None: whoever holds it); the loan or None.
+
+    One UPDATE ... RETURNING under the device lock: reading the loan first costs a statement.
+    """
+    condition = (Loan.device == device_id) & Loan.returned_at.is_null()
+    if holder is not None:
+        condition &= Loan.person == holder.id
+    closed = list(Loan.update(returned_at=now, updated_at=now).where(condition)
+                  .returning(Loan).execute())
+    return closed[0] if closed else None
 
 
 def change(device_id: int, person: Person, *, now: datetime, due_date: date | None = None,

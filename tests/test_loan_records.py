@@ -212,3 +212,49 @@ def test_a_plain_take_leaves_a_run_out_hold_to_expire(held, clock):
     loans.take(spare.id, colleague, now=clock.now)
     assert QueueEntry.get_by_id(ran_out.id).hold_until == clock.now - timedelta(hours=1)
     assert not AuditLog.select().where(AuditLog.action == "hold.cleared").exists()
+
+
+def open_loans() -> dict[int, int]:
+    """Device id -> holder id of every open loan."""
+    return {loan.device_id: loan.person_id
+            for loan in Loan.select().where(Loan.returned_at.is_null())}
+
+
+def test_a_return_closes_only_that_devices_loan_of_that_holder(backend, seed, clock):
+    """Among several open loans (two of the same holder) only the returned one closes; a
+    refusal closes none, and an admin's return closes that device's loan only."""
+    devices = [seed.device(n) for n in (1, 2, 3, 4)]
+    people = [seed.person(n) for n in (1, 2, 3)]
+    for device, holder in zip(devices, (people[0], people[0], people[1], people[1]), strict=True):
+        seed.loan(device, holder)
+    before = open_loans()
+    with pytest.raises(NotHolder):
+        loans.return_device(devices[2].id, people[0], now=clock.now)
+    with pytest.raises(AlreadyReturned):
+        loans.return_device(seed.device(5).id, people[0], now=clock.now)
+    assert open_loans() == before
+    returned = loans.return_device(devices[1].id, people[0], now=clock.now)
+    assert (returned.device_id, returned.person.id) == (devices[1].id, people[0].id)
+    del before[devices[1].id]
+    assert open_loans() == before
+    unassigned = loans.return_device(devices[3].id, people[2], now=clock.now, admin=True)
+    assert unassigned.person.id == people[1].id
+    del before[devices[3].id]
+    assert open_loans() == before
+    assert last_audit()[:4] == ("loan.unassigned", people[2].id, devices[3].id, people[1].id)
+
+
+def test_a_take_drops_only_the_takers_own_entry_of_that_device(backend, seed, clock):
+    """The taker's entries for other devices and the others' entries for this one stay."""
+    devices = [seed.device(n) for n in (1, 2, 3)]
+    taker, other, holder = seed.person(1), seed.person(2), seed.person(3)
+    seed.loan(devices[1], holder)
+    seed.loan(devices[2], holder)
+    for device, person in ((devices[0], other), (devices[0], taker), (devices[1], taker),
+                           (devices[2], other)):
+        QueueEntry.create(device=device, person=person, joined_at=clock.now,
+                          created_at=clock.now, updated_at=clock.now)
+    loans.take(devices[0].id, taker, now=clock.now)
+    left = {(e.device_id, e.person_id) for e in QueueEntry.select()}
+    assert left == {(devices[0].id, other.id), (devices[1].id, taker.id),
+                    (devices[2].id, other.id)}
