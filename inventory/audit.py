@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, datetime
 from typing import Any
 
+from inventory import jsontext
 from inventory.bulk import insert_rows
 from models import AuditLog, Device, Person
 
@@ -44,7 +44,7 @@ def record(
         actor_telegram_id=actor.telegram_id if actor else None,
         device=device,
         person=person,
-        details=json.dumps({k: _plain(v) for k, v in details.items()}, ensure_ascii=False),
+        details=jsontext.dumps({k: _plain(v) for k, v in details.items()}),
         created_at=now,
         updated_at=now,
     )
@@ -70,7 +70,7 @@ def entry(
         "actor_telegram_id": actor.telegram_id if actor else None,
         "device": device_id,
         "person": person_id,
-        "details": json.dumps({k: _plain(v) for k, v in details.items()}, ensure_ascii=False),
+        "details": jsontext.dumps({k: _plain(v) for k, v in details.items()}),
         "created_at": now,
         "updated_at": now,
     }

@@ -21,6 +21,7 @@ from typing import Any
 import peewee as pw
 
 from cli import first_line
+from inventory import jsontext
 from inventory.rows import primary_key, tuples
 from models import MODELS
 from schema import apply_migrations, make_router, schema_version
@@ -129,7 +130,7 @@ def make_dump(database: pw.Database, now: datetime) -> DumpFile:
             rows = table_rows(model)
             counts[table_name(model)] = len(rows)
             archive.writestr(f"{table_name(model)}.json",
-                             json.dumps(rows, ensure_ascii=False, indent=1))
+                             jsontext.dump_file(rows))
         manifest = {
             "app": APP_NAME,
             "format": DUMP_FORMAT,
@@ -139,7 +140,7 @@ def make_dump(database: pw.Database, now: datetime) -> DumpFile:
             else "sqlite",
             "tables": counts,
         }
-        archive.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+        archive.writestr(MANIFEST, jsontext.dump_file(manifest))
     dump = DumpFile(buffer.getvalue(), counts, version, now)
     logger.info("dump made: %d rows, %d bytes, schema %s", dump.total, len(dump.data), version)
     return dump

@@ -82,34 +82,33 @@ class Page:
 def with_holder(*extra: Any) -> pw.ModelSelect[Device]:
     """Devices with their category, open loan and holder (left joins), plus `extra` selected.
 
-    A free device comes back with an empty Loan (id None): read it with `open_loan_of`.
+    Read the open loan with `open_loan_of` (None for a free device).
     """
     return (
         Device.select(Device, Category, Loan, Person, *extra)
         .join(Category)
-        .switch(Device)
+        .switch()
         .join(Loan, pw.JOIN.LEFT_OUTER,
               on=(Loan.device == Device.id) & Loan.returned_at.is_null())
-        .join(Person, pw.JOIN.LEFT_OUTER, on=(Loan.person == Person.id))
+        .join(Person, pw.JOIN.LEFT_OUTER)  # Loan.person: the foreign key named like the model
     )
 
 
 def open_loan_of(device: Device) -> Loan | None:
-    """The open loan a `with_holder` row carries, None for a free device."""
-    loan = getattr(device, "loan", None)
-    return loan if loan is not None and loan.id is not None else None
+    """The open loan a `with_holder` row carries; None for a free device or a plain row."""
+    # The outer join leaves None when it found no loan; a row read without it has no attribute.
+    return getattr(device, "loan", None)
 
 
 def _rows_query(now: datetime) -> pw.ModelSelect[Device]:
     """Devices with category, open loan + holder and active hold: one query, any list size."""
-    HoldPerson = Person.alias("hold_person")
+    HoldPerson = Person.alias()
     return (
         with_holder(QueueEntry, HoldPerson)
-        .switch(Device)
+        .switch()
         .join(QueueEntry, pw.JOIN.LEFT_OUTER,
               on=(QueueEntry.device == Device.id) & (QueueEntry.hold_until > now))
-        .join(HoldPerson, pw.JOIN.LEFT_OUTER, on=(QueueEntry.person == HoldPerson.id),
-              attr="hold_person")
+        .join(HoldPerson, pw.JOIN.LEFT_OUTER, attr="hold_person")
     )
 
 
@@ -122,9 +121,7 @@ _ROWS_BY_IDS = Prepared(lambda now, *ids: _rows_query(now).where(Device.id.in_(l
 def _to_row(device: Device) -> DeviceRow:
     """Unpack the joined models of one result row."""
     loan = open_loan_of(device)
-    hold = getattr(device, "queueentry", None)
-    if hold is not None and hold.id is None:
-        hold = None
+    hold = device.queueentry  # type: ignore[attr-defined]  # the outer join: None, no hold
     if hold is not None:
         hold.person = hold.hold_person
     return DeviceRow(device, loan, hold)

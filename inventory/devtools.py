@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 from collections import defaultdict
@@ -14,7 +13,7 @@ from typing import Any
 
 import peewee as pw
 
-from inventory import audit, backup
+from inventory import audit, backup, jsontext
 from inventory.devices import ensure_categories
 from inventory.errors import Conflict
 from inventory.locks import lock_devices
@@ -40,7 +39,7 @@ def record(action: str, *, telegram_id: int, person: Person | None, now: datetim
         action=action,
         actor=person,
         actor_telegram_id=telegram_id,
-        details=json.dumps(details, ensure_ascii=False, default=str),
+        details=jsontext.dumps(details),
         created_at=now,
         updated_at=now,
     )

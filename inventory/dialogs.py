@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from inventory import jsontext
 from inventory.errors import DomainError
 from models import DialogState, db
 
@@ -36,7 +37,7 @@ def in_state(state: str) -> list[Stored]:
 
 def save(chat_id: int, state: str | None, data: dict[str, Any]) -> None:
     """Upsert the chat's row (portable ON CONFLICT on both databases)."""
-    payload = json.dumps(data, ensure_ascii=False, default=str)
+    payload = jsontext.dumps(data)
     DialogState.insert(chat_id=chat_id, state=state, data=payload).on_conflict(
         conflict_target=[DialogState.chat_id],
         update={DialogState.state: state, DialogState.data: payload},

@@ -28,12 +28,14 @@ class HistoryPage:
 def history_query(*, device_id: int | None = None,
                   person_id: int | None = None) -> pw.ModelSelect[Loan]:
     """Loans with holder, device and who assigned them, newest first (one query)."""
-    Assigner = Person.alias("assigner")
+    Assigner = Person.alias()
     query = (
         Loan.select(Loan, Person, Device, Assigner)
-        .join_from(Loan, Person)
-        .join_from(Loan, Device)
-        .join_from(Loan, Assigner, pw.JOIN.LEFT_OUTER, on=(Loan.assigned_by == Assigner.id))
+        .join(Person)  # Loan.person: the foreign key named like the model
+        .switch()
+        .join(Device)
+        .switch()
+        .join(Assigner, pw.JOIN.LEFT_OUTER, on=(Loan.assigned_by == Assigner.id))
         .order_by(Loan.taken_at.desc(), Loan.id.desc())
     )
     if device_id is not None:

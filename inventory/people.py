@@ -62,8 +62,7 @@ def with_dialog(telegram_id: int, chat_id: int) -> tuple[Person | None, DialogSt
     found = rows[0] if rows else None
     if found is None:
         return None, DialogState.get_or_none(DialogState.chat_id == chat_id)
-    stored = getattr(found, "stored_dialog", None)
-    return found, stored if stored is not None and stored.id is not None else None
+    return found, found.stored_dialog  # None without a stored dialogue (outer join, no row)
 
 
 def deleted_account(telegram_id: int) -> bool:

@@ -140,7 +140,7 @@ def position(device_id: int, person_id: int, now: datetime) -> int | None:
                                    & (QueueEntry.person == person_id))
     if entry is None or is_live(entry, now):
         return None
-    ahead = QueueEntry.alias("ahead")
+    ahead = QueueEntry.alias()
     count = (ahead.select().where(
         (ahead.device == device_id)
         & waiting_condition(ahead, now)
@@ -251,11 +251,10 @@ def _unsettled_devices(now: datetime, device_id: int | None) -> list[int]:
 
 def _unsettled_query(now: datetime, device_id: int | None = None) -> pw.ModelSelect[QueueEntry]:
     """The query behind _unsettled_devices."""
-    open_loan = Loan.select(Loan.id).where(
+    open_loan = Loan.select().where(
         (Loan.device == QueueEntry.device) & Loan.returned_at.is_null())
-    live = QueueEntry.alias("live")
-    live_hold = live.select(live.id).where((live.device == QueueEntry.device)
-                                           & (live.hold_until > now))
+    live = QueueEntry.alias()
+    live_hold = live.select().where((live.device == QueueEntry.device) & (live.hold_until > now))
     condition = (QueueEntry.hold_until <= now) | (
         QueueEntry.hold_until.is_null() & ~pw.fn.EXISTS(open_loan) & ~pw.fn.EXISTS(live_hold))
     if device_id is not None:
@@ -343,24 +342,22 @@ def wishlist(person: Person, page: int, now: datetime) -> Page:
     total = QueueEntry.select().where(QueueEntry.person == person).count()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, page), pages)
-    ahead = QueueEntry.alias("ahead")
+    ahead = QueueEntry.alias()
     ahead_count = ahead.select(pw.fn.COUNT(ahead.id)).where(_ahead_of(QueueEntry, ahead, now))
     query = (
         QueueEntry.select(QueueEntry, Device, Loan, Person, ahead_count.alias("ahead"))
         .join(Device)
-        .switch(QueueEntry)
+        .switch()
         .join(Loan, pw.JOIN.LEFT_OUTER,
-              on=(Loan.device == QueueEntry.device) & Loan.returned_at.is_null(), attr="loan")
-        .join(Person, pw.JOIN.LEFT_OUTER, on=(Loan.person == Person.id), attr="holder")
+              on=(Loan.device == QueueEntry.device) & Loan.returned_at.is_null())
+        .join(Person, pw.JOIN.LEFT_OUTER, attr="holder")  # Loan.person, named like the model
         .where(QueueEntry.person == person)
         .order_by(Device.number)
         .paginate(page, PAGE_SIZE)
     )
     rows = []
     for entry in query:
-        loan = getattr(entry, "loan", None)
-        if loan is not None and loan.id is None:
-            loan = None
+        loan = entry.loan  # type: ignore[attr-defined]  # the outer join: None, device free
         if loan is not None:
             loan.person = loan.holder
         place = None if is_live(entry, now) else entry.ahead + 1

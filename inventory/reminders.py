@@ -10,7 +10,6 @@ PostgreSQL or SQLite 3.35+.
 
 from __future__ import annotations
 
-import json
 import logging
 import zlib
 from collections.abc import Iterable, Iterator
@@ -19,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 import peewee as pw
 
-from inventory import audit
+from inventory import audit, jsontext
 from models import AuditLog, Device, Loan, Person, db
 
 logger = logging.getLogger(__name__)
@@ -165,7 +164,7 @@ def unreachable_holders() -> list[tuple[Person, int]]:
 
 def _digest_details(today: date, chat_id: int) -> str:
     """The audit details that identify one admin's digest of one day (as audit.record stores)."""
-    return json.dumps({"date": today.isoformat(), "chat_id": chat_id}, ensure_ascii=False)
+    return jsontext.dumps({"date": today.isoformat(), "chat_id": chat_id})
 
 
 @contextmanager

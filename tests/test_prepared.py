@@ -31,3 +31,19 @@ def test_the_sql_is_kept_per_kind_of_database_not_per_object(tmp_path):
         postgres.close()
     finally:
         db.initialize(previous)
+
+
+def test_a_query_is_built_once_and_later_runs_only_bind_their_values(database, seed):
+    built = []
+
+    def build(number):
+        built.append(number)
+        return Device.select().where(Device.number == number)
+
+    prepared = Prepared(build)
+    seed.device(7)
+    assert [d.number for d in prepared.rows(7)] == [7]
+    assert prepared.rows(8) == []
+    assert [d.number for d in prepared.rows(7)] == [7]
+    assert len(built) == 1  # compiled on the first run only, with a placeholder, not 7
+    assert built[0] != 7
