@@ -30,16 +30,6 @@ def open_loan(device_id: int) -> Loan | None:
     )
 
 
-def active_hold(device_id: int, now: datetime) -> QueueEntry | None:
-    """The queue entry the freed device is held for right now, if any."""
-    return (
-        QueueEntry.select(QueueEntry, Person)
-        .join(Person)
-        .where((QueueEntry.device == device_id) & (QueueEntry.hold_until > now))
-        .first()
-    )
-
-
 def take(
     device_id: int,
     person: Person,

@@ -9,7 +9,7 @@ import pytest
 from conftest import count_queries
 
 from inventory import loans
-from inventory.errors import AlreadyReturned, NotFound, NotHolder
+from inventory.errors import AlreadyReturned, HeldForQueue, NotFound, NotHolder
 from models import AuditLog, Loan, QueueEntry
 
 
@@ -143,16 +143,18 @@ def test_an_assignment_over_a_hold_puts_it_back_in_line_and_says_so(held, clock)
                                                                         admin.id)
 
 
-def test_active_hold_is_the_live_one_of_that_device(held, clock):
-    device, spare, person, colleague, admin, _ = held
-    QueueEntry.create(device=device, person=colleague, joined_at=clock.now,
-                      hold_until=clock.now + timedelta(hours=1), created_at=clock.now,
-                      updated_at=clock.now)
-    QueueEntry.create(device=spare, person=admin, joined_at=clock.now,
-                      hold_until=clock.now, created_at=clock.now, updated_at=clock.now)
-    assert loans.active_hold(device.id, clock.now).person.id == colleague.id
-    assert loans.active_hold(spare.id, clock.now) is None  # ends exactly now
-    assert loans.active_hold(device.id, clock.now + timedelta(hours=1)) is None
+def test_a_take_is_refused_only_while_someone_elses_hold_is_live(held, clock, seed):
+    _, spare, _, colleague, admin, _ = held
+    third = seed.device(9, "Штрих")
+    for device, until in ((spare, clock.now + timedelta(hours=1)), (third, clock.now)):
+        QueueEntry.create(device=device, person=admin, joined_at=clock.now, hold_until=until,
+                          created_at=clock.now, updated_at=clock.now)
+    with pytest.raises(HeldForQueue) as refused:
+        loans.take(spare.id, colleague, now=clock.now)
+    assert (refused.value.details["person"].id, refused.value.details["until"]) == (
+        admin.id, clock.now + timedelta(hours=1))
+    assert loans.take(third.id, colleague, now=clock.now).person == colleague  # ended just now
+    assert loans.take(spare.id, colleague, now=clock.now + timedelta(hours=1)).person == colleague
 
 
 def test_take_without_a_place_stores_none(held, clock):
