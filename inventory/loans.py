@@ -19,6 +19,11 @@ IN_BATCH = 500  # ids per IN (...): below SQLite's limit on bound parameters
 
 PLACE_MAX = 200
 
+# The one-open-loan index (loan.device_id where returned_at is null), named as ON CONFLICT needs
+# it: a take of a device that has an open loan inserts nothing, and the transaction goes on.
+_IF_NO_OPEN_LOAN = {"conflict_target": [Loan.device], "conflict_where": Loan.returned_at.is_null(),
+                    "action": "NOTHING"}
+
 
 def open_loan(device_id: int) -> Loan | None:
     """The open loan of a device with its holder, if any."""
@@ -69,13 +74,8 @@ def take(
 
 
 def _queue_entries(device_id: int) -> list[QueueEntry]:
-    """The device's queue entries with their people, in line order (one query)."""
-    return list(
-        QueueEntry.select(QueueEntry, Person)
-        .join(Person)
-        .where(QueueEntry.device == device_id)
-        .order_by(QueueEntry.joined_at, QueueEntry.id)
-    )
+    """The device's queue entries (one query; a take needs no order and no people)."""
+    return list(QueueEntry.select().where(QueueEntry.device == device_id))
 
 
 def _insert_open_loan(device: Device, person: Person, *, now: datetime, place: str,
@@ -90,14 +90,15 @@ def _insert_open_loan(device: Device, person: Person, *, now: datetime, place: s
               "updated_at": now}
     inserted = list(
         Loan.insert(values)
-        .on_conflict(conflict_target=[Loan.device], conflict_where=Loan.returned_at.is_null(),
-                     action="NOTHING")
+        .on_conflict(**_IF_NO_OPEN_LOAN)
         .returning(Loan)
         .execute()
     )
     if not inserted:
+        # The loan in the way stays open: returning it waits for the device lock we hold.
         current = open_loan(device.id)
-        raise AlreadyTaken(holder=current.person if current else None)
+        assert current is not None
+        raise AlreadyTaken(holder=current.person)
     return inserted[0]
 
 
@@ -168,8 +169,10 @@ def return_device(device_id: int, person: Person, *, now: datetime,
         # entry is there for the hold that follows) or sees it free and is refused.
         device = lock_device(device_id)
         loan = _close_open_loan(device_id, None if admin else person, now)
-        if loan is None:  # why not: NotFound, AlreadyReturned or NotHolder
-            holders_loan(device_id, person, admin=admin)
+        if loan is None:
+            # Why not: NotFound, AlreadyReturned or NotHolder, as holders_loan finds. An admin's
+            # return closes any open loan, so for an admin only the first two are left.
+            holders_loan(device_id, person)
             raise AlreadyReturned(device_id=device_id)
         loan.person = person if loan.person_id == person.id else Person.get_by_id(loan.person_id)
         action = "loan.returned" if loan.person_id == person.id else "loan.unassigned"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from conftest import PG_URL, _pg_database
 
@@ -47,3 +49,17 @@ def test_a_query_is_built_once_and_later_runs_only_bind_their_values(database, s
     assert [d.number for d in prepared.rows(7)] == [7]
     assert len(built) == 1  # compiled on the first run only, with a placeholder, not 7
     assert built[0] != 7
+
+
+def test_values_of_another_type_get_their_own_compiled_query(database, seed):
+    # The shape of a prepared query is the types of its values: a builder may branch on them.
+    def build(value):
+        if isinstance(value, datetime):
+            return Device.select().where(Device.created_at <= value)
+        return Device.select().where(Device.number == value)
+
+    prepared = Prepared(build)
+    seed.device(7, created_at=datetime(2026, 1, 1))
+    seed.device(8, created_at=datetime(2026, 6, 1))
+    assert [d.number for d in prepared.rows(8)] == [8]
+    assert [d.number for d in prepared.rows(datetime(2026, 3, 1))] == [7]

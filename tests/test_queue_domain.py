@@ -332,3 +332,20 @@ def test_find_colleagues(backend, seed):
     assert handover.find_colleagues("smirnova") == [olga]
     assert handover.find_colleagues("никто") == []
     assert handover.find_colleagues("@") == []
+
+
+def test_waiting_for_a_held_device_leaves_nothing_to_settle(crowd, clock, seed):
+    # Only a run-out hold, or a free device with people waiting and no live hold, needs
+    # settling: a line behind a holder is in order, and settling it would lock the device.
+    device, a, b, c, _ = crowd
+    queue.join(device.id, b, clock.now)
+    free = seed.device(8, "Атол")
+    live = seed.device(9, "Штрих")
+    QueueEntry.create(device=live, person=c, joined_at=clock.now, created_at=clock.now,
+                      updated_at=clock.now, hold_until=clock.now + timedelta(hours=1))
+    QueueEntry.create(device=live, person=b, joined_at=clock.now, created_at=clock.now,
+                      updated_at=clock.now)
+    assert queue._unsettled_devices(clock.now, None) == []
+    QueueEntry.create(device=free, person=c, joined_at=clock.now, created_at=clock.now,
+                      updated_at=clock.now)
+    assert queue._unsettled_devices(clock.now, None) == [free.id]
