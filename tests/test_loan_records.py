@@ -40,6 +40,9 @@ def test_errors_name_the_device_and_the_holder(held, clock):
     with pytest.raises(NotFound) as missing:
         loans.return_device(spare.id + 100, person, now=clock.now)
     assert missing.value.details["device_id"] == spare.id + 100
+    with pytest.raises(NotFound) as missing:
+        loans.change(spare.id + 101, person, now=clock.now, place="склад")
+    assert missing.value.details["device_id"] == spare.id + 101
     with pytest.raises(AlreadyReturned) as free:
         loans.return_device(spare.id, person, now=clock.now)
     assert free.value.details["device_id"] == spare.id
