@@ -118,6 +118,17 @@ def test_return_closes_only_that_loan(crowd, clock):
     assert changed(before) == {"Loan": ids(crowd.loan[0])}
 
 
+def test_a_refused_return_closes_nothing_and_an_admins_closes_that_loan_only(crowd, clock):
+    # p[0] holds d[0] and d[2]: refused on d[1] (p[1]'s), then an admin returns d[2] for p[0].
+    before = snapshot()
+    with pytest.raises(NotHolder):
+        loans.return_device(crowd.d[1].id, crowd.p[0], now=clock.now)
+    assert changed(before) == {}
+    returned = loans.return_device(crowd.d[2].id, crowd.p[5], now=clock.now, admin=True)
+    assert changed(before) == {"Loan": ids(crowd.loan[2])}
+    assert returned.person.id == crowd.p[0].id
+
+
 def test_take_ends_only_the_takers_own_wait_for_that_device(crowd, clock):
     # p[4] waits for d[3] (held for p[3]), and holds the expired hold of d[5]: taking the free
     # d[5] removes only p[4]'s entry there.
