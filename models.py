@@ -8,8 +8,8 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import peewee as pw
-from playhouse.pool import PooledPostgresqlDatabase
 
+from pg_db import RecentlyUsedPool
 from sqlite_db import SerialSqliteDatabase
 
 logger = logging.getLogger(__name__)
@@ -226,7 +226,8 @@ def make_database(url: str) -> pw.Database:
     if parsed.scheme in ("postgres", "postgresql"):
         if not parsed.hostname and not parsed.path.strip("/"):
             raise ValueError("no database name")
-        return PooledPostgresqlDatabase(
+        # Connections just returned skip the pool's SELECT 1: see pg_db.py.
+        return RecentlyUsedPool(
             unquote(parsed.path.lstrip("/")),
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,

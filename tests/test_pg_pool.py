@@ -1,0 +1,86 @@
+"""The PostgreSQL pool pings an idle connection only when it was not used a moment ago."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import PG_URL
+
+from bench.statements import StatementCounter
+from models import make_database
+from pg_db import ALIVE_BYPASS_SECONDS, RecentlyUsedPool
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL is not set")
+
+
+class Ticks:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.value = 1000.0
+
+    def __call__(self) -> float:
+        return self.value
+
+
+@pytest.fixture
+def pool() -> Iterator[tuple[RecentlyUsedPool, Ticks, StatementCounter]]:
+    """A pool on the test database with a clock the test moves, counting what it sends."""
+    ticks = Ticks()
+    template = make_database(PG_URL)
+    assert isinstance(template, RecentlyUsedPool)  # what the bot gets from its DATABASE_URL
+    database = RecentlyUsedPool(template.database, clock=ticks, **template.connect_params,
+                                max_connections=4)
+    with StatementCounter() as counter:
+        yield database, ticks, counter
+    database.close_all()
+
+
+def checkout(database: RecentlyUsedPool, counter: StatementCounter) -> list[str]:
+    """Take a connection from the pool, run one query, give it back; what the server got."""
+    counter.reset()
+    database.connect()
+    database.execute_sql("SELECT 2")
+    database.close()
+    return counter.log
+
+
+def test_a_connection_returned_within_the_window_is_handed_out_without_a_ping(pool):
+    database, ticks, counter = pool
+    checkout(database, counter)  # a new connection: nothing to ping
+    ticks.value += ALIVE_BYPASS_SECONDS * 0.9
+    assert checkout(database, counter) == ["SELECT 2"]
+
+
+def test_an_older_idle_connection_is_pinged_first(pool):
+    database, ticks, counter = pool
+    checkout(database, counter)
+    ticks.value += ALIVE_BYPASS_SECONDS
+    assert checkout(database, counter) == ["SELECT 1", "SELECT 2"]
+    # The check-in just now restarts the window.
+    assert checkout(database, counter) == ["SELECT 2"]
+
+
+def test_a_connection_the_driver_knows_is_closed_is_replaced(pool):
+    database, _, counter = pool
+    checkout(database, counter)
+    first = database._connections[0][2]
+    first.close()  # e.g. the server ended it and the driver noticed
+    assert checkout(database, counter) == ["SELECT 2"]
+    assert database._connections[0][2] is not first
+    assert first.closed
+
+
+def test_a_connection_left_in_a_transaction_is_rolled_back_before_reuse(pool):
+    database, _, counter = pool
+    database.connect()
+    conn = database.connection()
+    database.close()
+    cursor = conn.cursor()
+    cursor.execute("BEGIN")
+    cursor.execute("CREATE TEMP TABLE left_behind (x int)")
+    assert checkout(database, counter) == ["ROLLBACK", "SELECT 2"]
+    assert database._connections[0][2] is conn
+    cursor.execute("SELECT to_regclass('pg_temp.left_behind')")
+    assert cursor.fetchone() == (None,)  # rolled back, not committed
