@@ -143,6 +143,10 @@ class QueueEntry(BaseModel):
         indexes = ((("device", "person"), True),)
 
 
+# A handover waiting for the colleague's answer (the partial unique index names it too).
+HANDOVER_PENDING = "pending"
+
+
 class Handover(BaseModel):
     """A holder's offer to pass a device directly to a colleague."""
 
@@ -152,7 +156,7 @@ class Handover(BaseModel):
     device_id: pw.ForeignKeyField[int]
     from_person_id: pw.ForeignKeyField[int]
     to_person_id: pw.ForeignKeyField[int]
-    status = pw.CharField(max_length=16, default="pending", index=True)
+    status = pw.CharField(max_length=16, default=HANDOVER_PENDING, index=True)
 
 
 class AuditLog(BaseModel):

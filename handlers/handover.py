@@ -50,9 +50,7 @@ def card_extension(ctx: Ctx, row: DeviceRow) -> tuple[list[str], Buttons]:
     if row.loan is None or ctx.person is None:
         return [], []
     me = ctx.person.id
-    offer = handover.pending(row.device.id)
-    if offer is not None and offer.from_person_id != row.loan.person_id:
-        offer = None  # left over from an earlier holder: answering it finds it void
+    offer = row.offer  # the holder's own: one left over from an earlier holder is not shown
     if row.loan.person_id == me:
         if offer is None:
             return [], [[button(texts.BTN_HANDOVER, "ho", row.device.id)]]

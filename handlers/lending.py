@@ -23,7 +23,9 @@ from inventory.errors import (
     InvalidDate,
     NotFound,
     PastDate,
+    Unsettled,
 )
+from models import Loan
 from notices import pack
 from notices.reminders import NEW_MESSAGE
 
@@ -148,19 +150,30 @@ def finish_take(ctx: Ctx, due: date | None) -> None:
     """Record the loan and confirm with the card."""
     data = ctx.dialog.data
     device_id = int(data["device_id"])
-    browse.before_read(ctx, device_id)
+
+    def record(settled: bool) -> Loan:
+        return loans.take(device_id, ctx.me, now=ctx.now, place=data.get("place", ""),
+                          due_date=due, settled=settled)
+
     refusal: DomainError | None = None
     try:
-        # Leaving the dialogue commits with the loan: one commit instead of two.
-        loan = ctx.dialog.clear_with(lambda: loans.take(
-            device_id, ctx.me, now=ctx.now, place=data.get("place", ""), due_date=due))
+        try:
+            # Leaving the dialogue commits with the loan: one commit instead of two. The take
+            # checks the holds itself and asks for settling only when someone is in line.
+            loan = ctx.dialog.clear_with(lambda: record(False))
+        except Unsettled:
+            browse.before_read(ctx, device_id)  # pass run-out holds on and tell the people
+            loan = record(True)
     except (NotFound, AlreadyTaken, HeldForQueue) as err:
         refusal = err
     # A date button turns the question into the answer in place (one call); a typed date
     # gets a new message (ctx.show sends when no button was pressed).
     if refusal is None:
+        # The line the take read under its lock is the card's: no second read.
+        row = devices.card(loan.device.id, ctx.now)
+        row.queue = loan.queue_after
         browse.send_card(ctx, loan.device.id,
-                         prefix=texts.TAKEN.format(**device_title(loan.device)), settled=True,
+                         prefix=texts.TAKEN.format(**device_title(loan.device)), row=row,
                          edit=True)
     elif isinstance(refusal, NotFound):
         ctx.show(texts.DEVICE_GONE)

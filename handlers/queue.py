@@ -55,7 +55,8 @@ def after_return(ctx: Ctx, loan: Loan) -> None:
 def card_extension(ctx: Ctx, row: DeviceRow) -> tuple[list[str], Buttons]:
     """Queue lines and buttons of a card (one query, whatever the queue's length)."""
     me = ctx.person.id if ctx.person else None
-    line = queue.queue_of(row.device.id, ctx.now)
+    line = (queue.queue_of(row.device.id, ctx.now) if row.queue is None
+            else queue.DeviceQueue(row.queue, ctx.now))
     waiting = line.waiting
     holder_is_me = row.loan is not None and row.loan.person_id == me
     lines: list[str] = []

@@ -16,7 +16,17 @@ from inventory.numbers import sticker_number
 from inventory.prepared import Prepared
 from inventory.rows import tuples
 from inventory.sql import like_pattern, substring_pattern
-from models import Category, Device, Loan, Person, QueueEntry, db, fold_text
+from models import (
+    HANDOVER_PENDING,
+    Category,
+    Device,
+    Handover,
+    Loan,
+    Person,
+    QueueEntry,
+    db,
+    fold_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +66,10 @@ class DeviceRow:
     device: Device
     loan: Loan | None
     hold: QueueEntry | None = None
+    offer: Handover | None = None  # the holder's handover waiting for the colleague's answer
+    # The device's line in order, people joined, when its reader has it already (None: the
+    # card reads it).
+    queue: list[QueueEntry] | None = None
 
     @property
     def holder(self) -> Person | None:
@@ -101,14 +115,24 @@ def open_loan_of(device: Device) -> Loan | None:
 
 
 def _rows_query(now: datetime) -> pw.ModelSelect[Device]:
-    """Devices with category, open loan + holder and active hold: one query, any list size."""
+    """Devices with category, open loan + holder, active hold and the holder's pending
+    handover: one query, any list size."""
     HoldPerson = Person.alias()
+    Colleague = Person.alias()
     return (
-        with_holder(QueueEntry, HoldPerson)
+        with_holder(QueueEntry, HoldPerson, Handover, Colleague)
         .switch()
         .join(QueueEntry, pw.JOIN.LEFT_OUTER,
               on=(QueueEntry.device == Device.id) & (QueueEntry.hold_until > now))
         .join(HoldPerson, pw.JOIN.LEFT_OUTER, attr="hold_person")
+        .switch()
+        # At most one pending handover per device (a partial unique index); one offered by an
+        # earlier holder is left over, and answering it finds it void.
+        .join(Handover, pw.JOIN.LEFT_OUTER,
+              on=(Handover.device == Device.id) & (Handover.status == HANDOVER_PENDING)
+              & (Handover.from_person == Loan.person), attr="offer")
+        .join(Colleague, pw.JOIN.LEFT_OUTER, on=(Handover.to_person == Colleague.id),
+              attr="colleague")
     )
 
 
@@ -124,7 +148,11 @@ def _to_row(device: Device) -> DeviceRow:
     hold = device.queueentry  # type: ignore[attr-defined]  # the outer join: None, no hold
     if hold is not None:
         hold.person = hold.hold_person
-    return DeviceRow(device, loan, hold)
+    offer = device.offer  # type: ignore[attr-defined]  # None: no pending handover
+    if offer is not None:
+        assert loan is not None  # the join asks for the holder's offer
+        offer.from_person, offer.to_person = loan.person, offer.colleague
+    return DeviceRow(device, loan, hold, offer)
 
 
 def _page(condition: pw.ColumnBase, page: int, now: datetime) -> Page:

@@ -41,6 +41,10 @@ class AlreadyReturned(DomainError):
     """The loan was closed already."""
 
 
+class Unsettled(DomainError):
+    """The device's holds may be out of date: settle them, then ask again; details: device_id."""
+
+
 class HeldForQueue(DomainError):
     """The freed device is held for the next person in its queue; details: person, until."""
 

@@ -27,11 +27,11 @@ from inventory.errors import (
 )
 from inventory.locks import lock_device, lock_person
 from inventory.people import normalize_email
-from models import Device, Handover, Loan, Person, QueueEntry, db
+from models import HANDOVER_PENDING, Device, Handover, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
 
-PENDING = "pending"
+PENDING = HANDOVER_PENDING
 ACCEPTED, DECLINED, CANCELLED, VOID = "accepted", "declined", "cancelled", "void"
 
 

@@ -9,8 +9,16 @@ from datetime import date, datetime
 import peewee as pw
 
 from inventory import audit
-from inventory.errors import AlreadyReturned, AlreadyTaken, HeldForQueue, NotFound, NotHolder
+from inventory.errors import (
+    AlreadyReturned,
+    AlreadyTaken,
+    HeldForQueue,
+    NotFound,
+    NotHolder,
+    Unsettled,
+)
 from inventory.locks import lock_device, lock_person
+from inventory.queue import queue_of
 from models import Device, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -43,12 +51,17 @@ def take(
     place: str = "",
     due_date: date | None = None,
     assigned_by: Person | None = None,
+    settled: bool = True,
 ) -> Loan:
     """Record that person holds the device; race-safe through the device lock and the
     one-open-loan index.
 
+    `settled=False`: the caller has not brought the device's holds up to date, so a take that
+    finds a run-out hold, or people waiting with no live hold, raises Unsettled before writing
+    (the caller settles and asks again); the common case, nobody waiting, costs nothing extra.
     The loan's `holds_cleared` lists the people whose hold an admin's assignment ended (they
-    wait in line again and should be told).
+    wait in line again and should be told); after a plain take its `queue_after` is the line
+    left behind, in order with people (for the card).
     """
     # Flat inside a caller's transaction (no savepoint): every refusal comes before the first
     # real write, so a caller that catches one is left with nothing of it.
@@ -57,11 +70,9 @@ def take(
         # and with deletions: of the device (NotFound) and of the person (NotFound).
         device = lock_device(device_id)
         lock_person(person.id)
-        entries = _queue_entries(device_id)
-        hold = next((e for e in entries if e.hold_until is not None and e.hold_until > now),
-                    None)
-        if hold is not None and hold.person_id != person.id and assigned_by is None:
-            raise HeldForQueue(person=hold.person, until=hold.hold_until)
+        entries = queue_of(device_id, now).entries
+        if assigned_by is None:  # an admin's assignment deals with the line itself
+            _refuse_for_the_line(device_id, person, entries, now, settled)
         loan = _insert_open_loan(device, person, now=now, place=place, due_date=due_date,
                                  assigned_by=assigned_by)
         cleared = _queue_after_take(device, person, entries, now, assigned_by)
@@ -70,12 +81,21 @@ def take(
                      place=place, due_date=due_date)
     loan.device, loan.person, loan.assigned_by = device, person, assigned_by
     loan.holds_cleared = cleared
+    loan.queue_after = None if assigned_by else [e for e in entries if e.person_id != person.id]
     return loan
 
 
-def _queue_entries(device_id: int) -> list[QueueEntry]:
-    """The device's queue entries (one query; a take needs no order and no people)."""
-    return list(QueueEntry.select().where(QueueEntry.device == device_id))
+def _refuse_for_the_line(device_id: int, person: Person, entries: list[QueueEntry],
+                         now: datetime, settled: bool) -> None:
+    """Raise what the device's line has against a plain take (Unsettled, HeldForQueue)."""
+    hold = next((e for e in entries if e.hold_until is not None and e.hold_until > now), None)
+    # Someone in line (a run-out hold included) and no live hold: the line may be owed a
+    # hold. For a device someone has, settling finds nothing to do and the take that
+    # follows is refused as AlreadyTaken.
+    if not settled and hold is None and entries:
+        raise Unsettled(device_id=device_id)
+    if hold is not None and hold.person_id != person.id:
+        raise HeldForQueue(person=hold.person, until=hold.hold_until)
 
 
 def _insert_open_loan(device: Device, person: Person, *, now: datetime, place: str,

@@ -361,7 +361,7 @@ def wishlist(person: Person, page: int, now: datetime) -> Page:
         if loan is not None:
             loan.person = loan.holder
         place = None if is_live(entry, now) else entry.ahead + 1
-        rows.append(WishRow(entry.device, loan, None, entry, place))
+        rows.append(WishRow(entry.device, loan, entry=entry, position=place))
     device_ids = [r.device.id for r in rows if r.loan is None]
     if device_ids:
         holds = (QueueEntry.select(QueueEntry, Person).join(Person)

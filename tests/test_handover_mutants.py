@@ -13,7 +13,7 @@ import pytest
 from conftest import count_queries
 from test_write_filters import crowd  # noqa: F401 - the shared world of the write-filter tests
 
-from inventory import handover, loans
+from inventory import devices, handover, loans
 from inventory.errors import (
     AlreadyReturned,
     HandoverGone,
@@ -247,6 +247,28 @@ def test_pending_joins_both_people_in_its_one_query(crowd, clock):  # noqa: F811
     assert statements == 0
     assert people == (crowd.p[1].name, crowd.p[4].name, crowd.p[4].email)
     assert found.id == crowd.offer[1].id
+
+
+def test_a_card_carries_only_its_holders_pending_offer_with_both_people(crowd, clock):  # noqa: F811
+    """The card's one query joins the offer: not another device's, an answered one or one
+    left over from an earlier holder."""
+    now = clock.now
+    d, p = crowd.d, crowd.p
+    # d2 is held by p0, who has a pending offer for d0: none of these is d2's offer.
+    Handover.create(device=d[2], from_person=p[0], to_person=p[1], status=handover.DECLINED,
+                    created_at=now, updated_at=now)
+    Handover.create(device=d[2], from_person=p[3], to_person=p[4], status=handover.PENDING,
+                    created_at=now, updated_at=now)
+    assert devices.card(d[2].id, now).offer is None
+    row, statements = count_queries(lambda: devices.card(d[0].id, now))
+    assert statements == 1
+    people, statements = count_queries(lambda: (row.offer.from_person.name,
+                                                row.offer.to_person.name))
+    assert (row.offer.id, people, statements) == (crowd.offer[0].id, (p[0].name, p[5].name), 0)
+    listed = {r.device.id: r.offer.id if r.offer else None
+              for r in devices.page_all(1, now).rows}
+    assert listed == {d[0].id: crowd.offer[0].id, d[1].id: crowd.offer[1].id, d[2].id: None,
+                      d[3].id: None, d[4].id: None, d[5].id: None}
 
 
 def test_an_answer_returns_the_offer_with_device_and_people_loaded(crowd, clock):  # noqa: F811

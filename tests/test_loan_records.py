@@ -9,7 +9,7 @@ import pytest
 from conftest import count_queries
 
 from inventory import loans
-from inventory.errors import AlreadyReturned, HeldForQueue, NotFound, NotHolder
+from inventory.errors import AlreadyReturned, HeldForQueue, NotFound, NotHolder, Unsettled
 from models import AuditLog, Loan, QueueEntry
 
 
@@ -217,3 +217,50 @@ def test_a_plain_take_leaves_a_run_out_hold_to_expire(held, clock):
     loans.take(spare.id, colleague, now=clock.now)
     assert QueueEntry.get_by_id(ran_out.id).hold_until == clock.now - timedelta(hours=1)
     assert not AuditLog.select().where(AuditLog.action == "hold.cleared").exists()
+
+
+def line_up(device, people, clock, hold: timedelta | None = None) -> list[QueueEntry]:
+    """People in line for device, in this order; the first holds it for `hold` from now
+    (negative: ran out), or nobody holds it."""
+    entries = []
+    for index, person in enumerate(people):
+        until = clock.now + hold if hold is not None and index == 0 else None
+        entries.append(QueueEntry.create(
+            device=device, person=person, joined_at=clock.now - timedelta(hours=10 - index),
+            hold_until=until, created_at=clock.now, updated_at=clock.now))
+    return entries
+
+
+@pytest.mark.parametrize("hold", [None, timedelta(hours=-1), timedelta(0)],
+                         ids=["line without a hold", "run-out hold", "hold ending now"])
+def test_an_unsettled_take_asks_for_settling_before_writing(held, clock, hold):
+    _, spare, person, colleague, admin, _ = held
+    line_up(spare, [admin, person], clock, hold)
+    before = (Loan.select().count(), QueueEntry.select().count(), AuditLog.select().count())
+    with pytest.raises(Unsettled) as asked:
+        loans.take(spare.id, colleague, now=clock.now, settled=False)
+    assert asked.value.details == {"device_id": spare.id}
+    assert (Loan.select().count(), QueueEntry.select().count(),
+            AuditLog.select().count()) == before
+    # Settled by the caller: the take goes on as before (the line is not owed anything here).
+    assert loans.take(spare.id, colleague, now=clock.now).person == colleague
+
+
+def test_a_settled_looking_take_goes_on_and_returns_the_line_behind(held, clock, seed):
+    _, spare, person, colleague, admin, _ = held
+    third = seed.device(9, "Штрих")
+    assert loans.take(third.id, person, now=clock.now, settled=False).queue_after == []
+    waiting = line_up(spare, [colleague, admin, person], clock, timedelta(hours=1))
+    loan = loans.take(spare.id, colleague, now=clock.now, settled=False)
+    assert [(e.id, e.person.name) for e in loan.queue_after] == [
+        (waiting[1].id, admin.name), (waiting[2].id, person.name)]
+    # Someone else's live hold is refused as before, not sent to settling.
+    fourth = seed.device(10, "Меркурий")
+    line_up(fourth, [admin], clock, timedelta(hours=1))
+    with pytest.raises(HeldForQueue):
+        loans.take(fourth.id, colleague, now=clock.now, settled=False)
+    # An admin's assignment deals with the line itself.
+    fifth = seed.device(11, "Сканер")
+    line_up(fifth, [admin], clock)
+    assigned = loans.take(fifth.id, colleague, now=clock.now, assigned_by=admin, settled=False)
+    assert (assigned.person, assigned.queue_after) == (colleague, None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
 from conftest import USER_ID, callback_update
 
 from bench.statements import StatementCounter, drop_connections
@@ -106,9 +105,6 @@ def test_statements_per_update_do_not_grow(backend, conn, harness, clock):
     assert large == small, f"2000 devices: {large} vs 10 devices: {small}"
 
 
-@pytest.mark.xfail(strict=True, reason="the last take step sends 13-14 statements and the "
-                   "return confirmation 10-11 (hold-expiry check, card re-read after the "
-                   "write, its queue and handover extensions): not yet 10")
 def test_write_steps_within_ten_statements(backend, conn, harness, clock):
     small, _, logs = counts_at_two_sizes(harness, conn, clock)
     writes = {k: v for k, v in small.items() if is_write(k)}

@@ -438,3 +438,38 @@ def test_stale_and_forged_queue_buttons_get_an_alert(harness, device, people, da
     assert sent.alerts() and sent.alerts()[-1] in (texts.STALE_BUTTON, texts.DEVICE_GONE,
                                                    texts.HOLD_GONE, texts.HANDOVER_GONE)
     assert texts.ERROR not in sent.texts()
+
+
+def test_a_take_finished_after_its_hold_ran_out_passes_the_hold_on_first(harness, device,
+                                                                          people, clock):
+    harness.press(B_ID, f"qj:{device.id}")
+    harness.press(C_ID, f"qj:{device.id}")
+    return_device(harness, device)
+    harness.press(B_ID, f"take:{device.id}")
+    harness.press(B_ID, "tkp:skip")
+    clock.advance(hours=25)  # B answers the due date only after the hold ran out
+    harness.press(B_ID, "tkd:week")
+    until = "28.11.2026 13:00"  # 25 + 24 hours after T0 (09:00 UTC), in Moscow time
+    assert harness.sender.last(B_ID).text == texts.HELD_FOR_OTHER.format(
+        **NAME, person=name(C_ID), until=until)
+    assert texts.HOLD_LAPSED.format(**NAME, until=HOLD_UNTIL) in harness.sender.texts(B_ID)
+    assert hold_message(harness, C_ID).text == texts.HOLD_OFFER.format(**NAME, until=until)
+    assert not Loan.select().where(Loan.returned_at.is_null()).exists()
+    assert [e.person.telegram_id for e in queue.queue_of(device.id, clock.now).entries] == [C_ID]
+    assert DialogState.get_or_none(DialogState.chat_id == B_ID) is None or (
+        DialogState.get(DialogState.chat_id == B_ID).state is None)
+
+
+def test_the_card_after_a_take_is_the_card_read_afresh(harness, device, people, clock):
+    for user_id in (ADMIN_ID, C_ID, B_ID):
+        harness.press(user_id, f"qj:{device.id}")
+    return_device(harness, device)  # the admin, first in line, is offered the hold
+    harness.press(ADMIN_ID, f"take:{device.id}")
+    harness.press(ADMIN_ID, "tkp:skip")
+    taken = harness.press(ADMIN_ID, "tkd:week").last(ADMIN_ID)
+    prefix = texts.TAKEN.format(**NAME) + "\n\n"
+    assert taken.text.startswith(prefix)
+    assert texts.QUEUE_ADMIN_LINE.format(position=1, person=name(C_ID)) in taken.text
+    assert texts.QUEUE_ADMIN_LINE.format(position=2, person=name(B_ID)) in taken.text
+    afresh = card(harness, ADMIN_ID, device)
+    assert (taken.text[len(prefix):], taken.markup) == (afresh.text, afresh.markup)
