@@ -123,8 +123,10 @@ class Loan(BaseModel):
                                      on_delete="SET NULL")
     reminded_on = pw.DateField(null=True)
     assigned_by_id: pw.ForeignKeyField[int | None]
-    # Not a column: loans.take lists the people whose hold an admin's assignment ended.
+    # Not columns: loans.take lists the people whose hold an admin's assignment ended, and
+    # after a plain take the line left behind (for the card).
     holds_cleared: list[Person]
+    queue_after: list[QueueEntry] | None
 
 
 class QueueEntry(BaseModel):

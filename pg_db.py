@@ -4,16 +4,21 @@ peewee's pool sends `SELECT 1` every time it hands out an idle connection: on a 
 one round trip to the server per update, for a connection that answered a moment ago. Like
 HikariCP's `aliveBypassWindowMs` (500 ms by default), a connection returned less than
 `ALIVE_BYPASS_SECONDS` ago is handed out without the ping; an older one is pinged as before, and
-one the driver knows is closed is always discarded.
+one the driver knows is closed is always discarded. If the server dropped a connection that was
+handed out unpinged (a restart), its first statement fails before doing anything: the pool then
+drops its idle connections, connects afresh and sends that statement again, so the update goes
+on as it did with the ping.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import peewee as pw
 from playhouse.pool import PooledPostgresqlDatabase
 
 logger = logging.getLogger(__name__)
@@ -28,6 +33,7 @@ class RecentlyUsedPool(PooledPostgresqlDatabase):
                  **kwargs: Any) -> None:
         self._clock = clock
         self._returned_at: dict[int, float] = {}
+        self._unpinged = threading.local()  # the connection this thread got without the ping
         super().__init__(*args, **kwargs)
 
     def _close(self, conn: Any, close_conn: bool = False) -> None:
@@ -47,6 +53,22 @@ class RecentlyUsedPool(PooledPostgresqlDatabase):
             return True
         recent = returned is not None and self._clock() - returned < ALIVE_BYPASS_SECONDS
         if recent and self._adapter.txn_status(conn) == self._adapter.txn_idle:
+            self._unpinged.conn = conn
             return False
         # The ping, or the rollback of a connection that is not idle: peewee's own check.
         return bool(super()._is_closed(conn))
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        """Run a statement; the first on an unpinged connection the server dropped runs again."""
+        unpinged, self._unpinged.conn = getattr(self._unpinged, "conn", None), None
+        try:
+            return super().execute_sql(sql, params)
+        except (pw.OperationalError, pw.InterfaceError):
+            conn = self._state.conn
+            if unpinged is None or conn is not unpinged or not conn.closed or self.in_transaction():
+                raise
+        logger.warning("the database server closed idle connections; connecting again")
+        self.close()
+        self.close_idle()  # the server most likely dropped them all
+        self.connect()
+        return super().execute_sql(sql, params)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import peewee as pw
+import psycopg2
 import pytest
 from conftest import PG_URL
 
@@ -84,3 +86,35 @@ def test_a_connection_left_in_a_transaction_is_rolled_back_before_reuse(pool):
     assert database._connections[0][2] is conn
     cursor.execute("SELECT to_regclass('pg_temp.left_behind')")
     assert cursor.fetchone() == (None,)  # rolled back, not committed
+
+
+def terminate(pid: int) -> None:
+    """End a server process, as a server restart does."""
+    admin = psycopg2.connect(PG_URL)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    admin.close()
+
+
+def test_a_connection_the_server_dropped_is_replaced_and_the_statement_sent_again(pool, caplog):
+    database, _, counter = pool
+    checkout(database, counter)
+    old = database._connections[0][2]
+    terminate(old.get_backend_pid())
+    # Sent on the dead connection (it fails there), then again on a new one.
+    assert checkout(database, counter) == ["SELECT 2", "SELECT 2"]
+    assert old.closed
+    assert [conn for _, _, conn in database._connections] != [old]
+    assert "connecting again" in caplog.text
+
+
+def test_only_the_first_statement_after_an_unpinged_checkout_is_sent_again(pool):
+    database, _, counter = pool
+    checkout(database, counter)
+    database.connect()
+    database.execute_sql("SELECT 2")
+    terminate(database.connection().get_backend_pid())
+    with pytest.raises(pw.OperationalError):
+        database.execute_sql("SELECT 3")  # what the update did before may be lost: no retry
+    database.close()
