@@ -31,6 +31,7 @@ from bench.statements import StatementCounter, drop_connections
 from config import Config
 from inventory.devices import search_text_for
 from models import Category, Device, Loan, Person, db, utcnow
+from outbox.transport import use_pooled_sender
 from playground.botapi import FakeBotAPI
 
 logger = logging.getLogger(__name__)
@@ -76,12 +77,18 @@ def live_bot(url: str, api: FakeBotAPI, workers: int = 4):
     from bot import create_bot
 
     drop_connections(db.obj)
-    bot = create_bot(Config(bot_token=TOKEN, database_url=url, telegram_api_url=api.base_url,
-                            workers=workers, registration="open"))
-    bot._user = bot.get_me()  # as bot.main's token check does before polling
-    with polling(bot):
-        yield bot
-    bot.shutdown()
+    previous = apihelper.CUSTOM_REQUEST_SENDER  # the echo bot keeps telebot's own
+    use_pooled_sender()  # as bot.run does
+    try:
+        bot = create_bot(Config(bot_token=TOKEN, database_url=url,
+                                telegram_api_url=api.base_url, workers=workers,
+                                registration="open"))
+        bot._user = bot.get_me()  # as bot.main's token check does before polling
+        with polling(bot):
+            yield bot
+        bot.shutdown()
+    finally:
+        apihelper.CUSTOM_REQUEST_SENDER = previous
 
 
 @contextmanager

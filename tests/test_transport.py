@@ -1,0 +1,93 @@
+"""Bot API calls through the pooled sender: what telebot's own sender sends, raises and returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+import telebot
+from telebot import apihelper
+from telebot.apihelper import ApiHTTPException, ApiTelegramException
+
+from outbox.transport import PooledSender, form, use_pooled_sender
+from playground.botapi import FakeBotAPI
+
+TOKEN = "123456:TEST-token"
+CHAT = 4242
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotAPI]:
+    """A running fake Bot API server that does not check chats."""
+    with FakeBotAPI(strict=False) as server:
+        yield server
+
+
+@pytest.fixture
+def client(fake: FakeBotAPI, monkeypatch: pytest.MonkeyPatch) -> telebot.TeleBot:
+    """A TeleBot whose calls go to the fake server through the pooled sender."""
+    monkeypatch.setattr(apihelper, "API_URL", fake.base_url + "/bot{0}/{1}")
+    monkeypatch.setattr(apihelper, "FILE_URL", fake.base_url + "/file/bot{0}/{1}")
+    monkeypatch.setattr(apihelper, "CUSTOM_REQUEST_SENDER", None)
+    sender = use_pooled_sender()
+    assert apihelper.CUSTOM_REQUEST_SENDER is sender
+    return telebot.TeleBot(TOKEN, threaded=False)
+
+
+@pytest.mark.parametrize("params", [
+    None,
+    {"chat_id": CHAT, "text": "Привет & <b>до встречи</b> + 100% = ?#"},
+    {"reply_markup": '{"inline_keyboard": [[{"text": "Взять", "callback_data": "take:7"}]]}',
+     "disable_notification": True, "ids": [1, 2]},
+])
+def test_the_form_holds_the_query_requests_builds(params):
+    url = "http://127.0.0.1:1/bot1:x/sendMessage"
+    built = requests.Request("POST", url, params=params).prepare().url
+    assert (url + "?" + form(params)).rstrip("?") == built
+
+
+def test_a_message_goes_out_and_comes_back_parsed(client, fake):
+    text = "Привет & <b>до встречи</b> + 100% = ?#"
+    markup = telebot.types.InlineKeyboardMarkup()
+    markup.add(telebot.types.InlineKeyboardButton("Взять", callback_data="take:7"))
+    sent = client.send_message(CHAT, text, reply_markup=markup)
+    call = fake.calls("sendMessage")[-1]
+    assert (call.chat_id, call.text) == (CHAT, text)
+    assert (sent.chat.id, sent.text) == (CHAT, text)
+    assert sent.reply_markup.keyboard[0][0].callback_data == "take:7"
+
+
+def test_api_errors_raise_what_telebots_own_sender_raises(client, fake):
+    fake.fail_next("sendMessage", 400, description="Bad Request: message text is empty")
+    with pytest.raises(ApiTelegramException) as refused:
+        client.send_message(CHAT, "x")
+    assert (refused.value.error_code, refused.value.description) == (
+        400, "Bad Request: message text is empty")
+    fake.fail_next("sendMessage", 502, body=b"<html>502 Bad Gateway</html>")
+    with pytest.raises(ApiHTTPException) as broken:
+        client.send_message(CHAT, "x")
+    assert "502" in str(broken.value) and "Bad Gateway" in str(broken.value)
+
+
+def test_network_failures_raise_requests_exceptions(client, fake):
+    fake.delay_next("sendMessage", 2.0)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        client.send_message(CHAT, "x", timeout=0.2)
+    fake.stop()
+    with pytest.raises(requests.exceptions.ConnectionError) as refused:
+        client.send_message(CHAT, "x")
+    assert not isinstance(refused.value, requests.exceptions.Timeout)
+
+
+def test_uploads_and_proxied_hosts_keep_telebots_own_path(client, fake, monkeypatch):
+    client.send_document(CHAT, ("devices.csv", b"number;name\n7;Evotor\n"))
+    document = fake.calls("sendDocument")[-1].result["document"]
+    assert fake.file_content(document["file_id"]) == b"number;name\n7;Evotor\n"
+    sender = PooledSender()
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "")
+    with pytest.raises(requests.exceptions.ProxyError):
+        sender("get", fake.base_url + f"/bot{TOKEN}/getMe", timeout=(1, 1))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert PooledSender()("get", fake.base_url + f"/bot{TOKEN}/getMe").json()["ok"] is True
