@@ -27,6 +27,7 @@ from inventory.errors import (
 )
 from inventory.locks import lock_device, lock_person
 from inventory.people import normalize_email
+from inventory.prepared import Prepared
 from models import HANDOVER_PENDING, Device, Handover, Loan, Person, QueueEntry, db
 
 logger = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ def find_colleagues(query: str) -> list[Person]:
             if needle in normalize(p.name) or needle in p.email or needle == p.username.lower()]
 
 
-def pending(device_id: int) -> Handover | None:
-    """The device's handover waiting for an answer, both people joined (one query)."""
+def _pending_query(device_id: int) -> pw.ModelSelect[Handover]:
+    """The query behind pending()."""
     To = Person.alias()
     return (
         Handover.select(Handover, Person, To)
@@ -81,8 +82,17 @@ def pending(device_id: int) -> Handover | None:
         .switch()
         .join(To, on=(Handover.to_person == To.id))
         .where((Handover.device == device_id) & (Handover.status == PENDING))
-        .first()
     )
+
+
+# Every return asks whether an offer turned void: compiled once (inventory/prepared.py).
+_PENDING = Prepared(_pending_query)
+
+
+def pending(device_id: int) -> Handover | None:
+    """The device's handover waiting for an answer, both people joined (one query)."""
+    found = _PENDING.rows(device_id)  # at most one: a partial unique index
+    return found[0] if found else None
 
 
 def _load(handover_id: int) -> Handover:

@@ -18,6 +18,7 @@ from inventory.errors import (
     Unsettled,
 )
 from inventory.locks import lock_device, lock_person
+from inventory.prepared import Prepared
 from inventory.queue import queue_of
 from models import Device, Loan, Person, QueueEntry, db
 
@@ -238,12 +239,12 @@ def change(device_id: int, person: Person, *, now: datetime, due_date: date | No
     return loan
 
 
+# /mine is an everyday screen: compiled once (inventory/prepared.py).
+_HELD_BY = Prepared(lambda person_id: Loan.select(Loan, Device).join(Device)
+                    .where((Loan.person == person_id) & Loan.returned_at.is_null())
+                    .order_by(Loan.due_date.is_null(), Loan.due_date, Device.number))
+
+
 def held_by(person: Person) -> list[Loan]:
     """Open loans of a person with their devices, soonest due first (one query)."""
-    query = (
-        Loan.select(Loan, Device)
-        .join(Device)
-        .where((Loan.person == person) & Loan.returned_at.is_null())
-        .order_by(Loan.due_date.is_null(), Loan.due_date, Device.number)
-    )
-    return list(query)
+    return _HELD_BY.rows(person.id)

@@ -111,15 +111,15 @@ class DeviceQueue:
         return None
 
 
+# On every card and every take: compiled once (inventory/prepared.py).
+_LINE = Prepared(lambda device_id: QueueEntry.select(QueueEntry, Person).join(Person)
+                 .where(QueueEntry.device == device_id)
+                 .order_by(QueueEntry.joined_at, QueueEntry.id))
+
+
 def queue_of(device_id: int, now: datetime) -> DeviceQueue:
     """The device's queue with people, in order (one query, whatever its length)."""
-    entries = (
-        QueueEntry.select(QueueEntry, Person)
-        .join(Person)
-        .where(QueueEntry.device == device_id)
-        .order_by(QueueEntry.joined_at, QueueEntry.id)
-    )
-    return DeviceQueue(list(entries), now)
+    return DeviceQueue(_LINE.rows(device_id), now)
 
 
 def _ahead_of(entry_model: type[QueueEntry] | pw.ModelAlias[QueueEntry],
