@@ -125,6 +125,8 @@ class Loan(BaseModel):
     assigned_by_id: pw.ForeignKeyField[int | None]
     # Not a column: loans.take lists the people whose hold an admin's assignment ended.
     holds_cleared: list[Person]
+    # Not a column: after a plain take, the line left behind (None after an assignment).
+    queue_after: list[QueueEntry] | None
 
 
 class QueueEntry(BaseModel):
