@@ -25,12 +25,12 @@ from inventory.errors import (
     PastDate,
     Unsettled,
 )
-from models import Loan
 from notices import pack
 from notices.reminders import NEW_MESSAGE
 
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
+    from models import Loan
 
 logger = logging.getLogger(__name__)
 
