@@ -7,10 +7,8 @@ a category's row goes when its last device does, so the table always equals
 `SELECT category_id, COUNT(*) FROM device GROUP BY category_id`. It is derived data: dumps
 leave it out, and a restore's INSERTs count it back up.
 
-SQLite: three triggers with the statements inline. PostgreSQL: the trigger function
-`devicecount_follow` (the step itself in `devicecount_add`), run by three row triggers, and a
-statement trigger that empties the table on TRUNCATE device, which fires no row trigger (a
-TRUNCATE of `category` with CASCADE, as a restore does, empties it through the foreign key).
+SQLite: three row triggers with the statements inline. PostgreSQL: four statement triggers
+(insert, delete, update, truncate), each running its plpgsql function once per statement.
 """
 
 import peewee as pw
@@ -19,7 +17,6 @@ from peewee_migrate import Migrator
 TABLE = "devicecount"
 TRIGGERS = ("devicecount_ai", "devicecount_ad", "devicecount_au")
 POSTGRES_ONLY_TRIGGERS = ("devicecount_at",)
-FUNCTIONS = ("devicecount_follow()", "devicecount_add(integer, integer)")
 
 CREATE_TABLE = (f"CREATE TABLE {TABLE} (category_id INTEGER PRIMARY KEY "
                 "REFERENCES category(id) ON DELETE CASCADE, n INTEGER NOT NULL)")
@@ -38,47 +35,43 @@ SQLITE_TRIGGERS = (
     f"WHEN old.category_id IS NOT new.category_id BEGIN {_SQLITE_SUBTRACT} {_SQLITE_ADD} END",
 )
 
-POSTGRES_FUNCTIONS = (
-    f"""CREATE OR REPLACE FUNCTION devicecount_add(category integer, delta integer)
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    IF delta > 0 THEN
-        INSERT INTO {TABLE} AS c (category_id, n) VALUES (category, delta)
-            ON CONFLICT (category_id) DO UPDATE SET n = c.n + delta;
-    ELSE
-        UPDATE {TABLE} SET n = n + delta WHERE category_id = category;
-        DELETE FROM {TABLE} WHERE category_id = category AND n <= 0;
-    END IF;
-END $$""",
-    # A move touches the lower category id first: two moves in opposite directions lock the
-    # two rows in the same order instead of deadlocking.
-    """CREATE OR REPLACE FUNCTION devicecount_follow() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM devicecount;
-    ELSIF TG_OP = 'INSERT' THEN
-        PERFORM devicecount_add(NEW.category_id, 1);
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM devicecount_add(OLD.category_id, -1);
-    ELSIF OLD.category_id < NEW.category_id THEN
-        PERFORM devicecount_add(OLD.category_id, -1);
-        PERFORM devicecount_add(NEW.category_id, 1);
-    ELSE
-        PERFORM devicecount_add(NEW.category_id, 1);
-        PERFORM devicecount_add(OLD.category_id, -1);
-    END IF;
-    RETURN NULL;
-END $$""",
-)
+# PostgreSQL: statement triggers with transition tables, one upsert per statement and category.
+# A row trigger there updates the same counter row once per device, and every update of a row
+# in one transaction leaves a version the next one walks past: a 100,000-row bulk delete took
+# 40 s instead of 1 s. Rows go through in category order, so two statements lock the counter
+# rows they share in the same order instead of deadlocking. An UPDATE trigger cannot both name
+# a column and see transition tables: it runs for every UPDATE of device (a lock's no-op too,
+# about 45 µs more), and its HAVING leaves out what did not move.
+_PG_UPSERT = (f"INSERT INTO {TABLE} AS c (category_id, n) SELECT category_id, {{delta}} "
+              "FROM {rows} GROUP BY category_id{having} ORDER BY category_id "
+              "ON CONFLICT (category_id) DO UPDATE SET n = c.n + excluded.n;")
+_PG_EMPTIED = f" IF FOUND THEN DELETE FROM {TABLE} WHERE n <= 0; END IF;"
+_MOVES = ("(SELECT category_id, -1 AS d FROM old_rows "
+          "UNION ALL SELECT category_id, 1 FROM new_rows) AS moves")
+POSTGRES_BODIES = {
+    "devicecount_inserted": _PG_UPSERT.format(delta="COUNT(*)", rows="new_rows", having=""),
+    "devicecount_deleted": _PG_UPSERT.format(delta="-COUNT(*)", rows="old_rows", having="")
+    + _PG_EMPTIED,
+    "devicecount_moved": _PG_UPSERT.format(delta="SUM(d)", rows=_MOVES,
+                                           having=" HAVING SUM(d) <> 0") + _PG_EMPTIED,
+    # TRUNCATE fires no row or DELETE trigger (a TRUNCATE of `category` with CASCADE, as a
+    # restore does, also empties the table through its foreign key).
+    "devicecount_truncated": f"DELETE FROM {TABLE};",
+}
+FUNCTIONS = tuple(f"{name}()" for name in POSTGRES_BODIES)
+POSTGRES_FUNCTIONS = tuple(
+    f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ BEGIN {body} RETURN NULL; END $$" for name, body in POSTGRES_BODIES.items())
 POSTGRES_TRIGGERS = (
-    "CREATE TRIGGER devicecount_ai AFTER INSERT ON device "
-    "FOR EACH ROW EXECUTE FUNCTION devicecount_follow()",
-    "CREATE TRIGGER devicecount_ad AFTER DELETE ON device "
-    "FOR EACH ROW EXECUTE FUNCTION devicecount_follow()",
-    "CREATE TRIGGER devicecount_au AFTER UPDATE OF category_id ON device FOR EACH ROW "
-    "WHEN (OLD.category_id IS DISTINCT FROM NEW.category_id) EXECUTE FUNCTION devicecount_follow()",
+    "CREATE TRIGGER devicecount_ai AFTER INSERT ON device REFERENCING NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION devicecount_inserted()",
+    "CREATE TRIGGER devicecount_ad AFTER DELETE ON device REFERENCING OLD TABLE AS old_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION devicecount_deleted()",
+    "CREATE TRIGGER devicecount_au AFTER UPDATE ON device "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION devicecount_moved()",
     "CREATE TRIGGER devicecount_at AFTER TRUNCATE ON device "
-    "FOR EACH STATEMENT EXECUTE FUNCTION devicecount_follow()",
+    "FOR EACH STATEMENT EXECUTE FUNCTION devicecount_truncated()",
 )
 
 

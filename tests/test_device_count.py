@@ -115,6 +115,12 @@ def test_counters_follow_bulk_writes(backend, conn, seed, clock):
     update_rows(Device, ("category",), [(i, printers.id) for i in moved])
     assert by_name() == {"Весы": 16, "Сканер": 8, "Принтер": 11}
     assert_exact()
+    # Two devices swapping categories in one statement: the moves cancel out.
+    seven, nine = Device.get(Device.number == 7), Device.get(Device.number == 9)
+    update_rows(Device, ("category",), [(seven.id, scanners.id), (nine.id, scales.id)])
+    assert Device.get_by_id(seven.id).category_id == scanners.id
+    assert by_name() == {"Весы": 16, "Сканер": 8, "Принтер": 11}
+    assert_exact()
 
     Device.delete().where(Device.number.between(10, 19)).execute()
     assert by_name() == {"Весы": 9, "Сканер": 5, "Принтер": 11}
