@@ -186,7 +186,13 @@ def _listing(now: datetime, offset: int, category_id: int | None = None) -> pw.M
     ordered = Device.select(Device.id).order_by(Device.number).limit(PAGE_SIZE).offset(offset)
     if category_id is not None:
         ordered = ordered.where(Device.category == category_id)
-    return _rows_query(now).where(Device.id.in_(ordered)).order_by(Device.number)
+    if _sqlite():
+        return _rows_query(now).where(Device.id.in_(ordered)).order_by(Device.number)
+    # PostgreSQL keeps more than eight joined tables in the order written (join_collapse_limit),
+    # so `id IN (page)` was tested after joining every device to its loans and holds (70 ms at
+    # 100,000 devices); ANY(ARRAY(page)) is computed first and read through the primary key.
+    page = Device.id == pw.fn.ANY(pw.fn.ARRAY(ordered))
+    return _rows_query(now).where(page).order_by(Device.number)
 
 
 # /all and category pages are everyday screens: compiled once (inventory/prepared.py). Their
