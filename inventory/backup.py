@@ -23,7 +23,7 @@ import peewee as pw
 from cli import first_line
 from inventory import jsontext
 from inventory.rows import primary_key, tuples
-from models import MODELS
+from models import DERIVED_MODELS, MODELS
 from schema import apply_migrations, make_router, schema_version
 
 logger = logging.getLogger(__name__)
@@ -360,7 +360,9 @@ def wipe(database: pw.Database) -> str:
     real and never replays done ones with its global patches (docs/DEVELOPING.md, pitfalls).
     """
     with database.atomic():
-        database.drop_tables(MODELS)  # IF EXISTS: peewee's default (safe=True)
+        # IF EXISTS: peewee's default (safe=True). The derived tables too: their foreign keys
+        # would keep PostgreSQL from dropping `category`, and their migration creates them anew.
+        database.drop_tables([*MODELS, *DERIVED_MODELS])
         database.execute_sql(f'DROP TABLE IF EXISTS "{HISTORY_TABLE}"')
         apply_migrations(database)
     version = schema_version(database)

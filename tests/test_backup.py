@@ -18,6 +18,7 @@ from conftest import LATEST_MIGRATION, T0
 from inventory import audit, backup
 from jobs import restore as restore_cli
 from models import (
+    DERIVED_MODELS,
     MODELS,
     AccessRequest,
     AuditLog,
@@ -75,7 +76,7 @@ def members(data: bytes) -> dict[str, bytes]:
 
 def drop_everything(database: pw.Database) -> None:
     """Make the database truly empty: no tables, no migration history."""
-    database.drop_tables(MODELS)
+    database.drop_tables([*MODELS, *DERIVED_MODELS])
     database.execute_sql("DROP TABLE IF EXISTS migratehistory")
     assert not backup.has_schema(database)
 
