@@ -23,6 +23,10 @@ logger = logging.getLogger(__name__)
 
 _EPOCH = datetime(1901, 2, 3, 4, 5, 6)
 
+# What a peewee cursor wrapper holds about one cursor (peewee.CursorWrapper.__init__); the rest
+# of its state, set up by initialize(), depends only on the query and its result's columns.
+_PER_CURSOR = frozenset({"cursor", "count", "index", "initialized", "populated", "row_cache"})
+
 
 def _placeholder(index: int, value: Any) -> Any:
     """A value of the same type as value that no real argument takes."""
@@ -40,7 +44,14 @@ class Prepared:
         self.build = build
         self._compiled: dict[Hashable, tuple[pw.Query, str, list[Any], list[tuple[int, int]]]]
         self._compiled = {}
+        self._mappings: dict[Hashable, dict[str, Any]] = {}
         self._lock = threading.Lock()
+
+    def forget(self) -> None:
+        """Drop the compiled SQL and column mappings (the next run compiles afresh)."""
+        with self._lock:
+            self._compiled.clear()
+            self._mappings.clear()
 
     def rows(self, *values: Any) -> list[Any]:
         """The query's rows for these values (models, with their joins)."""
@@ -61,7 +72,20 @@ class Prepared:
         cursor = database.execute_sql(sql, params)
         # peewee has no public call that turns a cursor into the query's models (with their
         # joins); tests/test_query_counts.py and the card tests fail if this ever changes.
-        return list(query._get_cursor_wrapper(cursor))  # type: ignore[attr-defined]
+        wrapper = query._get_cursor_wrapper(cursor)  # type: ignore[attr-defined]
+        # Matching the result's columns to the joined models (the wrapper's initialize) was
+        # about a third of peewee's time under load, and the same SQL always has the same
+        # columns: the first run's mapping serves the later ones (process_row only reads it).
+        known = self._mappings.get(key)
+        if known is not None:
+            wrapper.__dict__.update(known)
+            wrapper.initialized = True
+        found = list(wrapper)
+        if known is None and wrapper.initialized:
+            with self._lock:
+                self._mappings[key] = {name: value for name, value in vars(wrapper).items()
+                                       if name not in _PER_CURSOR}
+        return found
 
     def _compile(self, database: pw.Database,
                  values: tuple[Any, ...]) -> tuple[pw.Query, str, list[Any], list[tuple[int, int]]]:

@@ -63,7 +63,7 @@ def _prepared_queries_compiled_afresh() -> None:
         if name.startswith("inventory."):
             for value in vars(module).values():
                 if isinstance(value, Prepared):
-                    value._compiled.clear()
+                    value.forget()
 
 
 def _mutant_module(mutant: str) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import peewee as pw
 import pytest
 from conftest import PG_URL, _pg_database
 
 from inventory.prepared import Prepared
-from models import Device, db, make_database
+from models import Device, Loan, Person, db, make_database
 
 
 def test_the_sql_is_kept_per_kind_of_database_not_per_object(tmp_path):
@@ -63,3 +64,28 @@ def test_values_of_another_type_get_their_own_compiled_query(database, seed):
     seed.device(8, created_at=datetime(2026, 6, 1))
     assert [d.number for d in prepared.rows(8)] == [8]
     assert [d.number for d in prepared.rows(datetime(2026, 3, 1))] == [7]
+
+
+def test_the_column_mapping_is_made_once_and_joined_rows_stay_right(database, seed, clock,
+                                                                    monkeypatch):
+    made = []
+    real = pw.ModelCursorWrapper.initialize
+
+    def counted(wrapper):
+        made.append(wrapper)
+        real(wrapper)
+
+    monkeypatch.setattr(pw.ModelCursorWrapper, "initialize", counted)
+    first, second = seed.device(7), seed.device(8, "Атол")
+    seed.loan(first, seed.person(1, name="Анна"))
+    seed.loan(second, seed.person(2, name="Борис"))
+    prepared = Prepared(lambda number: Device.select(Device, Loan, Person).join(Loan)
+                        .join(Person).where(Device.number == number))
+    assert prepared.rows(9) == []  # no row: nothing to map yet
+    assert [d.loan.person.name for d in prepared.rows(7)] == ["Анна"]
+    assert [(d.name, d.loan.person.name) for d in prepared.rows(8)] == [("Атол", "Борис")]
+    assert [d.loan.person.name for d in prepared.rows(7)] == ["Анна"]
+    assert len(made) == 1
+    prepared.forget()
+    prepared.rows(7)
+    assert len(made) == 2
