@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from inventory import jsontext
@@ -14,13 +14,6 @@ logger = logging.getLogger(__name__)
 
 COLUMNS = ("action", "actor", "actor_telegram_id", "device", "person", "details", "created_at",
            "updated_at")
-
-
-def _plain(value: Any) -> Any:
-    """JSON-friendly form of dates."""
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
 
 
 def record(
@@ -44,7 +37,7 @@ def record(
         actor_telegram_id=actor.telegram_id if actor else None,
         device=device,
         person=person,
-        details=jsontext.dumps({k: _plain(v) for k, v in details.items()}),
+        details=jsontext.dumps(details),
         created_at=now,
         updated_at=now,
     )
@@ -70,7 +63,7 @@ def entry(
         "actor_telegram_id": actor.telegram_id if actor else None,
         "device": device_id,
         "person": person_id,
-        "details": jsontext.dumps({k: _plain(v) for k, v in details.items()}),
+        "details": jsontext.dumps(details),
         "created_at": now,
         "updated_at": now,
     }

@@ -90,19 +90,13 @@ def _columns(model: type[pw.Model]) -> list[pw.Field]:
     return list(model._meta.sorted_fields)
 
 
-def _plain(value: Any) -> Any:
-    """JSON form of a column value: dates and datetimes as ISO strings."""
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
-
-
 def table_rows(model: type[pw.Model]) -> list[dict[str, Any]]:
-    """Every row of a table as plain JSON values keyed by column name, by primary key."""
+    """Every row of a table keyed by column name, by primary key (dates stay dates: the
+    dump's encoder writes them in ISO form)."""
     fields = _columns(model)
     names = [f.column_name for f in fields]
     query = tuples(model.select(*fields).order_by(model._meta.primary_key))
-    return [{name: _plain(value) for name, value in zip(names, row, strict=True)}
+    return [dict(zip(names, row, strict=True))
             for row in query]
 
 

@@ -250,11 +250,6 @@ def cleared_holds(result: ImportResult) -> list[tuple[Person, Device, Person]]:
     return [(people[p], devices[d], people[h]) for p, d, h in result.holds_cleared]
 
 
-def _plain(value: Any) -> Any:
-    """JSON-friendly value for audit details."""
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
 def _apply_updates(rows: list[DeviceRow], stored: dict[int, _Stored],
                    category_ids: dict[str, int], actor: Person | None, now: datetime,
                    log: list[dict[str, Any]], result: ImportResult) -> None:
@@ -277,7 +272,7 @@ def _apply_updates(rows: list[DeviceRow], stored: dict[int, _Stored],
             (device.id, *(changes[n] for n in names), search_text_for(name, serial), now))
         log.append(audit.entry("device.updated", actor=actor, now=now, device_id=device.id,
                                device_number=row.number, device_name=name, source="import",
-                               changes={k: [_plain(getattr(device, k)), _plain(v)]
+                               changes={k: [getattr(device, k), v]
                                         for k, v in changes.items()}))
         result.updated += 1
     for names, values in groups.items():
