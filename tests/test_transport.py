@@ -85,9 +85,12 @@ def test_uploads_and_proxied_hosts_keep_telebots_own_path(client, fake, monkeypa
     document = fake.calls("sendDocument")[-1].result["document"]
     assert fake.file_content(document["file_id"]) == b"number;name\n7;Evotor\n"
     sender = PooledSender()
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
-    monkeypatch.setenv("NO_PROXY", "")
+    for name in ("HTTP_PROXY", "http_proxy"):  # CI sets both spellings of NO_PROXY too
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "")
     with pytest.raises(requests.exceptions.ProxyError):
         sender("get", fake.base_url + f"/bot{TOKEN}/getMe", timeout=(1, 1))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "127.0.0.1")
     assert PooledSender()("get", fake.base_url + f"/bot{TOKEN}/getMe").json()["ok"] is True
