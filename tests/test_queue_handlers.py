@@ -473,3 +473,24 @@ def test_the_card_after_a_take_is_the_card_read_afresh(harness, device, people, 
     assert texts.QUEUE_ADMIN_LINE.format(position=2, person=name(B_ID)) in taken.text
     afresh = card(harness, ADMIN_ID, device)
     assert (taken.text[len(prefix):], taken.markup) == (afresh.text, afresh.markup)
+
+
+def test_a_take_overtaken_while_someone_waits_is_refused_with_the_holder(harness, seed, people):
+    # C starts taking a free device; B takes it first and A joins its line (no hold: B has it).
+    # C's last step finds a line without a hold, settling finds nothing to do, the take is
+    # refused, and nothing is written.
+    device = seed.device(7, "Эвотор 7.2")
+    harness.press(C_ID, f"take:{device.id}")
+    harness.press(C_ID, "tkp:skip")
+    harness.press(B_ID, f"take:{device.id}")
+    harness.press(B_ID, "tkp:skip")
+    harness.press(B_ID, "tkd:week")
+    harness.press(A_ID, f"qj:{device.id}")
+    before = (Loan.select().count(), QueueEntry.select().count(), AuditLog.select().count())
+    harness.press(C_ID, "tkd:week")
+    assert harness.sender.last(C_ID).text == texts.TAKEN_BY_OTHER.format(**NAME,
+                                                                       holder=name(B_ID))
+    assert (Loan.select().count(), QueueEntry.select().count(),
+            AuditLog.select().count()) == before
+    assert [e.person.telegram_id for e in queue.queue_of(device.id, T0).entries] == [A_ID]
+    assert not harness.sender.of("sendMessage", A_ID)  # nobody is offered a hold
