@@ -19,7 +19,10 @@ def _iso(value: Any) -> str:
 
 def _iso_or_text(value: Any) -> str:
     """A date or datetime as ISO text, anything else JSON lacks as its text."""
-    return value.isoformat() if isinstance(value, (date, datetime)) else str(value)
+    try:
+        return _iso(value)
+    except TypeError:
+        return str(value)
 
 
 # One encoder, built at import: audit details, dialogue data and the digest claims compare and
