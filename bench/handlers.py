@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from telebot import apihelper, types
 
-from bench.common import FakeResponse, Result, fresh_database, measure, update_builders
+from bench.common import FakeResponse, Result, fresh_database, measure, settle, update_builders
 from config import Config
 from inventory.devices import search_text_for
 from models import Category, Device, Loan, Person, utcnow
@@ -63,7 +63,7 @@ def run(backend: str, small: bool) -> list[Result]:
     database, url = fresh_database(backend)
     now = utcnow()
     populate(devices, people, open_loans, now)
-    database.execute_sql("ANALYZE")
+    settle(database)
     database.close()
     previous = apihelper.CUSTOM_REQUEST_SENDER
     apihelper.CUSTOM_REQUEST_SENDER = NullSender()

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from telebot.types import InlineKeyboardMarkup
 
-from bench.common import Result, fresh_database, measure
+from bench.common import Result, fresh_database, measure, settle
 from config import Config
 from models import AuditLog, Category, Device, Loan, Person, db
 from notices import Delivery
@@ -65,7 +65,7 @@ def populate(loans: int, due: int, people: int) -> None:
                               "taken_at": NOW - timedelta(days=20), "due_date": due_date})
         for start in range(0, len(loan_rows), BATCH):
             Loan.insert_many(loan_rows[start:start + BATCH]).execute()
-    db.execute_sql("ANALYZE")
+    settle(db.obj)
 
 
 def reset() -> None:

@@ -24,10 +24,9 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
-from peewee import PostgresqlDatabase
 from telebot import TeleBot, apihelper
 
-from bench.common import Result, fresh_database, measure, update_builders
+from bench.common import Result, fresh_database, measure, settle, update_builders
 from bench.statements import StatementCounter, drop_connections
 from config import Config
 from inventory.devices import search_text_for
@@ -65,17 +64,6 @@ def populate(devices: int, people: int, *, first: int = 1) -> None:
         Person.insert_many([{"telegram_id": FIRST_USER + i, "email": f"s{i}@company.ru",
                              "name": "Иван Петров", "username": "ivan"}
                             for i in range(people)]).execute()
-
-
-def settle(database: Any) -> None:
-    """Statistics as after the database's own upkeep: ANALYZE; on PostgreSQL VACUUM too.
-
-    A bulk insert leaves the trigram index's new entries in GIN's pending list, which every
-    search scans until autovacuum (started by inserts since PostgreSQL 13) merges it: measured
-    right after the insert, 100,000 devices timed the pending list, not the index.
-    """
-    database.execute_sql("VACUUM ANALYZE" if isinstance(database, PostgresqlDatabase)
-                         else "ANALYZE")
 
 
 def device_id(number: int) -> int:
@@ -353,7 +341,7 @@ def throughput(backend: str, small: bool) -> list[Result]:
     populate(devices, people)
     numbers = [devices // 2 + 1 + i for i in range(people)]  # free devices, one per person
     ids = {n: device_id(n) for n in numbers}
-    database.execute_sql("ANALYZE")
+    settle(database)
     database.close()
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
