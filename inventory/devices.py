@@ -15,6 +15,7 @@ from inventory.errors import NotFound
 from inventory.numbers import sticker_number
 from inventory.prepared import Prepared
 from inventory.rows import tuples
+from inventory.search_plan import matches_sql, sqlite_bound
 from inventory.sql import like_pattern, substring_pattern
 from models import (
     HANDOVER_PENDING,
@@ -33,22 +34,6 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 8
 MAX_PAGE = 10**9  # keeps OFFSET within 64 bits for any page number a button can carry
-
-# Every match of an indexed search, (id, number), each half through its own index: the trigram
-# index of search_text (SQLite: the FTS5 table device_fts; PostgreSQL: pg_trgm's GIN, which
-# serves LIKE) and category_id. The SQL of each database is here whole, rather than assembled
-# from dialect pieces in code. SQLite's statistics see seven categories and would scan: its
-# index is named.
-_MATCHES_SQLITE = (
-    "SELECT id, number FROM device WHERE id IN "
-    "(SELECT rowid FROM device_fts WHERE search_text LIKE ?) "
-    "UNION SELECT id, number FROM device INDEXED BY device_category_id WHERE category_id IN "
-    "(SELECT id FROM category WHERE instr(devtrack_fold(name), ?) > 0)")
-_MATCHES_POSTGRES = (
-    "SELECT id, number FROM device WHERE search_text LIKE %s ESCAPE '\\' "
-    "UNION SELECT id, number FROM device WHERE category_id IN "
-    "(SELECT id FROM category WHERE strpos(devtrack_fold(name), %s) > 0)")
-
 
 def normalize(text: str) -> str:
     """Lower case, «ё» as «е», single spaces: the form search compares."""
@@ -190,7 +175,7 @@ def _listing(now: datetime, offset: int, category_id: int | None = None) -> pw.M
 
 def _rows_of(page: pw.SelectQuery, now: datetime) -> pw.ModelSelect[Device]:
     """The rows of the devices whose ids the `page` subquery selects, by number."""
-    if _sqlite():
+    if sqlite_bound():
         return _rows_query(now).where(Device.id.in_(page)).order_by(Device.number)
     # PostgreSQL keeps more than eight joined tables in the order written (join_collapse_limit),
     # so `id IN (page)` was tested after joining every device to its loans and holds (70 ms at
@@ -230,16 +215,11 @@ def _contains(field: pw.ColumnBase, needle: str) -> pw.ColumnBase:
     return pw.NodeList((field, pw.SQL("LIKE"), like_pattern(substring_pattern(needle))))
 
 
-def _sqlite() -> bool:
-    """Whether the bound database is SQLite."""
-    return isinstance(db.obj, pw.SqliteDatabase)
-
-
 def _indexed(needle: str) -> bool:
     """Whether a trigram index can serve this needle (3+ characters; on SQLite no wildcard)."""
     if len(needle) < 3:
         return False
-    return not _sqlite() or not any(c in needle for c in "%_\\")
+    return not sqlite_bound() or not any(c in needle for c in "%_\\")
 
 
 def _needle(query: str) -> str | None:
@@ -261,7 +241,7 @@ def _search_condition(query: str, exclude_id: int | None = None) -> pw.ColumnBas
     if _indexed(needle):
         # One id list from the index and from the categories: an OR across the two would
         # make both databases scan every device.
-        matches, params = _matches_sql(needle)
+        matches, params = matches_sql(needle)
         condition = Device.id.in_(pw.SQL(f"(SELECT id FROM ({matches}) AS m)", params))
     else:
         # Shorter needles (no trigram to look up), or on SQLite with a wildcard (FTS5's LIKE
@@ -289,13 +269,6 @@ def search(query: str, page: int, now: datetime, exclude_id: int | None = None) 
     return _page(condition, page, now)
 
 
-def _matches_sql(needle: str) -> tuple[str, list]:
-    """SQL selecting (id, number) of every match, each half through its own index."""
-    sql = _MATCHES_SQLITE if _sqlite() else _MATCHES_POSTGRES
-    # On SQLite an indexed needle has no wildcard, so escaping leaves it as it is.
-    return sql, [substring_pattern(needle), needle]
-
-
 def _indexed_search(needle: str, page: int, now: datetime, exclude_id: int | None) -> Page:
     """A page of matches with their total from the index, in one statement (rows: a second).
 
@@ -303,7 +276,7 @@ def _indexed_search(needle: str, page: int, now: datetime, exclude_id: int | Non
     on the device table made both databases walk every device.
     """
     p = db.obj.param
-    matches, params = _matches_sql(needle)
+    matches, params = matches_sql(needle)
     asked = min(max(1, page), MAX_PAGE)
     sql = (f"SELECT m.id, COUNT(*) OVER () FROM ({matches}) AS m WHERE m.id <> {p} "
            f"ORDER BY m.number LIMIT {p} OFFSET {p}")

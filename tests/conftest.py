@@ -24,6 +24,7 @@ from telebot import apihelper, types
 
 from config import Config
 from inventory.prepared import Prepared
+from inventory.search_plan import GramCounts
 from models import MODELS, db, make_database
 from playground.telegram_rules import check_request
 from schema import apply_migrations
@@ -53,7 +54,7 @@ LATEST_MIGRATION = sorted(p.stem for p in (ROOT / "migrations").glob("[0-9]*.py"
 
 @pytest.fixture(autouse=True)
 def _prepared_queries_compiled_afresh() -> None:
-    """Every test compiles the prepared queries again.
+    """Every test compiles the prepared queries again and counts search trigrams afresh.
 
     A cached SQL text would hide a change of a query builder from every later test: from the
     rest of a run, and in mutmut, which runs each mutant in a fork of a process that has
@@ -62,7 +63,7 @@ def _prepared_queries_compiled_afresh() -> None:
     for name, module in list(sys.modules.items()):
         if name.startswith("inventory."):
             for value in vars(module).values():
-                if isinstance(value, Prepared):
+                if isinstance(value, Prepared | GramCounts):
                     value.forget()
 
 
