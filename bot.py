@@ -26,7 +26,7 @@ from jobs.healthcheck import touch_heartbeat
 from logformat import make_formatter
 from models import db, init_db, utcnow
 from outbox.botapi import configure_api_url
-from outbox.transport import use_pooled_sender
+from outbox.transport import use_curl_sender
 from schema import apply_migrations
 
 logger = logging.getLogger("devtrack")
@@ -174,7 +174,7 @@ def check_token(bot: DevtrackBot, stop: threading.Event) -> bool:
 
 def run(config: Config, stop: threading.Event | None = None) -> int:
     """Run the bot until SIGTERM/SIGINT (or `stop`), then shut down cleanly."""
-    use_pooled_sender()  # Bot API calls on one urllib3 pool: see outbox/transport.py
+    use_curl_sender()  # Bot API calls through libcurl: see outbox/transport.py
     bot = create_bot(config)
     bot.on_poll.append(lambda: touch_heartbeat(config.heartbeat_file))
     stop = stop or threading.Event()

@@ -32,7 +32,7 @@ from config import Config
 from inventory import search_plan
 from inventory.devices import search_text_for
 from models import Category, Device, Loan, Person, db, utcnow
-from outbox.transport import use_pooled_sender
+from outbox.transport import use_curl_sender
 from playground.botapi import FakeBotAPI
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def live_bot(url: str, api: FakeBotAPI, workers: int = 4):
 
     drop_connections(db.obj)
     previous = apihelper.CUSTOM_REQUEST_SENDER  # the echo bot keeps telebot's own
-    use_pooled_sender()  # as bot.run does
+    use_curl_sender()  # as bot.run does
     try:
         bot = create_bot(Config(bot_token=TOKEN, database_url=url,
                                 telegram_api_url=api.base_url, workers=workers,

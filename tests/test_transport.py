@@ -1,8 +1,9 @@
-"""Bot API calls through the pooled sender: what telebot's own sender sends, raises and returns."""
+"""Bot API calls through the libcurl sender: what telebot's own sender sends, raises and returns."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -10,7 +11,7 @@ import telebot
 from telebot import apihelper
 from telebot.apihelper import ApiHTTPException, ApiTelegramException
 
-from outbox.transport import PooledSender, form, use_pooled_sender
+from outbox.transport import CurlSender, form, use_curl_sender
 from playground.botapi import FakeBotAPI
 
 TOKEN = "123456:TEST-token"
@@ -30,7 +31,7 @@ def client(fake: FakeBotAPI, monkeypatch: pytest.MonkeyPatch) -> telebot.TeleBot
     monkeypatch.setattr(apihelper, "API_URL", fake.base_url + "/bot{0}/{1}")
     monkeypatch.setattr(apihelper, "FILE_URL", fake.base_url + "/file/bot{0}/{1}")
     monkeypatch.setattr(apihelper, "CUSTOM_REQUEST_SENDER", None)
-    sender = use_pooled_sender()
+    sender = use_curl_sender()
     assert apihelper.CUSTOM_REQUEST_SENDER is sender
     return telebot.TeleBot(TOKEN, threaded=False)
 
@@ -84,7 +85,7 @@ def test_uploads_and_proxied_hosts_keep_telebots_own_path(client, fake, monkeypa
     client.send_document(CHAT, ("devices.csv", b"number;name\n7;Evotor\n"))
     document = fake.calls("sendDocument")[-1].result["document"]
     assert fake.file_content(document["file_id"]) == b"number;name\n7;Evotor\n"
-    sender = PooledSender()
+    sender = CurlSender()
     for name in ("HTTP_PROXY", "http_proxy"):  # CI sets both spellings of NO_PROXY too
         monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
     for name in ("NO_PROXY", "no_proxy"):
@@ -93,4 +94,26 @@ def test_uploads_and_proxied_hosts_keep_telebots_own_path(client, fake, monkeypa
         sender("get", fake.base_url + f"/bot{TOKEN}/getMe", timeout=(1, 1))
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.setenv(name, "127.0.0.1")
-    assert PooledSender()("get", fake.base_url + f"/bot{TOKEN}/getMe").json()["ok"] is True
+    assert CurlSender()("get", fake.base_url + f"/bot{TOKEN}/getMe").json()["ok"] is True
+
+
+def test_threads_each_get_their_own_answer(client, fake):
+    texts = [f"Ответ {i} & <{i}>" for i in range(40)]
+    got: dict[str, str] = {}
+
+    def send(text: str) -> None:
+        got[text] = client.send_message(CHAT, text).text
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(send, texts))
+    assert got == {t: t for t in texts}
+    assert sorted(c.text for c in fake.calls("sendMessage")) == sorted(texts)
+
+
+def test_a_refused_connection_is_a_connection_error_and_the_next_call_reconnects(client, fake):
+    sender = CurlSender()
+    dead = "http://127.0.0.1:9/bot1:x/getMe"  # nothing listens on port 9
+    with pytest.raises(requests.exceptions.ConnectionError) as refused:
+        sender("post", dead, timeout=(1, 1))
+    assert not isinstance(refused.value, requests.exceptions.Timeout)
+    assert sender("post", fake.base_url + f"/bot{TOKEN}/getMe").json()["ok"] is True
