@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from inventory import jsontext
 from inventory.errors import DomainError
-from models import DialogState, db
+from models import DialogState, db, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +35,26 @@ def in_state(state: str) -> list[Stored]:
     return [(row.chat_id, row.state, json.loads(row.data or "{}")) for row in rows]
 
 
+def _upsert_sql(param: str) -> str:
+    """The chat row's upsert, in the SQL both databases share (ON CONFLICT ... EXCLUDED)."""
+    table = DialogState._meta.table_name  # type: ignore[attr-defined]
+    chat, state, data, created, updated = (f'"{f.column_name}"' for f in (
+        DialogState.chat_id, DialogState.state, DialogState.data, DialogState.created_at,
+        DialogState.updated_at))
+    return (f'INSERT INTO "{table}" ({chat}, {state}, {data}, {created}, {updated}) '
+            f"VALUES ({', '.join([param] * 5)}) ON CONFLICT ({chat}) DO UPDATE SET "
+            f"{state} = EXCLUDED.{state}, {data} = EXCLUDED.{data}, {updated} = EXCLUDED.{updated}")
+
+
+# Written out once per database: peewee compiled the same upsert on every step of every
+# dialogue (and on PostgreSQL read back the id it does not need).
+_UPSERT = {param: _upsert_sql(param) for param in ("?", "%s")}
+
+
 def save(chat_id: int, state: str | None, data: dict[str, Any]) -> None:
-    """Upsert the chat's row (portable ON CONFLICT on both databases)."""
-    payload = jsontext.dumps(data)
-    DialogState.insert(chat_id=chat_id, state=state, data=payload).on_conflict(
-        conflict_target=[DialogState.chat_id],
-        update={DialogState.state: state, DialogState.data: payload},
-    ).execute()
+    """Upsert the chat's row."""
+    now = DialogState.updated_at.db_value(utcnow())
+    db.execute_sql(_UPSERT[db.obj.param], [chat_id, state, jsontext.dumps(data), now, now])
 
 
 def save_with(chat_id: int, state: str | None, data: dict[str, Any],

@@ -9,6 +9,7 @@ import peewee as pw
 
 from inventory.bulk import BATCH
 from inventory.errors import NotFound
+from inventory.prepared import Prepared
 from models import BaseModel, Device, Person
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def lock_device(device_id: int) -> Device:
     RETURNING hands the row back in the same statement (PostgreSQL: its newest version, after
     the wait). Must be called inside `db.atomic()`.
     """
-    device = _touch(Device, Device.id == device_id)
+    device = _first(_TOUCH_DEVICE.rows(device_id))
     if device is None:
         raise NotFound(device_id=device_id)
     return device
@@ -51,18 +52,24 @@ def lock_person(person_id: int) -> Person:
     a deletion holds it until its commit, so a take or an assignment locking it afterwards is
     refused instead of giving a device to a deleted person. Lock order: device before person.
     """
-    person = _touch(Person, (Person.id == person_id) & Person.deleted_at.is_null())
+    person = _first(_TOUCH_PERSON.rows(person_id))
     if person is None:
         raise NotFound(person_id=person_id)
     return person
 
 
-def _touch(model: type[M], condition: pw.Expression) -> M | None:
+def _touch(model: type[M], condition: pw.Expression) -> pw.ModelUpdate:
     """The no-op UPDATE of the row matching condition, returning it (one statement)."""
-    rows = list(
-        pw.ModelUpdate(model, {model.updated_at: model.updated_at})
-        .where(condition)
-        .returning(model)
-        .execute()
-    )
+    return (pw.ModelUpdate(model, {model.updated_at: model.updated_at})
+            .where(condition).returning(model))
+
+
+# Compiled once: a take locks a device and a person on every step that writes.
+_TOUCH_DEVICE = Prepared(lambda device_id: _touch(Device, Device.id == device_id))
+_TOUCH_PERSON = Prepared(lambda person_id: _touch(
+    Person, (Person.id == person_id) & Person.deleted_at.is_null()))
+
+
+def _first(rows: list[M]) -> M | None:
+    """The touched row, if there was one."""
     return rows[0] if rows else None

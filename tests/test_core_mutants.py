@@ -59,6 +59,18 @@ def test_save_upserts_only_that_chat_and_keeps_text_readable(backend, conn) -> N
     assert dialogs.load(4) == (None, {})
 
 
+def test_save_stamps_the_row_it_writes_and_keeps_its_creation(backend, conn, monkeypatch) -> None:
+    """The upsert stamps created_at on insert and updated_at on every save of that chat only."""
+    first, later = datetime(2026, 11, 30, 9, 0), datetime(2026, 12, 1, 18, 30)
+    monkeypatch.setattr(dialogs, "utcnow", lambda: first)
+    dialogs.save(1, "a", {})
+    dialogs.save(2, "b", {})
+    monkeypatch.setattr(dialogs, "utcnow", lambda: later)
+    dialogs.save(2, "c", {})
+    rows = {r.chat_id: (r.created_at, r.updated_at) for r in DialogState.select()}
+    assert rows == {1: (first, first), 2: (first, later)}
+
+
 def test_unpack_and_in_state_read_an_empty_data_text_as_no_data(backend, conn) -> None:
     """A row with empty data reads as {}; a row outside a dialogue as (None, {})."""
     DialogState.create(chat_id=7, state="s", data="")
