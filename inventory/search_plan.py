@@ -106,13 +106,12 @@ def pieces(needle: str, counts: dict[str, int]) -> list[str]:
     for i in range(len(needle) - 1):
         number = counts.get(needle[i:i + 3], CAP) if i < len(needle) - 2 else CAP
         if number < CAP:
-            if start < 0:
-                start, rarest = i, number
+            start = i if start < 0 else start
             rarest = min(rarest, number)
         elif start >= 0:
             piece = needle[start:i + 2]
             runs.append((rarest, -len(piece), piece))
-            start = -1
+            start, rarest = -1, CAP
     return [piece for _, _, piece in sorted(runs)[:PICK]]
 
 
