@@ -37,7 +37,7 @@ def in_state(state: str) -> list[Stored]:
 
 def _upsert_sql(param: str) -> str:
     """The chat row's upsert, in the SQL both databases share (ON CONFLICT ... EXCLUDED)."""
-    table = DialogState._meta.table_name  # type: ignore[attr-defined]
+    table = DialogState._meta.table_name
     chat, state, data, created, updated = (f'"{f.column_name}"' for f in (
         DialogState.chat_id, DialogState.state, DialogState.data, DialogState.created_at,
         DialogState.updated_at))
