@@ -46,15 +46,12 @@ def _upsert_sql(param: str) -> str:
             f"{state} = EXCLUDED.{state}, {data} = EXCLUDED.{data}, {updated} = EXCLUDED.{updated}")
 
 
-# Written out once per database: peewee compiled the same upsert on every step of every
-# dialogue (and on PostgreSQL read back the id it does not need).
-_UPSERT = {param: _upsert_sql(param) for param in ("?", "%s")}
-
-
 def save(chat_id: int, state: str | None, data: dict[str, Any]) -> None:
     """Upsert the chat's row."""
+    # Written out rather than built with peewee: peewee compiled the same upsert on every
+    # step of every dialogue (and on PostgreSQL read back the id nobody uses).
     now = DialogState.updated_at.db_value(utcnow())
-    db.execute_sql(_UPSERT[db.obj.param], [chat_id, state, jsontext.dumps(data), now, now])
+    db.execute_sql(_upsert_sql(db.obj.param), [chat_id, state, jsontext.dumps(data), now, now])
 
 
 def save_with(chat_id: int, state: str | None, data: dict[str, Any],

@@ -103,8 +103,10 @@ def pieces(needle: str, counts: dict[str, int]) -> list[str]:
     """
     runs: list[tuple[int, int, str]] = []
     start, rarest = -1, CAP
+    # One step past the last trigram, where the slice is two characters (never counted): a
+    # run that reaches the needle's end ends there.
     for i in range(len(needle) - 1):
-        number = counts.get(needle[i:i + 3], CAP) if i < len(needle) - 2 else CAP
+        number = counts.get(needle[i:i + 3], CAP)
         if number < CAP:
             start = i if start < 0 else start
             rarest = min(rarest, number)

@@ -141,6 +141,11 @@ def test_the_kept_counts_start_afresh_past_the_limit(monkeypatch):
     counts.counts("db", ["ddd"], count)  # four would pass the limit: all are dropped first
     counts.counts("db", ["ccc", "ddd"], count)
     assert count.asked == [["aaa", "bbb", "ccc"], ["ddd"], ["ccc"]]
+    counts.forget()
+    counts.counts("db", ["aaa", "bbb"], count)
+    counts.counts("db", ["ccc"], count)  # exactly the limit: nothing is dropped
+    counts.counts("db", ["aaa", "bbb", "ccc"], count)
+    assert count.asked[3:] == [["aaa", "bbb"], ["ccc"]]
 
 
 def test_pieces_are_the_longest_runs_of_rare_grams_rarest_first():
@@ -163,6 +168,21 @@ def test_pieces_are_the_longest_runs_of_rare_grams_rarest_first():
     assert pieces("abcd", {"abc": 1}) == ["abc"]
     assert pieces("ab", {}) == [] and pieces("", {}) == []
     assert pieces("abcd", {"abc": CAP, "bcd": CAP}) == []
+
+
+def test_two_pieces_are_looked_up_together(backend, stocked, clock, seed, monkeypatch):
+    # With a cap of 3, «111» (in three devices) is common: «qwe111rty» has two rare pieces.
+    monkeypatch.setattr(search_plan, "CAP", 3)
+    seed.device(30, name="Весы", serial="QWE111RTY")
+    seed.device(31, name="Весы", serial="AB111CD")
+    seed.device(32, name="Весы", serial="QWE11-11RTY")  # both pieces, not the whole needle
+    seed.device(33, name="Весы", serial="X111Y")
+    assert found("qwe111rty", clock.now) == [30]
+    sql, params = search_plan.matches_sql("qwe111rty")
+    # Equally rare and long: in text order.
+    pieces_found = ['"11rty"', '"qwe11"'] if backend == "sqlite" else ["%11rty%", "%qwe11%"]
+    assert " AND ".join(pieces_found) in params if backend == "sqlite" else (
+        params[:2] == pieces_found), (sql, params)
 
 
 def test_windows_are_the_distinct_trigrams_an_index_can_look_up():
