@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import peewee as pw
 
@@ -65,13 +65,13 @@ class GramCounts:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._counts: dict[tuple[str, str], tuple[int, float]] = {}
+        self._counts: dict[tuple[Hashable, str], tuple[int, float]] = {}
 
     def forget(self) -> None:
         """Drop every count (the next search counts afresh)."""
         self._counts.clear()
 
-    def counts(self, scope: str, grams: list[str],
+    def counts(self, scope: Hashable, grams: list[str],
                count: Callable[[list[str]], list[int]]) -> dict[str, int]:
         """Each gram's count, capped at CAP: those not known (or no longer trusted) counted.
 
@@ -88,9 +88,10 @@ class GramCounts:
         if missing:
             if len(self._counts) + len(missing) > LIMIT:
                 self._counts.clear()
-            for gram, number in zip(missing, count(missing), strict=True):
-                known[gram] = number
-                self._counts[(scope, gram)] = (number, now)
+            numbers = count(missing)
+            for index, gram in enumerate(missing):
+                known[gram] = numbers[index]
+                self._counts[(scope, gram)] = (numbers[index], now)
         return known
 
 
@@ -102,18 +103,19 @@ def pieces(needle: str, counts: dict[str, int]) -> list[str]:
     count (nothing in the index to look up) is never rare.
     """
     runs: list[tuple[int, int, str]] = []
-    start, rarest = -1, CAP
+    start: int | None = None
+    rarest = CAP
     # One step past the last trigram, where the slice is two characters (never counted): a
     # run that reaches the needle's end ends there.
     for i in range(len(needle) - 1):
         number = counts.get(needle[i:i + 3], CAP)
         if number < CAP:
-            start = i if start < 0 else start
+            start = i if start is None else start
             rarest = min(rarest, number)
-        elif start >= 0:
+        elif start is not None:
             piece = needle[start:i + 2]
             runs.append((rarest, -len(piece), piece))
-            start, rarest = -1, CAP
+            start, rarest = None, CAP
     return [piece for _, _, piece in sorted(runs)[:PICK]]
 
 
@@ -130,23 +132,20 @@ def _phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _count(grams: list[str]) -> list[int]:
-    """Devices holding each trigram, capped at CAP, in one statement."""
-    if sqlite_bound():
-        sql = "SELECT " + ", ".join([_COUNT_SQLITE] * len(grams))
-        params = [_phrase(g) for g in grams]
-    else:
-        sql = "SELECT " + ", ".join([_COUNT_POSTGRES] * len(grams))
-        params = [substring_pattern(g) for g in grams]
-    return list(db.execute_sql(sql, params).fetchone())
+def count_sql(grams: list[str], sqlite: bool) -> tuple[str, list[str]]:
+    """One statement counting the devices of each trigram (capped at CAP), and its params."""
+    if sqlite:
+        return "SELECT " + ", ".join([_COUNT_SQLITE] * len(grams)), [_phrase(g) for g in grams]
+    return ("SELECT " + ", ".join([_COUNT_POSTGRES] * len(grams)),
+            [substring_pattern(g) for g in grams])
 
 
-def matches_sql(needle: str) -> tuple[str, list]:
-    """SQL selecting (id, number) of every device matching an indexable needle, and its params."""
-    sqlite = sqlite_bound()
+def plan_sql(needle: str, rare: list[str], sqlite: bool) -> tuple[str, list[str]]:
+    """SQL selecting (id, number) of every match through the rare pieces, and its params.
+
+    No piece: the whole needle through the index.
+    """
     category = _CATEGORY_SQLITE if sqlite else _CATEGORY_POSTGRES
-    grams = windows(needle, sqlite)
-    rare = pieces(needle, COUNTS.counts(type(db.obj).__name__ + str(id(db.obj)), grams, _count))
     if not rare:
         # An indexed SQLite needle holds no wildcard: escaping leaves its pattern as it is.
         whole = _WHOLE_SQLITE if sqlite else _WHOLE_POSTGRES
@@ -157,3 +156,15 @@ def matches_sql(needle: str) -> tuple[str, list]:
     pieces_sql = " AND ".join([_PIECE_POSTGRES] * len(rare))
     return (f"SELECT id, number FROM device WHERE {pieces_sql} AND strpos(search_text, %s) > 0 "
             f"UNION {category}", [*(substring_pattern(p) for p in rare), needle, needle])
+
+
+def matches_sql(needle: str) -> tuple[str, list[str]]:
+    """SQL selecting (id, number) of every device matching an indexable needle, and its params."""
+    sqlite = sqlite_bound()
+
+    def count(grams: list[str]) -> list[int]:
+        sql, params = count_sql(grams, sqlite)
+        return list(db.execute_sql(sql, params).fetchone())
+
+    rare = pieces(needle, COUNTS.counts(db.obj, windows(needle, sqlite), count))
+    return plan_sql(needle, rare, sqlite)

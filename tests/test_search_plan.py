@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
+import shutil
 
+import peewee as pw
 import pytest
 
 from bench.statements import StatementCounter, drop_connections
 from inventory import devices, search_plan
 from inventory.devices import normalize, search_text_for
 from inventory.search_plan import CAP, PICK, TTL, GramCounts, pieces, windows
-from models import Device
+from models import Device, db, make_database
 
 # Serial families sharing long prefixes (as one make's devices do), and every character the
 # two indexes treat specially: FTS5's double quote, LIKE's wildcards and escape, spaces.
@@ -192,3 +194,51 @@ def test_windows_are_the_distinct_trigrams_an_index_can_look_up():
     # pg_trgm indexes words: a window of punctuation and spaces only has nothing in its index.
     assert windows('a"-- b', sqlite=False) == ['a"-', "- b"]
     assert windows("ёж 1", sqlite=False) == ["ёж ", "ж 1"]
+
+
+def test_every_database_keeps_its_own_counts(tmp_path, sqlite_template, clock):
+    sent: list[str] = []
+
+    def recorded(name: str) -> pw.Database:
+        shutil.copy(sqlite_template, tmp_path / f"{name}.db")
+        database = make_database(f"sqlite:///{tmp_path / name}.db")
+        run = database.execute_sql
+        database.execute_sql = lambda sql, *args, **kwargs: (sent.append(sql),
+                                                              run(sql, *args, **kwargs))[1]
+        return database
+
+    def counts_sent(database: pw.Database) -> int:
+        db.initialize(database)
+        sent.clear()
+        devices.search("zn0000", 1, clock.now)
+        return sum(f"LIMIT {CAP}" in sql for sql in sent)
+
+    a, b = recorded("a"), recorded("b")
+    try:
+        assert [counts_sent(a), counts_sent(b), counts_sent(a), counts_sent(b)] == [1, 1, 0, 0]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_postgres_statements_read_as_the_postgres_tests_run_them():
+    """The SQL text of each PostgreSQL statement (`make mutation` runs on SQLite only)."""
+    like = "search_text LIKE %s ESCAPE '\\'"
+    count = f"(SELECT count(*) FROM (SELECT 1 FROM device WHERE {like} LIMIT {CAP}) AS c)"
+    assert search_plan.count_sql(["abc", "a%_"], sqlite=False) == (
+        f"SELECT {count}, {count}", ["%abc%", "%a\\%\\_%"])
+    category = ("SELECT id, number FROM device WHERE category_id IN (SELECT id FROM category "
+                "WHERE strpos(devtrack_fold(name), %s) > 0)")
+    assert search_plan.plan_sql("qwe111rty", ["11rty", "qwe11"], sqlite=False) == (
+        f"SELECT id, number FROM device WHERE {like} AND {like} AND strpos(search_text, %s) > 0 "
+        f"UNION {category}", ["%11rty%", "%qwe11%", "qwe111rty", "qwe111rty"])
+    assert search_plan.plan_sql("a%c", [], sqlite=False) == (
+        f"SELECT id, number FROM device WHERE {like} UNION {category}", ["%a\\%c%", "a%c"])
+
+
+def test_a_sqlite_piece_runs_through_punctuation(backend, stocked, clock, seed):
+    if backend != "sqlite":
+        pytest.skip("pg_trgm has no trigram of punctuation alone")
+    seed.device(40, name="Кабель", serial="AB -- CD")
+    sql, params = search_plan.matches_sql("b -- c")  # « --» and «-- » are trigrams to FTS5
+    assert params[0] == '"b -- c"' and found("b -- c", clock.now) == [40], (sql, params)
