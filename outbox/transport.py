@@ -76,7 +76,8 @@ class CurlSender:
             curl.setopt(pycurl.NOSIGNAL, 1)  # no SIGALRM for timeouts: threads
             curl.setopt(pycurl.PROXY, "")  # proxied hosts take requests' path (see _proxied)
             curl.setopt(pycurl.CAINFO, certifi.where())
-            curl.setopt(pycurl.HTTPHEADER, [FORM, "Expect:"])
+            curl.setopt(pycurl.HTTPHEADER, [FORM, "Expect:"])  # no 100-continue round trip
+            curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)  # as requests speaks
             self._local.curl = curl
         return curl
 
