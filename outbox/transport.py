@@ -117,7 +117,9 @@ def _requests_error(curl: pycurl.Curl, exc: pycurl.error) -> requests.RequestExc
     """A libcurl failure as the requests exception telebot's own sender would raise."""
     code, message = exc.args[0], str(exc.args[-1])
     if code == pycurl.E_OPERATION_TIMEDOUT:
-        if curl.getinfo(pycurl.CONNECT_TIME) == 0.0:
+        # Nothing sent yet: the connection never came up (a kept-alive connection has no
+        # connect time of its own, so the request's size tells, not CONNECT_TIME).
+        if curl.getinfo(pycurl.REQUEST_SIZE) == 0:
             return requests.exceptions.ConnectTimeout(message)
         return requests.exceptions.ReadTimeout(message)
     return requests.exceptions.ConnectionError(message)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import pycurl
 import pytest
 import requests
 import telebot
 from telebot import apihelper
 from telebot.apihelper import ApiHTTPException, ApiTelegramException
 
-from outbox.transport import CurlSender, form, use_curl_sender
+from outbox.transport import CurlSender, _requests_error, form, use_curl_sender
 from playground.botapi import FakeBotAPI
 
 TOKEN = "123456:TEST-token"
@@ -117,3 +118,25 @@ def test_a_refused_connection_is_a_connection_error_and_the_next_call_reconnects
         sender("post", dead, timeout=(1, 1))
     assert not isinstance(refused.value, requests.exceptions.Timeout)
     assert sender("post", fake.base_url + f"/bot{TOKEN}/getMe").json()["ok"] is True
+
+
+class Sent:
+    """The one getinfo answer _requests_error reads: how many request bytes went out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def getinfo(self, option: int) -> int:
+        assert option == pycurl.REQUEST_SIZE
+        return self.size
+
+
+@pytest.mark.parametrize(("code", "sent", "raised"), [
+    (pycurl.E_OPERATION_TIMEDOUT, 0, requests.exceptions.ConnectTimeout),
+    (pycurl.E_OPERATION_TIMEDOUT, 212, requests.exceptions.ReadTimeout),
+    (pycurl.E_COULDNT_CONNECT, 0, requests.exceptions.ConnectionError),
+    (pycurl.E_RECV_ERROR, 212, requests.exceptions.ConnectionError),
+])
+def test_libcurl_failures_map_to_what_requests_raises(code, sent, raised):
+    error = _requests_error(Sent(sent), pycurl.error(code, "failed"))
+    assert type(error) is raised and str(error) == "failed"
