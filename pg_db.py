@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from playhouse.pool import PooledPostgresqlDatabase
 logger = logging.getLogger(__name__)
 
 ALIVE_BYPASS_SECONDS = 0.5
+NOT_PREPARED = "26000"  # invalid_sql_statement_name: no such prepared statement
 
 
 class RecentlyUsedPool(PooledPostgresqlDatabase):
@@ -34,6 +36,9 @@ class RecentlyUsedPool(PooledPostgresqlDatabase):
         self._clock = clock
         self._returned_at: dict[int, float] = {}
         self._unpinged = threading.local()  # the connection this thread got without the ping
+        # The statements each open connection has prepared (a connection is used by one thread
+        # at a time; a closed one drops out with its last reference).
+        self._prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
         super().__init__(*args, **kwargs)
 
     def _close(self, conn: Any, close_conn: bool = False) -> None:
@@ -72,3 +77,29 @@ class RecentlyUsedPool(PooledPostgresqlDatabase):
         self.close_idle()  # the server most likely dropped them all
         self.connect()
         return super().execute_sql(sql, params)
+
+    def execute_prepared(self, name: str, statement: str, params: list[Any]) -> Any:
+        """Run `statement` ($1, $2… placeholders) as the server-side prepared statement `name`.
+
+        PostgreSQL plans a statement on every run unless it is prepared: for the card and list
+        queries (ten joined tables) planning took 2–3 ms against 0.3 ms of execution. A
+        connection that has not prepared `name` yet gets PREPARE and EXECUTE in one round trip.
+        """
+        run = f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
+        both = f"PREPARE {name} AS {statement}; {run}"
+        if name not in self._prepared.get(self.connection(), ()):
+            cursor = self.execute_sql(both, params)
+        else:
+            try:
+                cursor = self.execute_sql(run, params)
+            except pw.DatabaseError as exc:
+                # execute_sql sent it again on a new connection (the server had dropped the
+                # old one), which has prepared nothing: outside a transaction, so send both.
+                # peewee raises its own error while handling the driver's, which it chains.
+                missing = getattr(exc.__context__, "pgcode", None) == NOT_PREPARED
+                if (not missing or self.in_transaction()
+                        or name in self._prepared.get(self.connection(), ())):
+                    raise
+                cursor = self.execute_sql(both, params)
+        self._prepared.setdefault(self.connection(), set()).add(name)
+        return cursor

@@ -118,3 +118,41 @@ def test_only_the_first_statement_after_an_unpinged_checkout_is_sent_again(pool)
     with pytest.raises(pw.OperationalError):
         database.execute_sql("SELECT 3")  # what the update did before may be lost: no retry
     database.close()
+
+
+def prepared(database: RecentlyUsedPool, counter: StatementCounter, value: int) -> tuple:
+    """Run one server-side prepared statement on a checked-out connection: (rows, sent)."""
+    counter.reset()
+    database.connect()
+    rows = database.execute_prepared("devtrack_test_add", "SELECT $1::int + 1", [value]).fetchall()
+    database.close()
+    return rows, [" ".join(sql.split()) for sql in counter.log]
+
+
+def test_a_statement_is_prepared_once_per_connection(pool):
+    database, ticks, counter = pool
+    first = prepared(database, counter, 41)
+    assert first == ([(42,)], ["PREPARE devtrack_test_add AS SELECT $1::int + 1; EXECUTE "
+                               "devtrack_test_add(%s)"])
+    ticks.value += ALIVE_BYPASS_SECONDS * 0.5
+    assert prepared(database, counter, 1) == ([(2,)], ["EXECUTE devtrack_test_add(%s)"])
+    other = RecentlyUsedPool(database.database, **database.connect_params, max_connections=1)
+    try:  # another pool's connection has prepared nothing
+        other.connect()
+        assert other.execute_prepared("devtrack_test_add", "SELECT $1::int + 1",
+                                      [5]).fetchall() == [(6,)]
+    finally:
+        other.close_all()
+
+
+def test_a_prepared_statement_survives_the_server_dropping_its_connection(pool, caplog):
+    database, ticks, counter = pool
+    prepared(database, counter, 1)
+    terminate(database._connections[0][2].get_backend_pid())
+    ticks.value += ALIVE_BYPASS_SECONDS * 0.5  # handed out unpinged: the first send fails
+    rows, sent = prepared(database, counter, 9)
+    assert rows == [(10,)] and "connecting again" in caplog.text
+    assert sent == ["EXECUTE devtrack_test_add(%s)", "EXECUTE devtrack_test_add(%s)",
+                    "PREPARE devtrack_test_add AS SELECT $1::int + 1; EXECUTE "
+                    "devtrack_test_add(%s)"]
+    assert prepared(database, counter, 2) == ([(3,)], ["EXECUTE devtrack_test_add(%s)"])
