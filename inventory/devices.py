@@ -13,7 +13,7 @@ import peewee as pw
 
 from inventory.errors import NotFound
 from inventory.numbers import sticker_number
-from inventory.prepared import Prepared
+from inventory.prepared import Prepared, execute
 from inventory.rows import tuples
 from inventory.search_plan import matches_sql, sqlite_bound
 from inventory.sql import like_pattern, substring_pattern
@@ -284,7 +284,7 @@ def _indexed_search(needle: str, page: int, now: datetime, exclude_id: int | Non
 
     def fetch(number: int) -> list[tuple[int, int]]:
         offset = (number - 1) * PAGE_SIZE
-        return list(db.execute_sql(sql, [*params, skip, PAGE_SIZE, offset]).fetchall())
+        return list(execute(sql, [*params, skip, PAGE_SIZE, offset]).fetchall())
 
     found = fetch(asked)
     if not found and asked > 1:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from inventory import jsontext
 from inventory.errors import DomainError
+from inventory.prepared import execute
 from models import DialogState, db, utcnow
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def save(chat_id: int, state: str | None, data: dict[str, Any]) -> None:
     # Written out rather than built with peewee: peewee compiled the same upsert on every
     # step of every dialogue (and on PostgreSQL read back the id nobody uses).
     now = DialogState.updated_at.db_value(utcnow())
-    db.execute_sql(_upsert_sql(db.obj.param), [chat_id, state, jsontext.dumps(data), now, now])
+    execute(_upsert_sql(db.obj.param), [chat_id, state, jsontext.dumps(data), now, now])
 
 
 def save_with(chat_id: int, state: str | None, data: dict[str, Any],

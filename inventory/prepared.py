@@ -80,7 +80,7 @@ class Prepared:
                 self._compiled[key] = entry
                 # Named after its text: the same text is the same statement on every
                 # connection, and a query compiled to another text never meets the old plan.
-                self._names[key] = "devtrack_" + hashlib.sha1(entry[1].encode()).hexdigest()[:20]
+                self._names[key] = _statement_name(entry[1])
         query, sql, template, slots = entry
         params = list(template)
         for position, index in slots:
@@ -121,3 +121,17 @@ class Prepared:
         if len({index for _, index in slots}) != len(placeholders):
             raise ValueError("a prepared query must use every one of its values as a parameter")
         return query, sql, list(params), slots
+
+
+def execute(sql: str, params: list[Any]) -> Any:
+    """Raw SQL on the bound database, prepared on the server once per connection (PostgreSQL)."""
+    database = db.obj
+    prepared = getattr(database, "execute_prepared", None)
+    if prepared is None:
+        return database.execute_sql(sql, params)
+    return prepared(_statement_name(sql), _numbered(sql), params)
+
+
+def _statement_name(sql: str) -> str:
+    """A server-side statement's name: its text's hash (the same text, the same statement)."""
+    return "devtrack_" + hashlib.sha1(sql.encode()).hexdigest()[:20]

@@ -335,7 +335,11 @@ def statements(fn: Any) -> list[str]:
     original = database.execute_sql
 
     def recording(sql: str, *args: Any, **kwargs: Any) -> Any:
-        sent.append(sql)
+        text = sql
+        if sql.startswith("EXECUTE "):  # PostgreSQL: the text it prepared under that name
+            text = original("SELECT statement FROM pg_prepared_statements WHERE name = %s",
+                            [sql.split()[1].split("(")[0]]).fetchone()[0]
+        sent.append(text)
         return original(sql, *args, **kwargs)
 
     database.execute_sql = recording
