@@ -8,6 +8,7 @@ import peewee as pw
 import pytest
 from conftest import PG_URL, _pg_database
 
+from inventory import prepared
 from inventory.prepared import Prepared
 from models import Device, Loan, Person, db, make_database
 
@@ -89,3 +90,36 @@ def test_the_column_mapping_is_made_once_and_joined_rows_stay_right(database, se
     prepared.forget()
     prepared.rows(7)
     assert len(made) == 2
+
+
+class ServerSide:
+    """A database that prepares statements on its server: what it was asked to run."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, list]] = []
+
+    def execute_prepared(self, name: str, statement: str, params: list) -> str:
+        self.asked.append((name, statement, params))
+        return "cursor"
+
+
+def test_raw_sql_goes_to_the_server_prepared_under_its_texts_name(database):
+    server = ServerSide()
+    db.initialize(server)
+    try:
+        assert prepared.execute("SELECT %s + %s", [1, 2]) == "cursor"
+        prepared.execute("SELECT %s + %s", [3, 4])
+        prepared.execute("SELECT %s - %s", [3, 4])
+    finally:
+        db.initialize(database)
+    (first, statement, params), (again, _, later), (other, _, _) = server.asked
+    assert (statement, params, later) == ("SELECT $1 + $2", [1, 2], [3, 4])
+    assert first == again != other and first.startswith("devtrack_") and len(first) == 29
+    # On SQLite the text goes as it is.
+    assert prepared.execute("SELECT ? + ?", [1, 2]).fetchone() == (3,)
+
+
+def test_placeholders_are_numbered_in_order():
+    assert prepared._numbered("SELECT %s, %s FROM t WHERE a = %s") == (
+        "SELECT $1, $2 FROM t WHERE a = $3")
+    assert prepared._numbered("SELECT 1") == "SELECT 1"
