@@ -32,13 +32,6 @@ _EPOCH = datetime(1901, 2, 3, 4, 5, 6)
 _PER_CURSOR = frozenset({"cursor", "count", "index", "initialized", "populated", "row_cache"})
 
 
-def _numbered(sql: str) -> str:
-    """psycopg2's %s placeholders as PostgreSQL's $1, $2… (a prepared statement's)."""
-    parts = sql.split("%s")
-    return "".join(part + (f"${i}" if i < len(parts) else "")
-                   for i, part in enumerate(parts, start=1))
-
-
 def _placeholder(index: int, value: Any) -> Any:
     """A value of the same type as value that no real argument takes."""
     if isinstance(value, datetime):
@@ -89,7 +82,7 @@ class Prepared:
         if prepared is None:
             cursor = database.execute_sql(sql, params)
         else:  # PostgreSQL: planned once per connection, not on every run
-            cursor = prepared(self._names[key], _numbered(sql), params)
+            cursor = prepared(self._names[key], sql, params)
         # peewee has no public call that turns a cursor into the query's models (with their
         # joins); tests/test_query_counts.py and the card tests fail if this ever changes.
         wrapper = query._get_cursor_wrapper(cursor)  # type: ignore[attr-defined]
@@ -129,7 +122,7 @@ def execute(sql: str, params: list[Any]) -> Any:
     prepared = getattr(database, "execute_prepared", None)
     if prepared is None:
         return database.execute_sql(sql, params)
-    return prepared(_statement_name(sql), _numbered(sql), params)
+    return prepared(_statement_name(sql), sql, params)
 
 
 def _statement_name(sql: str) -> str:

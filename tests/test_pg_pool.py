@@ -11,7 +11,7 @@ from conftest import PG_URL
 
 from bench.statements import StatementCounter
 from models import make_database
-from pg_db import ALIVE_BYPASS_SECONDS, RecentlyUsedPool
+from pg_db import ALIVE_BYPASS_SECONDS, RecentlyUsedPool, numbered
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL is not set")
 
@@ -124,7 +124,7 @@ def prepared(database: RecentlyUsedPool, counter: StatementCounter, value: int) 
     """Run one server-side prepared statement on a checked-out connection: (rows, sent)."""
     counter.reset()
     database.connect()
-    rows = database.execute_prepared("devtrack_test_add", "SELECT $1::int + 1", [value]).fetchall()
+    rows = database.execute_prepared("devtrack_test_add", "SELECT %s::int + 1", [value]).fetchall()
     database.close()
     return rows, [" ".join(sql.split()) for sql in counter.log]
 
@@ -139,7 +139,7 @@ def test_a_statement_is_prepared_once_per_connection(pool):
     other = RecentlyUsedPool(database.database, **database.connect_params, max_connections=1)
     try:  # another pool's connection has prepared nothing
         other.connect()
-        assert other.execute_prepared("devtrack_test_add", "SELECT $1::int + 1",
+        assert other.execute_prepared("devtrack_test_add", "SELECT %s::int + 1",
                                       [5]).fetchall() == [(6,)]
     finally:
         other.close_all()
@@ -156,3 +156,20 @@ def test_a_prepared_statement_survives_the_server_dropping_its_connection(pool, 
                     "PREPARE devtrack_test_add AS SELECT $1::int + 1; EXECUTE "
                     "devtrack_test_add(%s)"]
     assert prepared(database, counter, 2) == ([(3,)], ["EXECUTE devtrack_test_add(%s)"])
+
+
+def test_an_integer_beyond_32_bits_goes_unprepared(pool):
+    database, _, counter = pool
+    counter.reset()
+    database.connect()
+    sql = "SELECT count(*) FROM pg_class WHERE oid::int = %s"
+    for value in (2**31, -(2**31) - 1, 10**20):
+        assert database.execute_prepared("devtrack_test_big", sql, [value]).fetchone() == (0,)
+    assert database.execute_prepared("devtrack_test_big", sql, [2**31 - 1]).fetchone() == (0,)
+    database.close()
+    assert counter.log[:3] == [sql] * 3 and counter.log[3].startswith("PREPARE devtrack_test_big")
+
+
+def test_placeholders_are_numbered_in_order():
+    assert numbered("SELECT %s, %s FROM t WHERE a = %s") == "SELECT $1, $2 FROM t WHERE a = $3"
+    assert numbered("SELECT 1") == "SELECT 1"

@@ -113,13 +113,7 @@ def test_raw_sql_goes_to_the_server_prepared_under_its_texts_name(database):
     finally:
         db.initialize(database)
     (first, statement, params), (again, _, later), (other, _, _) = server.asked
-    assert (statement, params, later) == ("SELECT $1 + $2", [1, 2], [3, 4])
+    assert (statement, params, later) == ("SELECT %s + %s", [1, 2], [3, 4])
     assert first == again != other and first.startswith("devtrack_") and len(first) == 29
     # On SQLite the text goes as it is.
     assert prepared.execute("SELECT ? + ?", [1, 2]).fetchone() == (3,)
-
-
-def test_placeholders_are_numbered_in_order():
-    assert prepared._numbered("SELECT %s, %s FROM t WHERE a = %s") == (
-        "SELECT $1, $2 FROM t WHERE a = $3")
-    assert prepared._numbered("SELECT 1") == "SELECT 1"
