@@ -12,7 +12,6 @@ server 2–3 ms a run, executing them 0.3 ms.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Hashable
@@ -49,7 +48,6 @@ class Prepared:
         self._compiled: dict[Hashable, tuple[pw.Query, str, list[Any], list[tuple[int, int]]]]
         self._compiled = {}
         self._mappings: dict[Hashable, dict[str, Any]] = {}
-        self._names: dict[Hashable, str] = {}  # server-side statement names (PostgreSQL)
         self._lock = threading.Lock()
 
     def forget(self) -> None:
@@ -57,7 +55,6 @@ class Prepared:
         with self._lock:
             self._compiled.clear()
             self._mappings.clear()
-            self._names.clear()
 
     def rows(self, *values: Any) -> list[Any]:
         """The query's rows for these values (models, with their joins)."""
@@ -71,9 +68,6 @@ class Prepared:
             entry = self._compile(database, values)
             with self._lock:
                 self._compiled[key] = entry
-                # Named after its text: the same text is the same statement on every
-                # connection, and a query compiled to another text never meets the old plan.
-                self._names[key] = _statement_name(entry[1])
         query, sql, template, slots = entry
         params = list(template)
         for position, index in slots:
@@ -82,7 +76,7 @@ class Prepared:
         if prepared is None:
             cursor = database.execute_sql(sql, params)
         else:  # PostgreSQL: planned once per connection, not on every run
-            cursor = prepared(self._names[key], sql, params)
+            cursor = prepared(sql, params)
         # peewee has no public call that turns a cursor into the query's models (with their
         # joins); tests/test_query_counts.py and the card tests fail if this ever changes.
         wrapper = query._get_cursor_wrapper(cursor)  # type: ignore[attr-defined]
@@ -122,9 +116,4 @@ def execute(sql: str, params: list[Any]) -> Any:
     prepared = getattr(database, "execute_prepared", None)
     if prepared is None:
         return database.execute_sql(sql, params)
-    return prepared(_statement_name(sql), sql, params)
-
-
-def _statement_name(sql: str) -> str:
-    """A server-side statement's name: its text's hash (the same text, the same statement)."""
-    return "devtrack_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+    return prepared(sql, params)

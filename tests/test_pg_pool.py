@@ -124,50 +124,51 @@ def prepared(database: RecentlyUsedPool, counter: StatementCounter, value: int) 
     """Run one server-side prepared statement on a checked-out connection: (rows, sent)."""
     counter.reset()
     database.connect()
-    rows = database.execute_prepared("devtrack_test_add", "SELECT %s::int + 1", [value]).fetchall()
+    rows = database.execute_prepared("SELECT %s + 1", [value]).fetchall()
     database.close()
     return rows, [" ".join(sql.split()) for sql in counter.log]
 
 
 def test_a_statement_is_prepared_once_per_connection(pool):
     database, ticks, counter = pool
-    first = prepared(database, counter, 41)
-    assert first == ([(42,)], ["PREPARE devtrack_test_add AS SELECT $1::int + 1; EXECUTE "
-                               "devtrack_test_add(%s)"])
+    rows, sent = prepared(database, counter, 41)
+    name = sent[0].split()[1]
+    assert (rows, sent) == ([(42,)], [f"PREPARE {name} (bigint) AS SELECT $1 + 1; EXECUTE "
+                                      f"{name}(%s)"])
     ticks.value += ALIVE_BYPASS_SECONDS * 0.5
-    assert prepared(database, counter, 1) == ([(2,)], ["EXECUTE devtrack_test_add(%s)"])
+    assert prepared(database, counter, 1) == ([(2,)], [f"EXECUTE {name}(%s)"])
     other = RecentlyUsedPool(database.database, **database.connect_params, max_connections=1)
     try:  # another pool's connection has prepared nothing
         other.connect()
-        assert other.execute_prepared("devtrack_test_add", "SELECT %s::int + 1",
-                                      [5]).fetchall() == [(6,)]
+        assert other.execute_prepared("SELECT %s + 1", [5]).fetchall() == [(6,)]
     finally:
         other.close_all()
 
 
 def test_a_prepared_statement_survives_the_server_dropping_its_connection(pool, caplog):
     database, ticks, counter = pool
-    prepared(database, counter, 1)
+    name = prepared(database, counter, 1)[1][0].split()[1]
     terminate(database._connections[0][2].get_backend_pid())
     ticks.value += ALIVE_BYPASS_SECONDS * 0.5  # handed out unpinged: the first send fails
     rows, sent = prepared(database, counter, 9)
     assert rows == [(10,)] and "connecting again" in caplog.text
-    assert sent == ["EXECUTE devtrack_test_add(%s)", "EXECUTE devtrack_test_add(%s)",
-                    "PREPARE devtrack_test_add AS SELECT $1::int + 1; EXECUTE "
-                    "devtrack_test_add(%s)"]
-    assert prepared(database, counter, 2) == ([(3,)], ["EXECUTE devtrack_test_add(%s)"])
+    assert sent == [f"EXECUTE {name}(%s)", f"EXECUTE {name}(%s)",
+                    f"PREPARE {name} (bigint) AS SELECT $1 + 1; EXECUTE {name}(%s)"]
+    assert prepared(database, counter, 2) == ([(3,)], [f"EXECUTE {name}(%s)"])
 
 
-def test_an_integer_beyond_32_bits_goes_unprepared(pool):
+def test_integers_are_bigints_to_an_int4_column_and_beyond_64_bits_go_unprepared(pool):
     database, _, counter = pool
     counter.reset()
     database.connect()
-    sql = "SELECT count(*) FROM pg_class WHERE oid::int = %s"
-    for value in (2**31, -(2**31) - 1, 10**20):
-        assert database.execute_prepared("devtrack_test_big", sql, [value]).fetchone() == (0,)
-    assert database.execute_prepared("devtrack_test_big", sql, [2**31 - 1]).fetchone() == (0,)
+    sql = "SELECT count(*) FROM pg_class WHERE relpages = %s AND relname <> %s"  # int4 column
+    for value in (2**31, 7_000_000_000, 2**63 - 1, -(2**63)):  # beyond int4: a Telegram id
+        assert database.execute_prepared(sql, [value, "x"]).fetchone() == (0,)
+    assert database.execute_prepared(sql, [10**20, "x"]).fetchone() == (0,)
     database.close()
-    assert counter.log[:3] == [sql] * 3 and counter.log[3].startswith("PREPARE devtrack_test_big")
+    assert counter.log[0].startswith("PREPARE devtrack_") and "(bigint, unknown)" in counter.log[0]
+    assert all(sql.startswith("EXECUTE devtrack_") for sql in counter.log[1:4])
+    assert counter.log[4] == sql  # no bigint holds 10^20
 
 
 def test_placeholders_are_numbered_in_order():
