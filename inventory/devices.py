@@ -13,7 +13,7 @@ import peewee as pw
 
 from inventory.errors import NotFound
 from inventory.numbers import sticker_number
-from inventory.prepared import Prepared, execute
+from inventory.prepared import Prepared
 from inventory.rows import tuples
 from inventory.search_plan import matches_sql, sqlite_bound
 from inventory.sql import like_pattern, substring_pattern
@@ -191,7 +191,7 @@ _COUNT_ALL = Prepared(lambda: DeviceCount.select(pw.fn.COALESCE(pw.fn.SUM(Device
                                                  .alias("n")))
 _COUNT_CATEGORY = Prepared(lambda category_id: DeviceCount.select(DeviceCount.n)
                            .where(DeviceCount.category == category_id))
-_LISTING = Prepared(_listing)
+_LISTING = Prepared(_listing, on_server=False)  # its OFFSET decides the plan
 
 
 def page_all(page: int, now: datetime, category_id: int | None = None) -> Page:
@@ -284,7 +284,8 @@ def _indexed_search(needle: str, page: int, now: datetime, exclude_id: int | Non
 
     def fetch(number: int) -> list[tuple[int, int]]:
         offset = (number - 1) * PAGE_SIZE
-        return list(execute(sql, [*params, skip, PAGE_SIZE, offset]).fetchall())
+        # Not prepared on the server: the pattern and the OFFSET decide the plan.
+        return list(db.execute_sql(sql, [*params, skip, PAGE_SIZE, offset]).fetchall())
 
     found = fetch(asked)
     if not found and asked > 1:

@@ -43,8 +43,11 @@ def _placeholder(index: int, value: Any) -> Any:
 class Prepared:
     """A query built by `build(*values)`, compiled once per kind of database and shape."""
 
-    def __init__(self, build: Callable[..., pw.Query]) -> None:
+    def __init__(self, build: Callable[..., pw.Query], on_server: bool = True) -> None:
         self.build = build
+        # False for a query whose best plan depends on its values (a page's OFFSET): a plan
+        # prepared once would serve every value, and PostgreSQL may settle on a generic one.
+        self.on_server = on_server
         self._compiled: dict[Hashable, tuple[pw.Query, str, list[Any], list[tuple[int, int]]]]
         self._compiled = {}
         self._mappings: dict[Hashable, dict[str, Any]] = {}
@@ -73,7 +76,7 @@ class Prepared:
         for position, index in slots:
             params[position] = values[index]
         prepared = getattr(database, "execute_prepared", None)
-        if prepared is None:
+        if prepared is None or not self.on_server:
             cursor = database.execute_sql(sql, params)
         else:  # PostgreSQL: planned once per connection, not on every run
             cursor = prepared(sql, params)
