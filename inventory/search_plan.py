@@ -26,6 +26,7 @@ CAP = 1000  # a trigram in this many devices is common: counting further only co
 TTL = 60.0  # seconds a count is trusted (a bulk import changes them wholesale)
 PICK = 2  # pieces the index looks up per search: two leave few candidates
 LIMIT = 4096  # counts kept before the cache starts afresh
+COUNTED = 32  # trigrams counted per needle: a long message must not make a huge statement
 
 # Every match, (id, number): the devices through the trigram index (SQLite: the FTS5 table
 # device_fts; PostgreSQL: pg_trgm's GIN, which serves LIKE), and the devices of a category whose
@@ -166,5 +167,6 @@ def matches_sql(needle: str) -> tuple[str, list[str]]:
         sql, params = count_sql(grams, sqlite)
         return list(db.execute_sql(sql, params).fetchone())
 
-    rare = pieces(needle, COUNTS.counts(db.obj, windows(needle, sqlite), count))
+    # Trigrams past the first COUNTED are never counted, so never rare: pieces end before them.
+    rare = pieces(needle, COUNTS.counts(db.obj, windows(needle, sqlite)[:COUNTED], count))
     return plan_sql(needle, rare, sqlite)

@@ -242,3 +242,19 @@ def test_a_sqlite_piece_runs_through_punctuation(backend, stocked, clock, seed):
     seed.device(40, name="Кабель", serial="AB -- CD")
     sql, params = search_plan.matches_sql("b -- c")  # « --» and «-- » are trigrams to FTS5
     assert params[0] == '"b -- c"' and found("b -- c", clock.now) == [40], (sql, params)
+
+
+def test_a_long_message_counts_a_bounded_number_of_trigrams(backend, stocked, clock,
+                                                           monkeypatch):
+    needle = "zn00033333 " + "".join(chr(0x430 + i % 32) + str(i) for i in range(1500))
+    asked: list[int] = []
+    real = search_plan.count_sql
+
+    def counting(grams, sqlite):
+        asked.append(len(grams))
+        return real(grams, sqlite)
+
+    monkeypatch.setattr(search_plan, "count_sql", counting)
+    assert found(needle, clock.now) == reference(needle) == []
+    assert found("zn00033333", clock.now) == reference("zn00033333") == [6]
+    assert asked == [search_plan.COUNTED]  # the serial's trigrams were among those counted
