@@ -11,7 +11,7 @@ import pytest
 from bench.statements import StatementCounter, drop_connections
 from inventory import devices, search_plan
 from inventory.devices import normalize, search_text_for
-from inventory.search_plan import CAP, PICK, TTL, GramCounts, pieces, windows
+from inventory.search_plan import CAP_POSTGRES, CAP_SQLITE, PICK, TTL, GramCounts, windows
 from models import Device, db, make_database
 
 # Serial families sharing long prefixes (as one make's devices do), and every character the
@@ -62,13 +62,34 @@ def found(needle: str, now) -> list[int]:
     return sorted(numbers)
 
 
-# CAP 1: only a trigram no device holds is rare, so most needles go through the whole needle;
-# 3: some trigrams are common and some rare; CAP: every trigram is rare here.
-@pytest.mark.parametrize("cap", [1, 3, CAP])
+CAP = 1000  # the unit tests' cap: a count of CAP is common
+
+
+def pieces(needle: str, counts: dict[str, int]) -> list[str]:
+    """The pieces under the unit tests' cap."""
+    return search_plan.pieces(needle, counts, CAP)
+
+
+def use_cap(monkeypatch, cap: int) -> None:
+    """Both databases treat `cap` devices as common."""
+    monkeypatch.setattr(search_plan, "CAP_SQLITE", cap)
+    monkeypatch.setattr(search_plan, "CAP_POSTGRES", cap)
+
+
+# Cap 1: only a trigram no device holds is rare, so most needles go through the whole needle;
+# 3: some trigrams are common and some rare; the databases' own: every trigram is rare here.
+@pytest.mark.parametrize("cap", [1, 3, None])
 def test_every_plan_finds_what_a_scan_finds(backend, stocked, clock, monkeypatch, cap):
-    monkeypatch.setattr(search_plan, "CAP", cap)
-    for needle in needles() + ["zn0000", "333", "00 333", 'ель"', "100%", "hw_5", "pr\\9"]:
+    if cap is not None:
+        use_cap(monkeypatch, cap)
+    for needle in needles() + ["zn0000", "333", "00 333", 'ель"', "100%", "hw_5", "pr\\9", "весы"]:
         assert found(needle, clock.now) == reference(needle), needle
+
+
+def test_a_device_found_by_its_text_and_its_category_counts_once(backend, stocked, clock):
+    page = devices.search("весы", 1, clock.now)  # «Весы Штрих» is in the category «Весы»
+    assert [row.device.number for row in page.rows] == [8, 10, 12] == reference("весы")
+    assert page.total == 3
 
 
 def test_a_stale_count_costs_time_not_rows(backend, stocked, clock, seed):
@@ -174,7 +195,9 @@ def test_pieces_are_the_longest_runs_of_rare_grams_rarest_first():
 
 def test_two_pieces_are_looked_up_together(backend, stocked, clock, seed, monkeypatch):
     # With a cap of 3, «111» (in three devices) is common: «qwe111rty» has two rare pieces.
-    monkeypatch.setattr(search_plan, "CAP", 3)
+    use_cap(monkeypatch, 3)
+    # Each database goes by its own cap: under the other's, every trigram would be common.
+    monkeypatch.setattr(search_plan, "CAP_POSTGRES" if backend == "sqlite" else "CAP_SQLITE", 1)
     seed.device(30, name="Весы", serial="QWE111RTY")
     seed.device(31, name="Весы", serial="AB111CD")
     seed.device(32, name="Весы", serial="QWE11-11RTY")  # both pieces, not the whole needle
@@ -211,7 +234,7 @@ def test_every_database_keeps_its_own_counts(tmp_path, sqlite_template, clock):
         db.initialize(database)
         sent.clear()
         devices.search("zn0000", 1, clock.now)
-        return sum(f"LIMIT {CAP}" in sql for sql in sent)
+        return sum(f"LIMIT {CAP_SQLITE}" in sql for sql in sent)
 
     a, b = recorded("a"), recorded("b")
     try:
@@ -224,16 +247,18 @@ def test_every_database_keeps_its_own_counts(tmp_path, sqlite_template, clock):
 def test_the_postgres_statements_read_as_the_postgres_tests_run_them():
     """The SQL text of each PostgreSQL statement (`make mutation` runs on SQLite only)."""
     like = "search_text LIKE %s ESCAPE '\\'"
-    count = f"(SELECT count(*) FROM (SELECT 1 FROM device WHERE {like} LIMIT {CAP}) AS c)"
+    count = f"(SELECT count(*) FROM (SELECT 1 FROM device WHERE {like} LIMIT {CAP_POSTGRES}) AS c)"
     assert search_plan.count_sql(["abc", "a%_"], sqlite=False) == (
         f"SELECT {count}, {count}", ["%abc%", "%a\\%\\_%"])
-    category = ("SELECT id, number FROM device WHERE category_id IN (SELECT id FROM category "
-                "WHERE strpos(devtrack_fold(name), %s) > 0)")
+    category = ("SELECT d.id, d.number FROM category AS c, LATERAL (SELECT id, number FROM device "
+                "WHERE category_id = c.id AND strpos(search_text, %s) = 0 OFFSET 0) AS d "
+                "WHERE strpos(devtrack_fold(c.name), %s) > 0")
     assert search_plan.plan_sql("qwe111rty", ["11rty", "qwe11"], sqlite=False) == (
         f"SELECT id, number FROM device WHERE {like} AND {like} AND strpos(search_text, %s) > 0 "
-        f"UNION {category}", ["%11rty%", "%qwe11%", "qwe111rty", "qwe111rty"])
+        f"UNION ALL {category}", ["%11rty%", "%qwe11%", "qwe111rty", "qwe111rty", "qwe111rty"])
     assert search_plan.plan_sql("a%c", [], sqlite=False) == (
-        f"SELECT id, number FROM device WHERE {like} UNION {category}", ["%a\\%c%", "a%c"])
+        f"SELECT id, number FROM device WHERE {like} AND strpos(search_text, %s) > 0 "
+        f"UNION ALL {category}", ["%a\\%c%", "a%c", "a%c", "a%c"])
 
 
 def test_a_sqlite_piece_runs_through_punctuation(backend, stocked, clock, seed):
