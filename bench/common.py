@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import peewee as pw
+import psycopg2
 
 from models import db, make_database
 from schema import apply_migrations
@@ -83,10 +85,44 @@ def backends() -> list[str]:
     return kinds
 
 
-def fresh_database(kind: str) -> tuple[pw.Database, str]:
-    """An empty migrated database of the given kind, bound to the models."""
+def sibling_url(base: str, suffix: str) -> str:
+    """`<database>_<suffix>` on the same server as the PostgreSQL URL base."""
+    parsed = urlparse(base)
+    return parsed._replace(path=parsed.path.rstrip("/") + f"_{suffix}").geturl()
+
+
+def _sibling_statement(base: str, suffix: str, *statements: str) -> None:
+    """Run database-level statements ({name}: the sibling's name) on base's server."""
+    name = urlparse(sibling_url(base, suffix)).path.lstrip("/")
+    admin = psycopg2.connect(base)
+    admin.autocommit = True  # CREATE and DROP DATABASE refuse to run in a transaction
+    try:
+        with admin.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement.format(name=name))
+    finally:
+        admin.close()
+
+
+def create_sibling(base: str, suffix: str) -> str:
+    """Drop and create the empty database `<database>_<suffix>`; returns its URL."""
+    _sibling_statement(base, suffix, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                       'CREATE DATABASE "{name}"')
+    return sibling_url(base, suffix)
+
+
+def drop_sibling(base: str, suffix: str) -> None:
+    """Drop the database `<database>_<suffix>`."""
+    _sibling_statement(base, suffix, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def fresh_database(kind: str, url: str | None = None) -> tuple[pw.Database, str]:
+    """An empty migrated database of the given kind, bound to the models.
+
+    PostgreSQL: `url`'s (by default BENCH_DATABASE_URL's) public schema is dropped and recreated.
+    """
     if kind == "postgres":
-        url = os.environ["BENCH_DATABASE_URL"]  # its public schema is dropped and recreated
+        url = url or os.environ["BENCH_DATABASE_URL"]
         database = make_database(url)
         db.initialize(database)
         database.connect(reuse_if_open=True)
@@ -116,9 +152,9 @@ def settle(database: pw.Database) -> None:
                          else "ANALYZE")
 
 
-def measure(fn: Callable[[], object], repeat: int,
-            setup: Callable[[], object] | None = None) -> tuple[float, float]:
-    """Median and p95 of fn's wall time in milliseconds (setup runs untimed before each)."""
+def timings(fn: Callable[[], object], repeat: int,
+            setup: Callable[[], object] | None = None) -> list[float]:
+    """fn's wall time in milliseconds, `repeat` times (setup runs untimed before each)."""
     samples = []
     for _ in range(repeat):
         if setup is not None:
@@ -126,9 +162,20 @@ def measure(fn: Callable[[], object], repeat: int,
         start = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
-    return statistics.median(samples), p95
+    return samples
+
+
+def summary(samples: list[float]) -> tuple[float, float]:
+    """Median and p95 of samples."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return statistics.median(ordered), p95
+
+
+def measure(fn: Callable[[], object], repeat: int,
+            setup: Callable[[], object] | None = None) -> tuple[float, float]:
+    """Median and p95 of fn's wall time in milliseconds (setup runs untimed before each)."""
+    return summary(timings(fn, repeat, setup))
 
 
 def table(results: list[Result]) -> str:

@@ -11,13 +11,12 @@ import os
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 import psycopg2
 from psycopg2.extras import execute_values
 
-from bench.common import Result, fresh_database, measure
+from bench.common import Result, create_sibling, drop_sibling, fresh_database, measure
 from inventory import legacy_apply
 from inventory.legacy_read import read_legacy
 from models import AuditLog, Category, Device, Loan, Person, QueueEntry, db, utcnow
@@ -37,36 +36,13 @@ def server_url() -> str:
     return os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or ""
 
 
-def legacy_url(base: str) -> str:
-    """`<database>_legacy` on the same server."""
-    parsed = urlparse(base)
-    return parsed._replace(path=parsed.path.rstrip("/") + "_legacy").geturl()
-
-
 def create_predecessor(base: str) -> str:
     """Drop and create the predecessor database with its schema; returns its URL."""
-    url = legacy_url(base)
-    name = urlparse(url).path.lstrip("/")
-    admin = psycopg2.connect(base)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+    url = create_sibling(base, "legacy")
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(SCHEMA.read_text(encoding="utf-8"))
     conn.close()
     return url
-
-
-def drop_predecessor(base: str) -> None:
-    """Drop the predecessor database."""
-    admin = psycopg2.connect(base)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{urlparse(legacy_url(base)).path.lstrip("/")}" '
-                    "WITH (FORCE)")
-    admin.close()
 
 
 def fill(url: str, devices: int, records: int) -> None:
@@ -147,4 +123,4 @@ def run(backend: str, small: bool) -> list[Result]:
         return results
     finally:
         database.close()
-        drop_predecessor(base)
+        drop_sibling(base, "legacy")

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import statistics
 import threading
@@ -24,9 +25,19 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
+import peewee as pw
 from telebot import TeleBot, apihelper
 
-from bench.common import Result, fresh_database, measure, settle, update_builders
+from bench.common import (
+    Result,
+    create_sibling,
+    drop_sibling,
+    fresh_database,
+    settle,
+    summary,
+    timings,
+    update_builders,
+)
 from bench.statements import StatementCounter, drop_connections
 from config import Config
 from inventory import search_plan
@@ -391,46 +402,60 @@ def throughput(backend: str, small: bool) -> list[Result]:
 # --- scaling ---------------------------------------------------------------------------------
 
 
+def inventory(backend: str, devices: int, url: str | None = None) -> tuple[pw.Database, str]:
+    """A fresh database of `devices` devices, one person holding five of them, bound."""
+    database, url = fresh_database(backend, url)
+    populate(devices, 1)
+    person = Person.get(Person.telegram_id == FIRST_USER)
+    for number in range(1, 6):
+        Loan.create(device=device_id(number), person=person, taken_at=utcnow())
+    settle(database)
+    return database, url
+
+
 def scaling(backend: str, small: bool) -> list[Result]:
-    """Per-update time and statements at a small and a large inventory."""
+    """Per-update time and statements at a small and a large inventory.
+
+    Both inventories stay open and the measurements alternate between them call by call: one
+    inventory measured after the other compared two moments of a VM whose speed drifts (the
+    same code measured 0.71 and 1.27 in consecutive runs).
+    """
     from telebot import types
 
     from bench.handlers import NullSender
     from bot import create_bot
 
     sizes = (100, 2_000) if small else (1_000, 100_000)
-    repeat = 5 if small else 40
-    database, url = fresh_database(backend)
-    populate(sizes[0], 1)
-    user = FIRST_USER
-    person = Person.get(Person.telegram_id == user)
-    for number in range(1, 6):
-        Loan.create(device=device_id(number), person=person, taken_at=utcnow())
-    settle(database)
+    repeat = 6 if small else 60
+    base = os.environ.get("BENCH_DATABASE_URL", "") if backend == "postgres" else ""
+    databases: list[pw.Database] = []
     previous = apihelper.CUSTOM_REQUEST_SENDER
     apihelper.CUSTOM_REQUEST_SENDER = NullSender()
-    timings: dict[str, list[float]] = {}
+    samples: dict[str, list[list[float]]] = {}
     statements: dict[str, list[int]] = {}
     try:
+        # The small inventory lives next to BENCH_DATABASE_URL, in `<database>_small`.
+        databases.append(inventory(backend, sizes[0], base and create_sibling(base, "small"))[0])
+        database, url = inventory(backend, sizes[1])
+        databases.append(database)
         bot = create_bot(Config(bot_token=TOKEN, database_url=url), threaded=False)
         ids = iter(range(1, 10**9))
-        message, press = update_builders(user, first_name="Иван", last_name="Петров",
+        message, press = update_builders(FIRST_USER, first_name="Иван", last_name="Петров",
                                          username="ivan")
 
         def feed(update: dict) -> None:
             bot.process_new_updates([types.Update.de_json({"update_id": next(ids), **update})])
 
-        for size in sizes:
-            if size != sizes[0]:
-                populate(size - sizes[0], 0, first=sizes[0] + 1)
-                settle(database)
-            target = device_id(sizes[0] // 3)
-            cases = {
-                "search (serial)": lambda: feed(message(f"ZN{sizes[0] // 3:08d}")),
-                "card": lambda t=target: feed(press(f"card:{t}")),
-                "/all": lambda: feed(message("/all")),
-                "/mine": lambda: feed(message("/mine")),
-            }
+        # The same device (a third of the small inventory) in both: ids follow the numbers.
+        target = device_id(sizes[0] // 3)
+        cases = {
+            "search (serial)": lambda: feed(message(f"ZN{sizes[0] // 3:08d}")),
+            "card": lambda: feed(press(f"card:{target}")),
+            "/all": lambda: feed(message("/all")),
+            "/mine": lambda: feed(message("/mine")),
+        }
+        for database in databases:
+            db.initialize(database)
             feed(message("/help"))
             # Each size counts its search trigrams afresh (one statement more, in this pass).
             search_plan.COUNTS.forget()
@@ -441,16 +466,25 @@ def scaling(backend: str, small: bool) -> list[Result]:
                     counter.reset()
                     fn()
                     statements.setdefault(name, []).append(counter.count)
+            for name in cases:
+                samples.setdefault(name, [[] for _ in databases])
+        for rep in range(repeat):
+            # Call by call, each inventory goes first as often as the other.
             for name, fn in cases.items():
-                median, _ = measure(fn, repeat)
-                timings.setdefault(name, []).append(median)
+                for index in (0, 1) if rep % 2 == 0 else (1, 0):
+                    db.initialize(databases[index])
+                    samples[name][index] += timings(fn, 1)
     finally:
         apihelper.CUSTOM_REQUEST_SENDER = previous
-        database.close()
+        for database in databases:
+            drop_connections(database)  # the pool's idle ones too: the sibling is dropped next
+        if base:
+            drop_sibling(base, "small")
     results = []
     label = f"{sizes[1] // 1000}k/{sizes[0] // 1000 or sizes[0]}" + ("k" if sizes[0] >= 1000
                                                                        else "")
-    for name, (low, high) in timings.items():
+    for name, (low_samples, high_samples) in samples.items():
+        low, high = summary(low_samples)[0], summary(high_samples)[0]
         results.append(Result("scaling", backend, f"{name} {label}", high, high,
                               value=high / low if low else 0.0, limit=SCALING_LIMIT, unit="×",
                               note=f"{low:.2f} ms at {sizes[0]:,} devices"))
