@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import socket
 import threading
 import time
 import traceback
@@ -249,10 +250,21 @@ def parse_multipart(
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """HTTP/1.0 handler: one request per connection, answered by the owning FakeBotAPI."""
+    """HTTP/1.1 handler answered by the owning FakeBotAPI; a connection is kept alive between
+    requests, as Telegram keeps it (a client that asks to close gets it closed)."""
 
     server: _Server
-    protocol_version = "HTTP/1.0"
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        """Open the connection, known to the server until it closes."""
+        super().setup()
+        self.server.opened(self.connection)
+
+    def finish(self) -> None:
+        """Close the connection."""
+        self.server.closed(self.connection)
+        super().finish()
 
     def do_GET(self) -> None:
         """Serve a GET request."""
@@ -288,7 +300,6 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in extra.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
-            self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(payload)
         except OSError:
@@ -307,6 +318,30 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], fake: FakeBotAPI) -> None:
         super().__init__(address, _Handler)
         self.fake = fake
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        self.accepted = 0  # connections so far
+
+    def opened(self, connection: socket.socket) -> None:
+        """A client connected."""
+        with self._open_lock:
+            self._open.add(connection)
+            self.accepted += 1
+
+    def closed(self, connection: socket.socket) -> None:
+        """A connection ended."""
+        with self._open_lock:
+            self._open.discard(connection)
+
+    def close_connections(self) -> None:
+        """End every kept-alive connection, as a server going away does."""
+        with self._open_lock:
+            connections, self._open = self._open, set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
 
 
 class FakeBotAPI:
@@ -389,6 +424,7 @@ class FakeBotAPI:
             self._cond.notify_all()
         server.shutdown()
         server.server_close()
+        server.close_connections()
         self._address = (self._address[0], server.server_address[1])
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -402,6 +438,11 @@ class FakeBotAPI:
     def __exit__(self, *exc: object) -> None:
         """Stop."""
         self.stop()
+
+    @property
+    def connections(self) -> int:
+        """How many connections clients opened since the last start."""
+        return self._server.accepted if self._server is not None else 0
 
     @property
     def port(self) -> int:

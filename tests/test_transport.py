@@ -120,6 +120,30 @@ def test_a_refused_connection_is_a_connection_error_and_the_next_call_reconnects
     assert sender("post", fake.base_url + f"/bot{TOKEN}/getMe").json()["ok"] is True
 
 
+def test_one_thread_keeps_its_connection_alive(client, fake):
+    for i in range(5):
+        assert client.send_message(CHAT, f"Сообщение {i}").text == f"Сообщение {i}"
+    assert len(fake.calls("sendMessage")) == 5 and fake.connections == 1
+
+
+def test_a_server_that_went_away_is_connected_to_afresh(client, fake):
+    client.send_message(CHAT, "до")
+    fake.stop()  # closes the kept-alive connection, as a restarted server does
+    fake.start()  # the same port
+    assert client.send_message(CHAT, "после").text == "после"
+    assert fake.connections == 1  # since the restart
+
+
+def test_a_slow_answer_on_a_kept_alive_connection_is_a_read_timeout(fake):
+    sender = CurlSender()
+    url = fake.base_url + f"/bot{TOKEN}/getMe"
+    assert sender("post", url, timeout=(2, 2)).json()["ok"] is True  # connected
+    fake.delay = 1.0
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        sender("post", url, timeout=(0.2, 0.3))  # libcurl: 0.5 s for the whole call
+    assert fake.connections == 1
+
+
 class Sent:
     """The one getinfo answer _requests_error reads: how many request bytes went out."""
 
