@@ -324,12 +324,16 @@ class _Server(ThreadingHTTPServer):
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         self.accepted = 0  # connections so far
+        self._closing = False
 
     def opened(self, connection: socket.socket) -> None:
-        """A client connected."""
+        """A client connected (one accepted just before a stop is ended at once)."""
         with self._open_lock:
-            self._open.add(connection)
             self.accepted += 1
+            if not self._closing:
+                self._open.add(connection)
+                return
+        _end(connection)
 
     def closed(self, connection: socket.socket) -> None:
         """A connection ended."""
@@ -339,12 +343,20 @@ class _Server(ThreadingHTTPServer):
     def close_connections(self) -> None:
         """End every kept-alive connection, as a server going away does."""
         with self._open_lock:
-            connections, self._open = self._open, set()
+            connections, self._open, self._closing = self._open, set(), True
         for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already gone
+            _end(connection)
+
+
+def _end(connection: socket.socket) -> None:
+    """End a connection after the answer in hand: its handler reads the end and finishes.
+
+    Only reading is shut: a request being served (a released long poll) still gets its answer.
+    """
+    try:
+        connection.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass  # already gone
 
 
 class FakeBotAPI:
