@@ -431,7 +431,6 @@ def scaling(backend: str, small: bool) -> list[Result]:
     databases: list[pw.Database] = []
     previous = apihelper.CUSTOM_REQUEST_SENDER
     apihelper.CUSTOM_REQUEST_SENDER = NullSender()
-    samples: dict[str, list[list[float]]] = {}
     statements: dict[str, list[int]] = {}
     try:
         # The small inventory lives next to BENCH_DATABASE_URL, in `<database>_small`.
@@ -466,8 +465,7 @@ def scaling(backend: str, small: bool) -> list[Result]:
                     counter.reset()
                     fn()
                     statements.setdefault(name, []).append(counter.count)
-            for name in cases:
-                samples.setdefault(name, [[] for _ in databases])
+        samples: dict[str, list[list[float]]] = {name: [[], []] for name in cases}  # small, large
         for rep in range(repeat):
             # Call by call, each inventory goes first as often as the other.
             for name, fn in cases.items():

@@ -75,11 +75,7 @@ class Prepared:
         params = list(template)
         for position, index in slots:
             params[position] = values[index]
-        prepared = getattr(database, "execute_prepared", None)
-        if prepared is None or not self.on_server:
-            cursor = database.execute_sql(sql, params)
-        else:  # PostgreSQL: planned once per connection, not on every run
-            cursor = prepared(sql, params)
+        cursor = execute(sql, params, on_server=self.on_server)
         # peewee has no public call that turns a cursor into the query's models (with their
         # joins); tests/test_query_counts.py and the card tests fail if this ever changes.
         wrapper = query._get_cursor_wrapper(cursor)  # type: ignore[attr-defined]
@@ -113,10 +109,11 @@ class Prepared:
         return query, sql, list(params), slots
 
 
-def execute(sql: str, params: list[Any]) -> Any:
-    """Raw SQL on the bound database, prepared on the server once per connection (PostgreSQL)."""
+def execute(sql: str, params: list[Any], on_server: bool = True) -> Any:
+    """Raw SQL on the bound database; on PostgreSQL (unless not on_server) prepared on the
+    server once per connection, not planned on every run."""
     database = db.obj
     prepared = getattr(database, "execute_prepared", None)
-    if prepared is None:
+    if prepared is None or not on_server:
         return database.execute_sql(sql, params)
     return prepared(sql, params)
