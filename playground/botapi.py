@@ -10,6 +10,7 @@ chat bumps ``version`` so a viewer can wait for it (``wait_for_change``).
 
 from __future__ import annotations
 
+import heapq
 import json
 import mimetypes
 import socket
@@ -403,6 +404,10 @@ class FakeBotAPI:
         self._file_counter = 0
         self._message_ids: dict[int, int] = {}
         self._messages: dict[tuple[int, int], _Stored] = {}
+        # Per chat, the ids of the bot's messages as a max-heap (negated); deleted ones are
+        # dropped when they reach the top. A button press finds the latest without a scan:
+        # scanning every message ever sent grew each press with the emulator's history.
+        self._bot_message_ids: dict[int, list[int]] = {}
         self._users: dict[int, dict[str, Any]] = {}
         self._callback_ids: set[str] = set()
         self._callback_counter = 0
@@ -641,11 +646,7 @@ class FakeBotAPI:
         user = self._user(user_id, first_name, last_name, username)
         with self._cond:
             if message_id is None:
-                mine = [
-                    mid for (cid, mid), s in self._messages.items()
-                    if cid == user_id and s.message.get("from", {}).get("id") == BOT_ID
-                ]
-                message_id = max(mine) if mine else None
+                message_id = self._latest_bot_message(user_id)
             stored = self._messages.get((user_id, message_id)) if message_id else None
             if stored is None:
                 mid = message_id if message_id is not None else self._new_message_id(user_id)
@@ -834,9 +835,19 @@ class FakeBotAPI:
         """Remember a message of a chat."""
         stored = _Stored(message, visible, entities, markup)
         with self._cond:
-            self._messages[(chat_id, int(message["message_id"]))] = stored
+            key = (chat_id, int(message["message_id"]))
+            if key not in self._messages and message.get("from", {}).get("id") == BOT_ID:
+                heapq.heappush(self._bot_message_ids.setdefault(chat_id, []), -key[1])
+            self._messages[key] = stored
             self._changed()
         return stored
+
+    def _latest_bot_message(self, chat_id: int) -> int | None:
+        """The id of the bot's latest message still in the chat (call with the lock held)."""
+        heap = self._bot_message_ids.get(chat_id, [])
+        while heap and (chat_id, -heap[0]) not in self._messages:
+            heapq.heappop(heap)  # deleted
+        return -heap[0] if heap else None
 
     def _changed(self) -> None:
         """Bump the version and wake whoever waits for a change (call with the lock held)."""
@@ -874,6 +885,7 @@ class FakeBotAPI:
         """Drop every message, pending update, file and alert (a fresh start for a viewer)."""
         with self._cond:
             self._messages.clear()
+            self._bot_message_ids.clear()
             self._updates.clear()
             self._alerts.clear()
             self._message_ids.clear()

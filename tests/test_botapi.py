@@ -301,6 +301,30 @@ def test_get_file_and_download(client: telebot.TeleBot, fake: FakeBotAPI) -> Non
         client.download_file(info.file_path)
 
 
+def test_a_pushed_button_is_on_the_bots_latest_message_still_there(
+        client: telebot.TeleBot, fake: FakeBotAPI) -> None:
+    """Without a message_id a press lands on the bot's newest message in that chat: not the
+    person's own, not another chat's, and the one before when the newest was deleted."""
+    first = client.send_message(USER, "первое", reply_markup=inline("a"))
+    second = client.send_message(USER, "второе", reply_markup=inline("b"))
+    client.send_message(USER + 1, "чужое", reply_markup=inline("c"))
+    fake.push_message(USER, "текст от человека")  # newer, but not the bot's
+
+    def pressed_on() -> int:
+        fake.push_callback(USER, "x")
+        updates = client.get_updates(offset=-1, long_polling_timeout=0)
+        return updates[-1].callback_query.message.message_id
+
+    assert pressed_on() == second.message_id
+    client.delete_message(USER, second.message_id)
+    assert pressed_on() == first.message_id
+    client.delete_message(USER, first.message_id)
+    fake.push_callback(USER, "y")  # no message of the bot left: one is made up for the press
+    made = client.get_updates(offset=-1, long_polling_timeout=0)[-1].callback_query.message
+    assert made.message_id > second.message_id and made.from_user.id == BOT_ID
+    assert pressed_on() == made.message_id
+
+
 def test_pushed_updates_parse_in_telebot(client: telebot.TeleBot, fake: FakeBotAPI) -> None:
     """Pushed messages, documents and callbacks are real Update JSON for telebot handlers."""
     seen: list[Any] = []
