@@ -45,6 +45,9 @@ class RecentlyUsedPool(PooledPostgresqlDatabase):
         # The statements each open connection has prepared (a connection is used by one thread
         # at a time; a closed one drops out with its last reference).
         self._prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+        # The texts of each statement and parameter types, built once (a dict read per run
+        # instead of a hash of the whole statement).
+        self._texts: dict[tuple[str, tuple[str, ...]], tuple[str, str, str]] = {}
         super().__init__(*args, **kwargs)
 
     def _close(self, conn: Any, close_conn: bool = False) -> None:
@@ -97,11 +100,11 @@ class RecentlyUsedPool(PooledPostgresqlDatabase):
         # An integer parameter is declared bigint: inferred from an int4 column it would refuse
         # 2^31 and beyond (a Telegram id), where a literal simply compared. The rest are
         # inferred. The name is the text's and the types' hash: the same on every connection.
-        types = ", ".join("bigint" if type(v) is int else "unknown" for v in params)
-        name = "devtrack_" + hashlib.sha1(f"{types}|{sql}".encode()).hexdigest()[:20]
-        run = f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
-        declared = f" ({types})" if params else ""
-        both = f"PREPARE {name}{declared} AS {numbered(sql)}; {run}"
+        types = tuple("bigint" if type(v) is int else "unknown" for v in params)
+        texts = self._texts.get((sql, types))
+        if texts is None:
+            texts = self._texts[(sql, types)] = statement_texts(sql, types)
+        name, run, both = texts
         if name not in self._prepared.get(self.connection(), ()):
             cursor = self.execute_sql(both, params)
         else:
@@ -118,6 +121,15 @@ class RecentlyUsedPool(PooledPostgresqlDatabase):
                 cursor = self.execute_sql(both, params)
         self._prepared.setdefault(self.connection(), set()).add(name)
         return cursor
+
+
+def statement_texts(sql: str, types: tuple[str, ...]) -> tuple[str, str, str]:
+    """The prepared statement's name, its EXECUTE, and PREPARE and EXECUTE in one text."""
+    declared = ", ".join(types)
+    name = "devtrack_" + hashlib.sha1(f"{declared}|{sql}".encode()).hexdigest()[:20]
+    run = f"EXECUTE {name}({', '.join(['%s'] * len(types))})" if types else f"EXECUTE {name}"
+    both = f"PREPARE {name}{f' ({declared})' if types else ''} AS {numbered(sql)}; {run}"
+    return name, run, both
 
 
 def numbered(sql: str) -> str:

@@ -27,10 +27,14 @@ logger = logging.getLogger(__name__)
 # --- the card --------------------------------------------------------------------------------
 
 
-def before_read(ctx: Ctx, device_id: int | None = None) -> None:
-    """Let features bring one device (None: every device) up to date before it is read."""
+def before_read(ctx: Ctx, device_id: int | None = None, *, at_start: bool = False) -> None:
+    """Let features bring one device (None: every device) up to date before it is read.
+
+    at_start: nothing in this update has written yet, so a feature may go by what the update's
+    first statement told it (the queue: Ctx.holds_due).
+    """
     for hook in ctx.bot.before_read:
-        hook(ctx, device_id)
+        hook(ctx, device_id, at_start)
 
 
 def card_view(ctx: Ctx, device_id: int, row: devices.DeviceRow | None = None, *,
@@ -72,7 +76,8 @@ def send_card(ctx: Ctx, device_id: int, *, edit: bool = False, prefix: str = "",
 def on_card(ctx: Ctx, args: Args) -> None:
     """card:<id> — open (or refresh) a card."""
     try:
-        send_card(ctx, args.int(0), edit=True)
+        before_read(ctx, args.int(0), at_start=True)
+        send_card(ctx, args.int(0), edit=True, settled=True)
     except NotFound:
         ctx.answer(texts.DEVICE_GONE, alert=True)
 
@@ -100,7 +105,7 @@ def show_page(ctx: Ctx, title: str, page: devices.Page, asked: int,
 def on_all(message: types.Message) -> None:
     """/all."""
     ctx = ctx_of(message)
-    before_read(ctx)
+    before_read(ctx, at_start=True)
     page = devices.page_all(1, ctx.now)
     show_page(ctx, texts.LIST_ALL.format(total=page.total), page, 1, "all:{page}")
 
@@ -108,7 +113,7 @@ def on_all(message: types.Message) -> None:
 def on_all_page(ctx: Ctx, args: Args) -> None:
     """all:<page>."""
     asked = args.int(0)
-    before_read(ctx)
+    before_read(ctx, at_start=True)
     page = devices.page_all(asked, ctx.now)
     show_page(ctx, texts.LIST_ALL.format(total=page.total), page, asked, "all:{page}")
 
@@ -142,7 +147,7 @@ def on_category_page(ctx: Ctx, args: Args) -> None:
         ctx.answer(texts.STALE_BUTTON, alert=True)
         return
     asked = args.int(1)
-    before_read(ctx)
+    before_read(ctx, at_start=True)
     page = devices.page_all(asked, ctx.now, category_id=category.id)
     title = texts.LIST_CATEGORY.format(category=texts.e(category.name), total=page.total)
     show_page(ctx, title, page, asked, f"cat:{category.id}:{{page}}",
@@ -210,7 +215,7 @@ def show_search(ctx: Ctx, query: str, asked: int) -> None:
     A sticker number opens that device's card at once; other devices containing the query
     are one button away («Ещё совпадения»), and the paged list leaves the numbered one out.
     """
-    before_read(ctx)
+    before_read(ctx, at_start=True)
     exact = devices.exact(query, ctx.now)
     if exact is not None and ctx.callback is None:
         more = devices.more_matches(query, exact.device.id)

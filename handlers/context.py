@@ -98,6 +98,9 @@ class Ctx:
     answered: bool = False
     interrupted: str | None = None
     prompt: tuple[str, types.InlineKeyboardMarkup | None] | None = None
+    # Whether a queue hold was due when the update came in (None: not looked up); a screen
+    # that reads before anything in the update writes goes by it (browse.before_read).
+    holds_due: bool | None = None
     # Bot API calls of this update running on the bot's reply pool (the button's answer).
     pending: list[Future] = field(default_factory=list)
 

@@ -111,7 +111,8 @@ def refuse_take(ctx: Ctx, row: devices.DeviceRow) -> bool:
 
 def on_take(ctx: Ctx, args: Args) -> None:
     """take:<id> — start the take dialogue: place, then due date."""
-    browse.before_read(ctx, args.int(0))
+    # The take itself checks the holds again under its lock (Unsettled below).
+    browse.before_read(ctx, args.int(0), at_start=True)
     row = devices.card(args.int(0), ctx.now)
     if refuse_take(ctx, row):
         return

@@ -43,7 +43,8 @@ class ContextMiddleware(BaseMiddleware):
             session.open_connection()
             user = update.from_user
             chat_id = message.chat.id if message is not None else user.id
-            person, stored = people.with_dialog(user.id, chat_id)
+            now = self.bot.clock()
+            person, stored, holds_due = people.with_dialog(user.id, chat_id, now)
             if person is not None:
                 people.refresh_profile(person, name=display_name(user),
                                        username=user.username or "")
@@ -51,12 +52,13 @@ class ContextMiddleware(BaseMiddleware):
             ctx = Ctx(
                 bot=self.bot,
                 config=self.bot.config,
-                now=self.bot.clock(),
+                now=now,
                 user=user,
                 chat_id=chat_id,
                 person=person,
                 dialog=dialog,
                 callback=update if hasattr(update, "data") else None,
+                holds_due=holds_due,
             )
             text = getattr(update, "text", None) or ""
             if person is not None and text.startswith("/") and dialog.state:

@@ -39,8 +39,14 @@ def announce(ctx: Ctx, offers: Iterable[queue.Offer | None]) -> None:
             send_hold_offer(ctx.bot.notifier, offer, ctx.config)
 
 
-def settle(ctx: Ctx, device_id: int | None) -> None:
-    """before_read hook: pass run-out holds on (one device, or all) and tell the people."""
+def settle(ctx: Ctx, device_id: int | None, at_start: bool) -> None:
+    """before_read hook: pass run-out holds on (one device, or all) and tell the people.
+
+    At the start of an update the first statement has already asked whether any hold is due
+    (Ctx.holds_due): when none was, there is nothing to look for.
+    """
+    if at_start and ctx.holds_due is False:
+        return
     expire_and_tell(ctx.bot.notifier, ctx.config, ctx.now, device_id)
 
 
@@ -189,14 +195,14 @@ def show_wishlist(ctx: Ctx, asked: int) -> None:
 def on_wishlist(message: types.Message) -> None:
     """/wishlist."""
     ctx = ctx_of(message)
-    browse.before_read(ctx)
+    browse.before_read(ctx, at_start=True)
     show_wishlist(ctx, 1)
 
 
 def on_wishlist_page(ctx: Ctx, args: Args) -> None:
     """wl:<page>."""
     asked = args.int(0)
-    browse.before_read(ctx)
+    browse.before_read(ctx, at_start=True)
     show_wishlist(ctx, asked)
 
 

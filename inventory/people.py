@@ -9,7 +9,7 @@ from datetime import datetime
 
 import peewee as pw
 
-from inventory import audit
+from inventory import audit, queue
 from inventory.errors import DomainNotAllowed, EmailTaken, InvalidEmail, RegistrationRefused
 from inventory.prepared import Prepared
 from models import DialogState, Person, db
@@ -45,24 +45,28 @@ def by_telegram_id(telegram_id: int) -> Person | None:
     )
 
 
-_WITH_DIALOG = Prepared(lambda telegram_id, chat_id: (
-    Person.select(Person, DialogState)
+_WITH_DIALOG = Prepared(lambda telegram_id, chat_id, now: (
+    Person.select(Person, DialogState, queue.holds_due(now).alias("holds_due"))
     .join(DialogState, pw.JOIN.LEFT_OUTER, on=(DialogState.chat_id == chat_id),
           attr="stored_dialog")
     .where((Person.telegram_id == telegram_id) & Person.deleted_at.is_null())
     .limit(1)))
 
 
-def with_dialog(telegram_id: int, chat_id: int) -> tuple[Person | None, DialogState | None]:
-    """The active person and the chat's stored dialogue: one statement for a registered person.
+def with_dialog(telegram_id: int, chat_id: int,
+                now: datetime) -> tuple[Person | None, DialogState | None, bool | None]:
+    """The active person, the chat's stored dialogue and whether a queue hold is due.
 
-    Every update needs both; someone not registered (rare) costs a second query.
+    Every update needs the first two, and most screens would ask the queue next
+    (queue.holds_due): one statement for a registered person. Someone not registered (rare)
+    costs a second query and gets None for the holds (not looked up).
     """
-    rows = _WITH_DIALOG.rows(telegram_id, chat_id)
+    rows = _WITH_DIALOG.rows(telegram_id, chat_id, now)
     found = rows[0] if rows else None
     if found is None:
-        return None, DialogState.get_or_none(DialogState.chat_id == chat_id)
-    return found, found.stored_dialog  # None without a stored dialogue (outer join, no row)
+        return None, DialogState.get_or_none(DialogState.chat_id == chat_id), None
+    # None without a stored dialogue (outer join, no row); SQLite answers EXISTS with 0 or 1.
+    return found, found.stored_dialog, bool(found.holds_due)
 
 
 def deleted_account(telegram_id: int) -> bool:

@@ -249,7 +249,14 @@ def _unsettled_devices(now: datetime, device_id: int | None) -> list[int]:
     return sorted({row.device_id for row in rows})
 
 
-def _unsettled_query(now: datetime, device_id: int | None = None) -> pw.ModelSelect[QueueEntry]:
+def holds_due(now: datetime) -> pw.Node:
+    """Whether any device has a run-out hold or a line and no live hold: an SQL EXISTS to put
+    into another query (the update's first statement asks it for the screens that follow)."""
+    return pw.fn.EXISTS(_unsettled_query(now, distinct=False))
+
+
+def _unsettled_query(now: datetime, device_id: int | None = None, *,
+                     distinct: bool = True) -> pw.ModelSelect[QueueEntry]:
     """The query behind _unsettled_devices."""
     open_loan = Loan.select().where(
         (Loan.device == QueueEntry.device) & Loan.returned_at.is_null())
@@ -259,7 +266,7 @@ def _unsettled_query(now: datetime, device_id: int | None = None) -> pw.ModelSel
         QueueEntry.hold_until.is_null() & ~pw.fn.EXISTS(open_loan) & ~pw.fn.EXISTS(live_hold))
     if device_id is not None:
         condition &= QueueEntry.device == device_id
-    return QueueEntry.select(QueueEntry.device).where(condition).distinct()
+    return QueueEntry.select(QueueEntry.device).where(condition).distinct(distinct)
 
 
 _UNSETTLED = Prepared(_unsettled_query)

@@ -133,15 +133,39 @@ def test_with_dialog_is_the_active_person_and_that_chats_dialogue(seed, clock):
     mine = DialogState.create(chat_id=1, state="ann.state")
     DialogState.create(chat_id=3, state="gone.state")
     DialogState.create(chat_id=9, state="stranger.state")
-    person, stored = people.with_dialog(1, 1)
-    assert (person.id, stored.id, stored.state) == (ann.id, mine.id, "ann.state")
-    person, stored = people.with_dialog(2, 5)  # no dialogue in that chat
+    person, stored, due = people.with_dialog(1, 1, clock.now)
+    assert (person.id, stored.id, stored.state, due) == (ann.id, mine.id, "ann.state", False)
+    person, stored, _ = people.with_dialog(2, 5, clock.now)  # no dialogue in that chat
     assert person.telegram_id == 2 and stored is None
-    person, stored = people.with_dialog(3, 3)  # deleted: a stranger with a dialogue
-    assert person is None and stored.state == "gone.state"
-    person, stored = people.with_dialog(9, 9)
-    assert person is None and stored.state == "stranger.state"
-    assert people.with_dialog(8, 8) == (None, None)
+    person, stored, due = people.with_dialog(3, 3, clock.now)  # deleted: a stranger
+    assert person is None and stored.state == "gone.state" and due is None
+    person, stored, due = people.with_dialog(9, 9, clock.now)
+    assert person is None and stored.state == "stranger.state" and due is None
+    assert people.with_dialog(8, 8, clock.now) == (None, None, None)
+
+
+def test_with_dialog_tells_whether_any_hold_is_due(seed, clock):
+    """Due: a hold ran out, or a free device has a line and no live hold; not due: the line
+    waits behind a loan or a live hold (queue.holds_due, asked with the person)."""
+    ann, bob = seed.person(1), seed.person(2)
+    held, free = seed.device(1), seed.device(2)
+    seed.loan(held, bob)
+    QueueEntry.create(device=held, person=ann, joined_at=clock.now)  # behind a loan
+    live = QueueEntry.create(device=free, person=ann, joined_at=clock.now,
+                             hold_until=clock.now + timedelta(hours=1))
+    QueueEntry.create(device=free, person=bob, joined_at=clock.now)  # behind a live hold
+    seed.device(3)  # no line at all
+    assert people.with_dialog(1, 1, clock.now)[2] is False
+    # The hold runs out at its own moment, not a microsecond before.
+    assert people.with_dialog(1, 1, live.hold_until - timedelta(microseconds=1))[2] is False
+    assert people.with_dialog(1, 1, live.hold_until)[2] is True
+    live.delete_instance()  # free, a line, no hold: due until someone is offered it
+    assert people.with_dialog(2, 2, clock.now)[2] is True
+    Loan.update(returned_at=clock.now).execute()
+    QueueEntry.delete().where(QueueEntry.device == free.id).execute()
+    assert people.with_dialog(2, 2, clock.now)[2] is True  # the returned device's line
+    QueueEntry.delete().execute()
+    assert people.with_dialog(2, 2, clock.now)[2] is False
 
 
 def test_refresh_profile_writes_that_person_on_any_change_only(seed, clock):

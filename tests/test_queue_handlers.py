@@ -494,3 +494,58 @@ def test_a_take_overtaken_while_someone_waits_is_refused_with_the_holder(harness
             AuditLog.select().count()) == before
     assert [e.person.telegram_id for e in queue.queue_of(device.id, T0).entries] == [A_ID]
     assert not harness.sender.of("sendMessage", A_ID)  # nobody is offered a hold
+
+
+def test_a_take_goes_by_its_lock_when_the_update_saw_no_hold_due(harness, device, people,
+                                                                   clock, monkeypatch):
+    # As if another process let B's hold run out just after each update's first statement:
+    # every screen at the start of an update trusts «nothing due», the take's lock does not.
+    from handlers import middleware
+
+    real = middleware.people.with_dialog
+    monkeypatch.setattr(middleware.people, "with_dialog",
+                        lambda *args: (*real(*args)[:2], False))
+    harness.press(B_ID, f"qj:{device.id}")
+    harness.press(C_ID, f"qj:{device.id}")
+    return_device(harness, device)  # B is offered the hold
+    clock.advance(hours=25)  # and lets it run out
+    harness.press(B_ID, f"take:{device.id}")  # not settled at the start: B still holds it
+    harness.press(B_ID, "tkp:skip")
+    harness.press(B_ID, "tkd:week")
+    until = "28.11.2026 13:00"  # 25 + 24 hours after T0 (09:00 UTC), in Moscow time
+    assert harness.sender.last(B_ID).text == texts.HELD_FOR_OTHER.format(
+        **NAME, person=name(C_ID), until=until)
+    assert hold_message(harness, C_ID).text == texts.HOLD_OFFER.format(**NAME, until=until)
+    assert not Loan.select().where(Loan.returned_at.is_null()).exists()
+
+
+def test_a_screen_settles_only_what_the_update_saw_due(harness, device, people, clock,
+                                                       monkeypatch):
+    # The lists and the card go by the update's first statement: told nothing is due, they
+    # leave a run-out hold for the next update; told it is, they pass it on.
+    from handlers import middleware
+
+    real = middleware.people.with_dialog
+    seen: list[bool | None] = []
+
+    def told(due: bool):
+        def with_dialog(*args):
+            person, stored, actual = real(*args)
+            seen.append(actual)
+            return person, stored, due
+        return with_dialog
+
+    harness.press(B_ID, f"qj:{device.id}")
+    return_device(harness, device)
+    clock.advance(hours=25)  # B's hold ran out
+    monkeypatch.setattr(middleware.people, "with_dialog", told(False))
+    for step in (lambda: harness.send(A_ID, "/all"), lambda: card(harness, A_ID, device),
+                 lambda: harness.send(A_ID, "/wishlist"), lambda: harness.send(A_ID, "Эвотор")):
+        step()
+    assert seen == [True] * 4
+    assert [e.person.telegram_id for e in QueueEntry.select()] == [B_ID]
+    monkeypatch.setattr(middleware.people, "with_dialog", told(True))
+    harness.send(A_ID, "/all")
+    assert not QueueEntry.select().exists()
+    assert harness.sender.last(B_ID).text == texts.HOLD_LAPSED.format(**NAME,
+                                                                      until=HOLD_UNTIL)
