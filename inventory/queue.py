@@ -249,7 +249,7 @@ def _unsettled_devices(now: datetime, device_id: int | None) -> list[int]:
     return sorted({row.device_id for row in rows})
 
 
-def holds_due(now: datetime) -> pw.Node:
+def holds_due(now: datetime) -> pw.Function:
     """Whether any device has a run-out hold or a line and no live hold: an SQL EXISTS to put
     into another query (the update's first statement asks it for the screens that follow)."""
     return pw.fn.EXISTS(_unsettled_query(now, distinct=False))
