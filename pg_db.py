@@ -12,6 +12,10 @@ on as it did with the ping.
 
 `execute_prepared` runs a hot statement as a server-side prepared statement, once per
 connection: PostgreSQL otherwise plans it on every run (see the method).
+
+A transaction's `BEGIN` travels with its first statement (`BEGIN; <statement>`, one round trip
+instead of two); a transaction that sends nothing sends neither `BEGIN` nor `COMMIT`, and a raw
+cursor asked for inside the transaction gets the `BEGIN` first.
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ from typing import Any
 import peewee as pw
 from playhouse.pool import PooledPostgresqlDatabase
 
+from inventory.sql import DRIVER_ERRORS
+
 logger = logging.getLogger(__name__)
 
 ALIVE_BYPASS_SECONDS = 0.5
 INT8_MIN, INT8_MAX = -(2**63), 2**63 - 1
+BEGIN_WITH = "BEGIN; "  # how a transaction's first statement carries its BEGIN
 NOT_PREPARED = "26000"  # invalid_sql_statement_name: no such prepared statement
 
 
@@ -42,6 +49,7 @@ class RecentlyUsedPool(PooledPostgresqlDatabase):
         self._clock = clock
         self._returned_at: dict[int, float] = {}
         self._unpinged = threading.local()  # the connection this thread got without the ping
+        self._begin = threading.local()  # this thread's transaction has not sent BEGIN yet
         # The statements each open connection has prepared (a connection is used by one thread
         # at a time; a closed one drops out with its last reference).
         self._prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
@@ -72,8 +80,48 @@ class RecentlyUsedPool(PooledPostgresqlDatabase):
         # The ping, or the rollback of a connection that is not idle: peewee's own check.
         return bool(super()._is_closed(conn))
 
+    def begin(self, isolation_level: Any = None) -> None:
+        """Start a transaction: its BEGIN goes out with its first statement."""
+        if isolation_level is not None or self._isolation_level:
+            super().begin(isolation_level)
+            return
+        self._begin.pending = True
+
+    def _take_begin(self) -> bool:
+        """Whether this thread's transaction still owes its BEGIN (it is sent now)."""
+        pending = getattr(self._begin, "pending", False)
+        self._begin.pending = False
+        return pending
+
+    def _begin_first(self) -> bool:
+        """_take_begin for a statement: only inside the transaction (peewee ends one by popping
+        it first, then COMMIT or ROLLBACK), so a BEGIN never outlives its transaction."""
+        return self._take_begin() and self.in_transaction()
+
+    def commit(self) -> None:
+        """COMMIT, unless the transaction sent nothing (then there is nothing to end)."""
+        if not self._take_begin():
+            super().commit()
+
+    def rollback(self) -> None:
+        """ROLLBACK, unless the transaction sent nothing."""
+        if not self._take_begin():
+            super().rollback()
+
+    def cursor(self, named_cursor: Any = None) -> Any:
+        """A cursor; inside a transaction that has not begun on the server, BEGIN goes first
+        (for code that executes on a cursor of its own, such as executemany)."""
+        cursor = super().cursor(named_cursor)
+        if self._begin_first():
+            with DRIVER_ERRORS:
+                cursor.execute("BEGIN")
+        return cursor
+
     def execute_sql(self, sql: str, params: Any = None) -> Any:
-        """Run a statement; the first on an unpinged connection the server dropped runs again."""
+        """Run a statement (with the transaction's BEGIN when it is the first); the first on an
+        unpinged connection the server dropped runs again."""
+        if self._begin_first():
+            sql = BEGIN_WITH + sql
         unpinged, self._unpinged.conn = getattr(self._unpinged, "conn", None), None
         try:
             return super().execute_sql(sql, params)

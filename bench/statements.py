@@ -10,6 +10,8 @@ from typing import Any
 
 import peewee as pw
 
+from pg_db import BEGIN_WITH
+
 logger = logging.getLogger(__name__)
 
 try:
@@ -27,6 +29,7 @@ class StatementCounter:
 
     def __init__(self) -> None:
         self.count = 0
+        self.round_trips = 0  # executes: a BEGIN sent with its first statement is in one
         self.log: list[str] = []
         self._lock = threading.Lock()
         self._patched: list[tuple[Any, str, Any]] = []
@@ -34,12 +37,18 @@ class StatementCounter:
     def reset(self) -> None:
         """Start counting from zero."""
         with self._lock:
-            self.count = 0
+            self.count = self.round_trips = 0
             self.log = []
 
     def seen(self, sql: str) -> None:
-        """One statement was sent to the database."""
+        """A statement was sent to the database (a transaction's BEGIN sent with its first
+        statement, `BEGIN; …`, counts as a statement of its own: pg_db.RecentlyUsedPool)."""
         with self._lock:
+            self.round_trips += 1
+            if sql.startswith(BEGIN_WITH):
+                self.count += 1
+                self.log.append("BEGIN")
+                sql = sql[len(BEGIN_WITH):]
             self.count += 1
             self.log.append(" ".join(sql.split())[:120])
 

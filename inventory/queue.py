@@ -252,11 +252,10 @@ def _unsettled_devices(now: datetime, device_id: int | None) -> list[int]:
 def holds_due(now: datetime) -> pw.Function:
     """Whether any device has a run-out hold or a line and no live hold: an SQL EXISTS to put
     into another query (the update's first statement asks it for the screens that follow)."""
-    return pw.fn.EXISTS(_unsettled_query(now, distinct=False))
+    return pw.fn.EXISTS(_unsettled_query(now))
 
 
-def _unsettled_query(now: datetime, device_id: int | None = None, *,
-                     distinct: bool = True) -> pw.ModelSelect[QueueEntry]:
+def _unsettled_query(now: datetime, device_id: int | None = None) -> pw.ModelSelect[QueueEntry]:
     """The query behind _unsettled_devices."""
     open_loan = Loan.select().where(
         (Loan.device == QueueEntry.device) & Loan.returned_at.is_null())
@@ -266,7 +265,7 @@ def _unsettled_query(now: datetime, device_id: int | None = None, *,
         QueueEntry.hold_until.is_null() & ~pw.fn.EXISTS(open_loan) & ~pw.fn.EXISTS(live_hold))
     if device_id is not None:
         condition &= QueueEntry.device == device_id
-    return QueueEntry.select(QueueEntry.device).where(condition).distinct(distinct)
+    return QueueEntry.select(QueueEntry.device).where(condition).distinct()
 
 
 _UNSETTLED = Prepared(_unsettled_query)

@@ -174,3 +174,73 @@ def test_integers_are_bigints_to_an_int4_column_and_beyond_64_bits_go_unprepared
 def test_placeholders_are_numbered_in_order():
     assert numbered("SELECT %s, %s FROM t WHERE a = %s") == "SELECT $1, $2 FROM t WHERE a = $3"
     assert numbered("SELECT 1") == "SELECT 1"
+
+
+@pytest.fixture
+def scratch(pool):
+    """The pool with an empty table `scratch (id int primary key)` (dropped afterwards)."""
+    database, _, counter = pool
+    database.execute_sql("CREATE TABLE IF NOT EXISTS scratch (id int PRIMARY KEY)")
+    database.execute_sql("TRUNCATE scratch")
+    counter.reset()
+    yield database, counter
+    database.execute_sql("DROP TABLE scratch")
+
+
+def scratch_ids(database: RecentlyUsedPool) -> list[int]:
+    """What the scratch table holds, by id."""
+    return [i for i, in database.execute_sql("SELECT id FROM scratch ORDER BY id").fetchall()]
+
+
+def test_a_transaction_sends_its_begin_with_its_first_statement(scratch):
+    database, counter = scratch
+    with database.atomic():
+        database.execute_sql("INSERT INTO scratch VALUES (1)")
+        database.execute_sql("INSERT INTO scratch VALUES (2)")
+    assert counter.log == ["BEGIN", "INSERT INTO scratch VALUES (1)",
+                           "INSERT INTO scratch VALUES (2)", "COMMIT"]
+    assert counter.round_trips == 3  # BEGIN and the first INSERT in one
+    with pytest.raises(RuntimeError), database.atomic():
+        database.execute_sql("INSERT INTO scratch VALUES (3)")
+        raise RuntimeError("the change is refused")
+    assert scratch_ids(database) == [1, 2]  # the first statement's INSERT was in the transaction
+
+
+def test_a_transaction_that_sends_nothing_sends_no_begin_and_no_commit(scratch):
+    database, counter = scratch
+    with database.atomic():
+        pass
+    with pytest.raises(RuntimeError), database.atomic():
+        raise RuntimeError("refused before any statement")
+    assert counter.log == []
+    database.execute_sql("SELECT 2")  # and the next statement is not in a transaction
+    idle = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    assert database.connection().get_transaction_status() == idle
+    assert counter.log == ["SELECT 2"]
+
+
+def test_a_raw_cursor_in_a_transaction_runs_after_its_begin(scratch):
+    database, counter = scratch
+    with pytest.raises(RuntimeError), database.atomic():
+        database.cursor().executemany("INSERT INTO scratch VALUES (%s)", [(1,), (2,)])
+        raise RuntimeError("refused after the raw inserts")
+    assert counter.log[0] == "BEGIN" and counter.log[-1] == "ROLLBACK"
+    assert scratch_ids(database) == []  # rolled back with the transaction
+    with database.atomic():
+        database.cursor().executemany("INSERT INTO scratch VALUES (%s)", [(3,)])
+        database.execute_sql("INSERT INTO scratch VALUES (4)")  # BEGIN is not sent twice
+    assert counter.log.count("BEGIN") == 2
+    assert scratch_ids(database) == [3, 4]
+
+
+def test_a_failed_first_statement_rolls_its_transaction_back(scratch):
+    database, counter = scratch
+    database.execute_sql("INSERT INTO scratch VALUES (1)")
+    with pytest.raises(pw.IntegrityError), database.atomic():
+        database.execute_sql("INSERT INTO scratch VALUES (1)")
+    with database.atomic():  # a new transaction on the same connection, not an aborted one
+        database.execute_sql("INSERT INTO scratch VALUES (2)")
+        with database.atomic():  # a savepoint inside it
+            database.execute_sql("INSERT INTO scratch VALUES (3)")
+    assert scratch_ids(database) == [1, 2, 3]
+    assert counter.log.count("ROLLBACK") == 1
