@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,7 +13,7 @@ import telebot
 from telebot import apihelper
 from telebot.apihelper import ApiHTTPException, ApiTelegramException
 
-from outbox.transport import CurlSender, _requests_error, form, use_curl_sender
+from outbox.transport import CurlSender, _requests_error, json_body, use_curl_sender
 from playground.botapi import FakeBotAPI
 
 TOKEN = "123456:TEST-token"
@@ -39,14 +40,19 @@ def client(fake: FakeBotAPI, monkeypatch: pytest.MonkeyPatch) -> telebot.TeleBot
 
 @pytest.mark.parametrize("params", [
     None,
-    {"chat_id": CHAT, "text": "Привет & <b>до встречи</b> + 100% = ?#"},
-    {"reply_markup": '{"inline_keyboard": [[{"text": "Взять", "callback_data": "take:7"}]]}',
-     "disable_notification": True, "ids": [1, 2]},
+    {"chat_id": CHAT, "text": "Привет & <b>до встречи</b> + 100% = ?#\n«ё»", "parse_mode": "HTML"},
+    {"chat_id": str(CHAT), "text": "x", "disable_notification": True,
+     "reply_markup": '{"inline_keyboard": [[{"text": "Взять", "callback_data": "take:7"}]]}'},
 ])
-def test_the_form_holds_the_query_requests_builds(params):
-    url = "http://127.0.0.1:1/bot1:x/sendMessage"
-    built = requests.Request("POST", url, params=params).prepare().url
-    assert (url + "?" + form(params)).rstrip("?") == built
+def test_the_json_body_carries_what_telebots_own_sender_sends(fake, params):
+    # telebot's own sender puts the parameters in the query string (requests' params=).
+    url = fake.base_url + f"/bot{TOKEN}/sendMessage"
+    requests.post(url, params=params, timeout=5)
+    CurlSender()("post", url, params=dict(params) if params else None, timeout=(5, 5))
+    theirs, ours = fake.calls("sendMessage")[-2:]
+    assert ours.params == theirs.params
+    assert ours.status == theirs.status  # refused alike without a chat and a text
+    assert json_body(params) == json.dumps(params or {}, ensure_ascii=False).encode()
 
 
 def test_a_message_goes_out_and_comes_back_parsed(client, fake):
