@@ -100,13 +100,27 @@ def open_loan_of(device: Device) -> Loan | None:
     return getattr(device, "loan", None)
 
 
+# A card or a list never shows when a row was written, nor the search column: leaving them out
+# of the rows spares peewee a fifth of the columns it turns into attributes on every screen.
+_NOT_SHOWN = frozenset({"created_at", "updated_at", "search_text"})
+
+
+def _shown(model: type[pw.Model] | pw.ModelAlias[Any]) -> list[pw.Field]:
+    """The columns of a model (or an alias of one) that a card or a list row carries."""
+    fields = (model.model if isinstance(model, pw.ModelAlias) else model)._meta.sorted_fields
+    return [getattr(model, f.name) for f in fields if f.name not in _NOT_SHOWN]
+
+
 def _rows_query(now: datetime) -> pw.ModelSelect[Device]:
     """Devices with category, open loan + holder, active hold and the holder's pending
     handover: one query, any list size."""
     HoldPerson = Person.alias()
     Colleague = Person.alias()
+    shown = [field for model in (Device, Category, Loan, Person, QueueEntry, HoldPerson,
+                                 Handover, Colleague) for field in _shown(model)]
     return (
-        with_holder(QueueEntry, HoldPerson, Handover, Colleague)
+        with_holder()
+        .select(*shown)
         .switch()
         .join(QueueEntry, pw.JOIN.LEFT_OUTER,
               on=(QueueEntry.device == Device.id) & (QueueEntry.hold_until > now))

@@ -387,3 +387,25 @@ def test_lists_and_the_card_load_categories_and_holders_in_their_own_statements(
     assert len(statements(lambda: read([devices.card(shelf["d"][2].id, clock.now)]))) == 1
     assert len(statements(lambda: read([devices.card(shelf["d"][7].id, clock.now)]))) == 1
     assert len(statements(lambda: read([devices.exact("20", clock.now)]))) == 1
+
+
+def test_card_and_list_rows_carry_every_column_shown_and_none_written_only(
+        shelf: dict[str, Any], clock: Any) -> None:
+    """The rows leave out the timestamps and the search column (no screen shows them)."""
+    held = devices.card(shelf["d"][2].id, clock.now)
+    on_hold = devices.card(shelf["d"][7].id, clock.now)
+    listed = devices.page_all(1, clock.now).rows
+    for device in [held.device, on_hold.device, *(r.device for r in listed)]:
+        assert (device.created_at, device.updated_at, device.search_text) == (None, None, None)
+        stored = Device.get_by_id(device.id)
+        assert (device.number, device.name, device.serial, device.firmware, device.comment,
+                device.registered_on, device.labelled_at, device.category.name) == (
+            stored.number, stored.name, stored.serial, stored.firmware, stored.comment,
+            stored.registered_on, stored.labelled_at, stored.category.name)
+    assert held.loan.updated_at is None and held.holder.created_at is None
+    assert (on_hold.hold.hold_until, on_hold.hold.person.email) == (
+        shelf["hold_until"], shelf["p"][2].email)
+    assert on_hold.hold.updated_at is None and on_hold.hold.person.updated_at is None
+    assert (held.loan.taken_at, held.loan.due_date, held.holder.email) == (
+        Loan.get_by_id(held.loan.id).taken_at, Loan.get_by_id(held.loan.id).due_date,
+        Person.get_by_id(held.holder.id).email)
