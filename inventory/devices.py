@@ -79,13 +79,13 @@ class Page:
     total: int
 
 
-def with_holder(*extra: Any) -> pw.ModelSelect[Device]:
-    """Devices with their category, open loan and holder (left joins), plus `extra` selected.
+def with_holder() -> pw.ModelSelect[Device]:
+    """Devices with their category, open loan and holder (left joins).
 
     Read the open loan with `open_loan_of` (None for a free device).
     """
     return (
-        Device.select(Device, Category, Loan, Person, *extra)
+        Device.select(Device, Category, Loan, Person)
         .join(Category)
         .switch()
         .join(Loan, pw.JOIN.LEFT_OUTER,
@@ -107,8 +107,9 @@ _NOT_SHOWN = frozenset({"created_at", "updated_at", "search_text"})
 
 def _shown(model: type[pw.Model] | pw.ModelAlias[Any]) -> list[pw.Field]:
     """The columns of a model (or an alias of one) that a card or a list row carries."""
-    fields = (model.model if isinstance(model, pw.ModelAlias) else model)._meta.sorted_fields
-    return [getattr(model, f.name) for f in fields if f.name not in _NOT_SHOWN]
+    # An alias reads its model's _meta and hands out its own copies of the fields.
+    return [getattr(model, f.name) for f in model._meta.sorted_fields
+            if f.name not in _NOT_SHOWN]
 
 
 def _rows_query(now: datetime) -> pw.ModelSelect[Device]:
