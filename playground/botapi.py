@@ -295,6 +295,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, verb: str) -> None:
         """Dispatch to the fake and write its answer."""
         body = self._read_body()
+        if self.server.closing:
+            # Read after a stop: the kernel hands over a request that arrived while the
+            # connection's end was on its way, and a stopped server must not answer it.
+            self.close_connection = True
+            return
         answer = self.server.fake._dispatch(verb, self.path, dict(self.headers.items()), body)
         status, payload, content_type = answer[:3]
         extra: dict[str, str] = answer[3] if len(answer) == 4 else {}
@@ -340,6 +345,11 @@ class _Server(ThreadingHTTPServer):
         """A connection ended."""
         with self._open_lock:
             self._open.discard(connection)
+
+    @property
+    def closing(self) -> bool:
+        """Whether a stop has begun (requests read from now on go unanswered)."""
+        return self._closing
 
     def close_connections(self) -> None:
         """End every kept-alive connection, as a server going away does."""

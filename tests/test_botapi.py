@@ -15,6 +15,7 @@ import telebot
 from telebot import apihelper, types
 from telebot.apihelper import ApiTelegramException
 
+from playground import botapi
 from playground.botapi import BOT_ID, FakeBotAPI
 from playground.telegram_rules import check_request, parse_html, visible_text
 
@@ -472,6 +473,22 @@ def test_restart_keeps_port_and_state(client: telebot.TeleBot, fake: FakeBotAPI)
     after = client.send_message(USER, "after")
     assert after.message_id == sent.message_id + 1
     assert fake.sent_texts(USER) == ["before", "after"]
+
+
+def test_a_request_read_after_a_stop_goes_unanswered(
+    client: telebot.TeleBot, fake: FakeBotAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request the kernel hands over after the stop is dropped, not answered.
+
+    The stop ends each kept-alive connection, but its handler may read a request that arrived
+    before it saw the end. Keeping the end from arriving makes that order certain.
+    """
+    client.send_message(USER, "before")
+    monkeypatch.setattr(botapi, "_end", lambda connection: None)
+    fake.stop()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.send_message(USER, "during")
+    assert fake.sent_texts(USER) == ["before"]
 
 
 def test_token_check() -> None:
