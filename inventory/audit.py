@@ -8,12 +8,17 @@ from typing import Any
 
 from inventory import jsontext
 from inventory.bulk import insert_rows
+from inventory.prepared import Prepared
 from models import AuditLog, Device, Person
 
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("action", "actor", "actor_telegram_id", "device", "person", "details", "created_at",
            "updated_at")
+
+# Compiled once: peewee built this INSERT anew for every change, a fifth of a millisecond.
+_INSERT = Prepared(lambda *values: AuditLog.insert(dict(zip(COLUMNS, values, strict=True)))
+                   .returning(AuditLog))
 
 
 def record(
@@ -31,20 +36,13 @@ def record(
         details.setdefault("device_name", device.name)
     if person is not None:
         details.setdefault("person_email", person.email)
-    entry = AuditLog.create(
-        action=action,
-        actor=actor,
-        actor_telegram_id=actor.telegram_id if actor else None,
-        device=device,
-        person=person,
-        details=jsontext.dumps(details),
-        created_at=now,
-        updated_at=now,
-    )
+    row = entry(action, actor=actor, now=now, device_id=device.id if device else None,
+                person_id=person.id if person else None, **details)
+    written = _INSERT.rows(*(row[column] for column in COLUMNS))[0]
     logger.info("audit %s actor=%s device=%s person=%s", action,
                 actor.telegram_id if actor else None,
                 device.number if device else None, person.id if person else None)
-    return entry
+    return written
 
 
 def entry(

@@ -34,6 +34,26 @@ _IF_NO_OPEN_LOAN = {"conflict_target": [Loan.device], "conflict_where": Loan.ret
                     "action": "NOTHING"}
 
 
+# Every column is given: a default left to peewee would be computed once, when compiling.
+_INSERT_OPEN_LOAN = Prepared(lambda device_id, person_id, now, due_date, place, assigned_by_id: (
+    Loan.insert({Loan.device: device_id, Loan.person: person_id, Loan.taken_at: now,
+                 Loan.due_date: due_date, Loan.place: place, Loan.assigned_by: assigned_by_id,
+                 Loan.reminded_on: None, Loan.returned_at: None, Loan.created_at: now,
+                 Loan.updated_at: now})
+    .on_conflict(**_IF_NO_OPEN_LOAN).returning(Loan)))
+
+
+def _close_query(device_id: int, holder_id: int | None, now: datetime) -> pw.Query:
+    """Close the device's open loan, held by holder_id (None: whoever holds it)."""
+    condition = (Loan.device == device_id) & Loan.returned_at.is_null()
+    if holder_id is not None:
+        condition &= Loan.person == holder_id
+    return Loan.update(returned_at=now, updated_at=now).where(condition).returning(Loan)
+
+
+_CLOSE_OPEN_LOAN = Prepared(_close_query)
+
+
 def open_loan(device_id: int) -> Loan | None:
     """The open loan of a device with its holder, if any."""
     return (
@@ -106,15 +126,8 @@ def _insert_open_loan(device: Device, person: Person, *, now: datetime, place: s
     ON CONFLICT DO NOTHING on the one-open-loan index: a conflict leaves the transaction usable
     on PostgreSQL, so no savepoint is needed to report it.
     """
-    values = {"device": device.id, "person": person.id, "taken_at": now, "due_date": due_date,
-              "place": place[:PLACE_MAX], "assigned_by": assigned_by, "created_at": now,
-              "updated_at": now}
-    inserted = list(
-        Loan.insert(values)
-        .on_conflict(**_IF_NO_OPEN_LOAN)
-        .returning(Loan)
-        .execute()
-    )
+    inserted = _INSERT_OPEN_LOAN.rows(device.id, person.id, now, due_date, place[:PLACE_MAX],
+                                      assigned_by.id if assigned_by else None)
     if not inserted:
         # The loan in the way stays open: returning it waits for the device lock we hold.
         current = open_loan(device.id)
@@ -208,11 +221,7 @@ def _close_open_loan(device_id: int, holder: Person | None, now: datetime) -> Lo
 
     One UPDATE ... RETURNING under the device lock: reading the loan first costs a statement.
     """
-    condition = (Loan.device == device_id) & Loan.returned_at.is_null()
-    if holder is not None:
-        condition &= Loan.person == holder.id
-    closed = list(Loan.update(returned_at=now, updated_at=now).where(condition)
-                  .returning(Loan).execute())
+    closed = _CLOSE_OPEN_LOAN.rows(device_id, holder.id if holder else None, now)
     return closed[0] if closed else None
 
 

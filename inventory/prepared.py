@@ -7,7 +7,11 @@ parameter list, and afterwards executes the stored SQL with the real values, rea
 through the query's own cursor wrapper (joined models come back exactly as before). On
 PostgreSQL the statement is also prepared on the server, once per connection
 (`pg_db.RecentlyUsedPool.execute_prepared`): planning the joined card and list queries took the
-server 2–3 ms a run, executing them 0.3 ms.
+server 2–3 ms a run, executing them 0.3 ms. Writes with RETURNING are prepared the same way:
+compiling a take's INSERT of the loan took peewee half a millisecond.
+
+Values are ints, texts, dates, datetimes or None, passed as the database receives them (ids,
+not models): the compiled parameters take them as they are, without the fields' db_value.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Hashable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import peewee as pw
@@ -32,12 +36,21 @@ _PER_CURSOR = frozenset({"cursor", "count", "index", "initialized", "populated",
 
 
 def _placeholder(index: int, value: Any) -> Any:
-    """A value of the same type as value that no real argument takes."""
+    """A value of the same type as value that no real argument takes (None: none needed)."""
+    if value is None:
+        # A None compiles into the SQL as it is (NULL, IS NULL) under a key of its own: the
+        # key holds every value's type, so only runs with None there reuse that SQL.
+        return None
     if isinstance(value, datetime):
         return _EPOCH + timedelta(microseconds=7919 * (index + 1))
+    if isinstance(value, date):
+        return _EPOCH.date() - timedelta(days=index + 1)
     if isinstance(value, int) and not isinstance(value, bool):
         return -(10**15) - 7919 * (index + 1)
-    raise TypeError(f"Prepared queries take ints and datetimes, not {type(value).__name__}")
+    if isinstance(value, str):
+        return f"\x00prepared {index}\x00"
+    raise TypeError(
+        f"Prepared queries take ints, texts, dates, datetimes and None, not {type(value).__name__}")
 
 
 class Prepared:
@@ -60,7 +73,7 @@ class Prepared:
             self._mappings.clear()
 
     def rows(self, *values: Any) -> list[Any]:
-        """The query's rows for these values (models, with their joins)."""
+        """The query's rows for these values (models, with their joins; a write's RETURNING)."""
         database = db.obj
         # By the database's class, not its identity: SQL differs only by dialect, and an id()
         # can be reused by another database object once the first is gone (tests switch between
@@ -102,9 +115,11 @@ class Prepared:
         slots = []
         for position, param in enumerate(params):
             for index, placeholder in enumerate(placeholders):
-                if type(param) is type(placeholder) and param == placeholder:
+                if (placeholder is not None and type(param) is type(placeholder)
+                        and param == placeholder):
                     slots.append((position, index))
-        if len({index for _, index in slots}) != len(placeholders):
+        wanted = sum(placeholder is not None for placeholder in placeholders)
+        if len({index for _, index in slots}) != wanted:
             raise ValueError("a prepared query must use every one of its values as a parameter")
         return query, sql, list(params), slots
 

@@ -117,6 +117,11 @@ _LINE = Prepared(lambda device_id: QueueEntry.select(QueueEntry, Person).join(Pe
                  .order_by(QueueEntry.joined_at, QueueEntry.id))
 
 
+# After every return: compiled once, like the line.
+_ANYONE_WAITING = Prepared(lambda device_id: QueueEntry.select(QueueEntry.id)
+                           .where(QueueEntry.device == device_id).limit(1))
+
+
 def queue_of(device_id: int, now: datetime) -> DeviceQueue:
     """The device's queue with people, in order (one query, whatever its length)."""
     return DeviceQueue(_LINE.rows(device_id), now)
@@ -199,7 +204,7 @@ def start_hold(device_id: int, now: datetime,
                hold_hours: int = HOLD_HOURS_DEFAULT) -> Offer | None:
     """After a return: hold the device for the first in line (None: nobody waits, or held)."""
     # Returns lock the device like joins do, so an empty queue here stays empty: skip the write.
-    if not QueueEntry.select().where(QueueEntry.device == device_id).exists():
+    if not _ANYONE_WAITING.rows(device_id):
         return None
     with db.atomic():
         return _settle(lock_device(device_id), now, hold_hours)

@@ -314,7 +314,7 @@ def test_close_quietly_swallows_a_failing_close(monkeypatch, caplog) -> None:
 
 def test_placeholders_are_distinct_values_no_real_argument_takes() -> None:
     """Each position gets its own value of the argument's type, far outside real ids and times."""
-    from datetime import timedelta
+    from datetime import date, timedelta
 
     from inventory.prepared import _EPOCH, _placeholder
 
@@ -322,11 +322,17 @@ def test_placeholders_are_distinct_values_no_real_argument_takes() -> None:
         -(10**15) - 7919, -(10**15) - 2 * 7919, -(10**15) - 3 * 7919]
     assert [_placeholder(i, T0) for i in range(2)] == [
         _EPOCH + timedelta(microseconds=7919), _EPOCH + timedelta(microseconds=2 * 7919)]
-    for value in (True, "x", None):
+    days = [_placeholder(i, date(2026, 12, 1)) for i in range(2)]
+    assert days == [date(1901, 2, 2), date(1901, 2, 1)]
+    assert all(type(day) is date for day in days)  # a datetime would not match a date column
+    assert [_placeholder(i, "место") for i in range(2)] == ["\x00prepared 0\x00",
+                                                           "\x00prepared 1\x00"]
+    assert _placeholder(0, None) is None
+    for value in (True, 1.5, b"x"):
         with pytest.raises(TypeError) as err:
             _placeholder(0, value)
-        assert str(err.value) == (
-            f"Prepared queries take ints and datetimes, not {type(value).__name__}")
+        assert str(err.value) == ("Prepared queries take ints, texts, dates, datetimes and None, "
+                                  f"not {type(value).__name__}")
 
 
 def test_prepared_binds_only_its_own_values_not_the_querys_constants(backend, seed) -> None:

@@ -122,6 +122,38 @@ def test_take_records_the_loan_and_cuts_the_place(held, clock):
     assert details["due_date"] == "2026-12-03"
 
 
+def test_every_take_and_return_writes_its_own_values_not_the_first_ones(held, clock):
+    """The loan's INSERT and UPDATE are compiled once: each run still stores its own values."""
+    device, spare, person, colleague, admin, _ = held
+    first_at = clock.now
+    first = loans.take(spare.id, colleague, now=first_at, place="офис",
+                       due_date=date(2026, 12, 3))
+    clock.advance(hours=2)
+    loans.return_device(spare.id, colleague, now=clock.now)
+    closed_at = clock.now
+    clock.advance(hours=1)
+    second = loans.take(spare.id, person, now=clock.now, assigned_by=admin)
+    clock.advance(hours=1)
+    loans.return_device(device.id, admin, now=clock.now, admin=True)
+    columns = (Loan.person, Loan.taken_at, Loan.due_date, Loan.place, Loan.assigned_by,
+               Loan.returned_at, Loan.reminded_on, Loan.created_at, Loan.updated_at)
+    stored = {row[0]: row[1:] for row in Loan.select(Loan.id, *columns).tuples()}
+    assert stored[first.id] == (colleague.id, first_at, date(2026, 12, 3), "офис", None,
+                                closed_at, None, first_at, closed_at)
+    assert stored[second.id] == (person.id, closed_at + timedelta(hours=1), None, "", admin.id,
+                                 None, None, closed_at + timedelta(hours=1),
+                                 closed_at + timedelta(hours=1))
+    # The held device's loan closed by the admin; the other loans were left alone.
+    assert [row.returned_at for row in Loan.select().where(Loan.device == device.id)] == [
+        clock.now]
+    audits = AuditLog.select(AuditLog.action, AuditLog.created_at, AuditLog.updated_at).order_by(
+        AuditLog.id).tuples()
+    assert list(audits)[-4:] == [
+        ("loan.taken", first_at, first_at), ("loan.returned", closed_at, closed_at),
+        ("loan.assigned", closed_at + timedelta(hours=1), closed_at + timedelta(hours=1)),
+        ("loan.unassigned", clock.now, clock.now)]
+
+
 def test_an_assignment_records_the_admin(held, clock):
     _, spare, _, colleague, admin, _ = held
     loan = loans.take(spare.id, colleague, now=clock.now, assigned_by=admin, place="офис")

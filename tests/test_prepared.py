@@ -113,3 +113,41 @@ def test_raw_sql_goes_to_a_server_that_prepares(database):
     assert server.asked == [("SELECT %s + %s", [1, 2])]
     # On SQLite the text goes as it is.
     assert prepared.execute("SELECT ? + ?", [1, 2]).fetchone() == (3,)
+
+
+def test_texts_dates_and_none_are_bound_and_none_keeps_a_compiled_query_of_its_own(backend,
+                                                                                   seed):
+    """A None compiles as NULL (IS NULL) under its own key; texts and dates are bound values."""
+    built = []
+
+    def build(place, due_date):
+        built.append((place, due_date))
+        return (Loan.select(Loan.id).where((Loan.place == place) & (Loan.due_date == due_date))
+                .order_by(Loan.id))
+
+    found = Prepared(build)
+    person = seed.person(1)
+    office = seed.loan(seed.device(1), person, place="офис", due=datetime(2026, 12, 1).date())
+    later = seed.loan(seed.device(2), person, place="офис", due=datetime(2026, 12, 2).date())
+    undated = seed.loan(seed.device(3), person, place="дом")
+    assert [r.id for r in found.rows("офис", datetime(2026, 12, 1).date())] == [office.id]
+    assert [r.id for r in found.rows("офис", datetime(2026, 12, 2).date())] == [later.id]
+    assert [r.id for r in found.rows("дом", None)] == [undated.id]
+    assert [r.id for r in found.rows("офис", None)] == []
+    assert found.rows("дом", datetime(2026, 12, 1).date()) == []
+    # Two shapes, each built once: with a date and with None.
+    assert len(built) == 2 and built[1][1] is None
+    assert built[0][0] not in ("офис", "дом") and built[0][1] != datetime(2026, 12, 1).date()
+
+
+def test_a_write_with_returning_runs_with_each_calls_values(backend, seed):
+    """An UPDATE ... RETURNING compiled once changes only the rows its values pick."""
+    rename = Prepared(lambda number, name: Device.update(name=name)
+                      .where(Device.number == number).returning(Device))
+    for number in (1, 2, 3):
+        seed.device(number, f"Касса {number}")
+    assert [(d.number, d.name) for d in rename.rows(2, "Сканер")] == [(2, "Сканер")]
+    assert [(d.number, d.name) for d in rename.rows(3, "Весы")] == [(3, "Весы")]
+    assert rename.rows(9, "Никто") == []
+    assert [d.name for d in Device.select().order_by(Device.number)] == [
+        "Касса 1", "Сканер", "Весы"]
