@@ -24,6 +24,7 @@ from typing import Any
 
 import peewee as pw
 
+from inventory.joined_rows import fast_process_row
 from models import db
 
 logger = logging.getLogger(__name__)
@@ -101,9 +102,13 @@ class Prepared:
             wrapper.initialized = True
         found = list(wrapper)
         if known is None and wrapper.initialized:
+            mapping = {name: value for name, value in vars(wrapper).items()
+                       if name not in _PER_CURSOR}
+            fast = fast_process_row(wrapper)
+            if fast is not None:
+                mapping["process_row"] = fast  # an instance attribute wins over the method
             with self._lock:
-                self._mappings[key] = {name: value for name, value in vars(wrapper).items()
-                                       if name not in _PER_CURSOR}
+                self._mappings[key] = mapping
         return found
 
     def _compile(self, database: pw.Database,
