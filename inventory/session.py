@@ -22,6 +22,10 @@ def open_connection() -> None:
 
 def close_quietly() -> None:
     """Give the connection back; a dead one (database down) must not raise here."""
+    if db.is_closed() and not db.in_transaction():
+        # Nothing to give back (a reply thread that only called the Bot API): peewee's close
+        # takes a lock every thread shares, and under load the threads queued on it.
+        return
     try:
         db.close()
     except Exception:  # noqa: BLE001 - the connection is gone either way

@@ -298,9 +298,43 @@ def test_connections_open_reuse_and_close_quietly(backend, database) -> None:
     session.close_quietly()  # closing a closed connection is no failure either
 
 
+def test_close_quietly_leaves_a_closed_connection_alone_unless_a_transaction_is_left(
+        monkeypatch) -> None:
+    """Nothing open: no close (its lock is shared); a transaction left behind is reset."""
+    calls = []
+
+    class Closed:
+        transactions: list[str] = []
+
+        def is_closed(self) -> bool:
+            return True
+
+        def in_transaction(self) -> bool:
+            return bool(self.transactions)
+
+        def close(self) -> bool:
+            calls.append("close")
+            self.transactions.clear()
+            return False
+
+    closed = Closed()
+    monkeypatch.setattr(session, "db", closed)
+    session.close_quietly()
+    assert calls == []
+    closed.transactions.append("left over")
+    session.close_quietly()
+    assert calls == ["close"] and closed.transactions == []
+
+
 def test_close_quietly_swallows_a_failing_close(monkeypatch, caplog) -> None:
     """A dead connection's close error is logged, not raised."""
     class Dead:
+        def is_closed(self) -> bool:
+            return False
+
+        def in_transaction(self) -> bool:
+            return False
+
         def close(self) -> None:
             raise pw.OperationalError("server closed the connection")
 
