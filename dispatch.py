@@ -7,7 +7,6 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +19,7 @@ from handlers.routing import Routes
 from metrics import BotMetrics, count_api_calls, stop_counting_api_calls
 from models import utcnow
 from outbox.notifier import Notifier
+from worker_pool import WorkerPool
 
 logger = logging.getLogger(__name__)
 # The kind of update the current thread is handling, for the error counter.
@@ -42,7 +42,7 @@ class ChatSerialExecutor:
     """Runs tasks of one chat strictly in order, tasks of different chats in parallel."""
 
     def __init__(self, workers: int) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="update")
+        self._pool = WorkerPool(workers, "update")
         self._lock = threading.Lock()
         self._queues: dict[Any, deque[Callable[[], None]]] = {}
         self._closed = False
@@ -59,7 +59,7 @@ class ChatSerialExecutor:
                 queue.append(call)
                 return True
             self._queues[key] = deque([call])
-        self._pool.submit(self._drain, key)
+        self._pool.submit(lambda: self._drain(key))
         return True
 
     def _drain(self, key: Any) -> None:
@@ -80,7 +80,7 @@ class ChatSerialExecutor:
         """Refuse new tasks and wait for the queued ones to finish."""
         with self._lock:
             self._closed = True
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown()
 
 
 class LoggingExceptionHandler(ExceptionHandler):
@@ -121,9 +121,7 @@ class DevtrackBot(TeleBot):
         self.clock = clock
         self.executor = ChatSerialExecutor(config.workers) if threaded else None
         # Button answers go out here, in parallel with the visible reply (Ctx.answer).
-        self.reply_pool = (ThreadPoolExecutor(max_workers=config.workers,
-                                              thread_name_prefix="reply")
-                           if threaded else None)
+        self.reply_pool = WorkerPool(config.workers, "reply") if threaded else None
         self.on_poll: list[Callable[[], None]] = []
         # Filled by handlers.register_all: button/dialogue routes and feature hooks.
         self.routes = Routes()
@@ -185,7 +183,7 @@ class DevtrackBot(TeleBot):
         if self.executor is not None:
             self.executor.shutdown()
         if self.reply_pool is not None:
-            self.reply_pool.shutdown(wait=True)
+            self.reply_pool.shutdown()
         if self.metrics is not None:
             self.metrics.close()
             stop_counting_api_calls(self.metrics)

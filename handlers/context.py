@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +18,7 @@ from inventory.clock import local_date
 if TYPE_CHECKING:
     from dispatch import DevtrackBot
     from models import DialogState, Person
+    from worker_pool import Pending
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Ctx:
     # that reads before anything in the update writes goes by it (browse.before_read).
     holds_due: bool | None = None
     # Bot API calls of this update running on the bot's reply pool (the button's answer).
-    pending: list[Future] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
 
     @property
     def me(self) -> Person:
