@@ -60,3 +60,16 @@ def test_a_page_without_a_survivors_section_counts_whole() -> None:
     own = "# Core\n\n## Scores\n\n### inventory/dates.py\n\n- `x__next__mutmut_7`: same year.\n"
     assert undocumented(["inventory.dates.x__next__mutmut_7", "inventory.dates.x__next__mutmut_8"],
                         PAGE, own) == ["inventory.dates.x__next__mutmut_8"]
+
+
+def test_mutmut_copies_every_top_level_module() -> None:
+    """A module mutmut does not copy is missing from its tree: every mutant's tests would fail
+    to import it and the mutant would count as caught."""
+    import configparser
+
+    root = Path(__file__).resolve().parent.parent
+    config = configparser.ConfigParser()
+    config.read(root / "setup.cfg")
+    copied = set(config["mutmut"]["also_copy"].split())
+    modules = {path.name for path in root.glob("*.py")}
+    assert modules - copied == set()
