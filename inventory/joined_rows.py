@@ -22,39 +22,31 @@ Row = tuple[Any, ...]
 
 # Accessors whose __set__ on a new instance only stores the value (and marks it dirty).
 _PLAIN_ACCESSORS = (pw.FieldAccessor, pw.ForeignKeyAccessor)
-
-
-def _accessor(model: type[pw.Model], name: str) -> object:
-    """The class attribute `name` of the model, as stored (not through its __get__)."""
-    for klass in model.__mro__:
-        if name in klass.__dict__:
-            return klass.__dict__[name]
-    return None
+_NOTHING: frozenset[Any] = frozenset()
 
 
 def fast_process_row(wrapper: pw.ModelCursorWrapper) -> Callable[[Row], pw.Model] | None:
     """A process_row for this initialized wrapper that builds what peewee's would; None where
-    the wrapper holds something it does not handle (dicts, aliases of columns, properties)."""
+    the wrapper holds something it does not handle (dicts, columns that are no plain field)."""
     if type(wrapper) is not pw.ModelCursorWrapper:
         return None
     # What peewee's initialize() worked out (not in its stubs): the same for every cursor.
     mapped: Any = wrapper
-    constructors = mapped._constructor_list
-    if not all(is_model for _, _, is_model in constructors):
-        return None
-    keys = [key for key, _, _ in constructors]
-    models: list[type[pw.Model]] = [constructor for _, constructor, _ in constructors]
-    slot_of = {key: slot for slot, key in enumerate(keys)}
-    columns: list[list[tuple[int, str, Any]]] = [[] for _ in keys]
+    # Per joined source: its key, its model, and its columns (index in the row, name, converter).
+    plan: list[tuple[Any, type[pw.Model], list[tuple[int, str, Any]]]] = []
+    for key, constructor, is_model in mapped._constructor_list:
+        if not is_model:
+            return None
+        plan.append((key, constructor, []))
+    slot_of = {key: slot for slot, (key, _, _) in enumerate(plan)}
     for index, key, column, converter in mapped._row_spec:
         slot = slot_of.get(key)
         if slot is None:
             return None
-        field = models[slot]._meta.fields.get(column)
-        accessor = _accessor(models[slot], column)
-        if field is None or type(accessor) not in _PLAIN_ACCESSORS:
+        field = plan[slot][1]._meta.fields.get(column)
+        if field is None or field.accessor_class not in _PLAIN_ACCESSORS:
             return None
-        columns[slot].append((index, column, converter))
+        plan[slot][2].append((index, column, converter))
     links = mapped.src_to_dest
     reachable = mapped._dest_reachable
     root = slot_of[wrapper.model]
@@ -64,35 +56,33 @@ def fast_process_row(wrapper: pw.ModelCursorWrapper) -> Callable[[Row], pw.Model
         objects: dict[Any, Any] = {}
         instances: list[Any] = []
         set_keys = set()
-        for key, model, spec in zip(keys, models, columns, strict=True):
+        for key, model, columns in plan:
             instance = model(__no_default__=True)
             data = instance.__data__
-            for index, name, converter in spec:
+            for index, name, converter in columns:
                 value = row[index]
                 if value is not None:
                     set_keys.add(key)
-                data[name] = converter(value) if converter is not None else value
+                # A column selected with coerce(False) has no converter.
+                data[name] = value if converter is None else converter(value)
             objects[key] = instance
             instances.append(instance)
-        # The joins, as peewee's process_row links them (no dict sources here).
+        # The joins, as peewee's process_row links them: a model with no value of its own is
+        # attached empty when something joined beyond it has one, else not at all (inner join)
+        # or as None (outer join, when its source has a value).
         for src, attr, dest, _is_dict, is_outer, is_fk in links:
-            source: Any = objects.get(src)
-            joined = objects.get(dest)
-            if joined is None and dest not in objects:
-                continue
-            assign = False
-            if dest not in set_keys and dest in reachable:
-                assign = bool(reachable[dest] & set_keys)
-            if dest not in set_keys and not assign:
-                if not is_outer:
+            joined = objects[dest]
+            if dest not in set_keys:
+                if is_outer and src not in set_keys:
                     continue
-                joined = None
-            if src not in set_keys and dest not in set_keys and is_outer:
-                continue
+                if not reachable.get(dest, _NOTHING) & set_keys:
+                    if not is_outer:
+                        continue
+                    joined = None
             if is_fk and joined is None:
-                source.__rel__[attr] = None
+                objects[src].__rel__[attr] = None
             else:
-                setattr(source, attr, joined)
+                setattr(objects[src], attr, joined)
         for instance in instances:
             instance._dirty.clear()
         return instances[root]

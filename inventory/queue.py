@@ -250,7 +250,7 @@ def expire_holds(now: datetime, hold_hours: int = HOLD_HOURS_DEFAULT, *,
 def _unsettled_devices(now: datetime, device_id: int | None) -> list[int]:
     """Devices with a run-out hold, or free with people waiting and no live hold (one query)."""
     # Runs before every read: compiled once (inventory/prepared.py).
-    rows = _UNSETTLED.rows(now) if device_id is None else _UNSETTLED.rows(now, device_id)
+    rows = _UNSETTLED.rows(now, device_id)  # a None compiles to the query without the filter
     return sorted({row.device_id for row in rows})
 
 

@@ -82,9 +82,85 @@ def test_an_inner_join_comes_out_alike_and_one_model_is_left_to_peewee(backend, 
     peewees, ours, taken = both_ways(by)
     assert taken and [graph(r) for r in ours] == [graph(r) for r in peewees]
     assert [r.__rel__ for r in ours] == [{"assigned_by": None}] * 2
+    # A column read raw (coerce(False)) has no converter.
+    raw = Loan.select(Loan.id, Loan.taken_at.coerce(False), Person).join(Person).order_by(Loan.id)
+    peewees, ours, taken = both_ways(raw)
+    assert taken and [graph(r) for r in ours] == [graph(r) for r in peewees]
     some = Device.select(Device.number, Device.category).order_by(Device.number)
     peewees, _, taken = both_ways(some)
     assert not taken and [r.number for r in peewees] == [1, 2]
+
+
+def test_models_without_values_of_their_own_are_linked_as_peewee_links_them(backend, seed,
+                                                                              clock):
+    """Attached empty when something beyond has a value; not at all on an inner join."""
+    person = seed.person(1, "a@company.ru")
+    seed.loan(seed.device(1), person, place="дом")
+    seed.loan(seed.device(2), person, due=date(2026, 12, 9))
+    seed.device(3)
+    queries = [
+        # The loan selects nothing: its holder still hangs on an empty loan.
+        Device.select(Device.number, Person).join(Loan).join(Person).order_by(Device.number),
+        # A loan whose only selected column is NULL is not attached; the category after it is.
+        Device.select(Device.number, Loan.due_date, Category).join(Loan).switch().join(Category)
+        .order_by(Device.number),
+        # Outer joins: a free device has neither loan nor holder.
+        Device.select(Device.number, Loan.due_date, Person.email)
+        .join(Loan, pw.JOIN.LEFT_OUTER).join(Person, pw.JOIN.LEFT_OUTER)
+        .order_by(Device.number),
+    ]
+    for query in queries:
+        peewees, ours, taken = both_ways(query)
+        assert taken and [graph(r) for r in ours] == [graph(r) for r in peewees]
+    empty_loans, partly, outer = (both_ways(q)[1] for q in queries)
+    assert [r.loan.person.email for r in empty_loans] == ["a@company.ru"] * 2
+    assert [("loan" in vars(r), r.category.name) for r in partly] == [
+        (False, "Онлайн-касса"), (True, "Онлайн-касса")]
+    # Device 1's loan has no due date: it hangs empty, for its holder's sake.
+    assert [r.loan.person.email if r.loan else None for r in outer] == [
+        "a@company.ru", "a@company.ru", None]
+    assert (outer[0].loan.due_date, outer[1].loan.due_date) == (None, date(2026, 12, 9))
+
+
+class Shouting(pw.FieldAccessor):
+    """An accessor that changes what it is given (upper-cases it)."""
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        super().__set__(instance, value.upper() if isinstance(value, str) else value)
+
+
+class LoudField(pw.CharField):
+    """A field with an accessor of its own."""
+
+    accessor_class = Shouting
+
+
+def test_a_field_with_an_accessor_of_its_own_is_left_to_peewee() -> None:
+    """Filling the data directly would skip what the accessor does."""
+    memory = pw.SqliteDatabase(":memory:")
+
+    class Owner(pw.Model):
+        name = pw.CharField()
+
+        class Meta:
+            database = memory
+
+    class Pet(pw.Model):
+        owner = pw.ForeignKeyField(Owner)
+        call = LoudField()
+
+        class Meta:
+            database = memory
+
+    memory.create_tables([Owner, Pet])
+    Pet.create(owner=Owner.create(name="Анна"), call="гав")
+    query = Pet.select(Pet, Owner).join(Owner)
+    peewees, _, taken = both_ways(query)
+    assert not taken
+    assert [(p.call, p.owner.name) for p in peewees] == [("ГАВ", "Анна")]
+    plain = Pet.select(Pet.id, Owner).join(Owner)
+    _, ours, taken = both_ways(plain)
+    assert taken and [p.owner.name for p in ours] == ["Анна"]
 
 
 def test_columns_that_are_not_fields_are_left_to_peewee(backend, seed):

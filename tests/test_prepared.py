@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import peewee as pw
 import pytest
@@ -151,3 +152,30 @@ def test_a_write_with_returning_runs_with_each_calls_values(backend, seed):
     assert rename.rows(9, "Никто") == []
     assert [d.name for d in Device.select().order_by(Device.number)] == [
         "Касса 1", "Сканер", "Весы"]
+
+
+def test_prepared_queries_go_to_the_servers_prepare_unless_told_not_to(database, seed):
+    """on_server (the default) sends a Prepared query through execute_prepared; False does not."""
+    asked: list[str] = []
+
+    class Preparing(type(database)):  # type: ignore[misc]
+        """The same SQLite file, with a server that prepares (it records what it was asked)."""
+
+        def execute_prepared(self, sql: str, params: list) -> Any:
+            asked.append(sql)
+            return self.execute_sql(sql, params)
+
+    seed.device(7)
+    server = Preparing(database.database)
+    db.initialize(server)
+    try:
+        on_server = Prepared(lambda number: Device.select().where(Device.number == number))
+        planned_each_time = Prepared(lambda number: Device.select(Device.id)
+                                     .where(Device.number == number), on_server=False)
+        assert [d.number for d in on_server.rows(7)] == [7]
+        assert len(asked) == 1 and asked[0].startswith("SELECT")
+        assert [d.id for d in planned_each_time.rows(7)] != []
+        assert len(asked) == 1
+    finally:
+        server.close()
+        db.initialize(database)
